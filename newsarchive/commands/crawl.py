@@ -1,0 +1,50 @@
+"""``scrapy crawl`` with one-line errors for bad arguments and an honest exit code.
+
+Scrapy reports a bad spider argument as a traceback and exits 0 after a failed run; cron and
+Scrapyd users need one line and a non-zero status instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from newsarchive.spiders.base import ConfigurationError
+
+#: Close reasons that mean the run did what it was asked.
+SUCCESS_REASONS = frozenset({"finished"})
+
+
+class Command(ScrapyCrawlCommand):
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError
+        assert self.crawler_process
+        try:
+            spider_class = self.crawler_process.spider_loader.load(args[0])
+        except KeyError:
+            self._fail(f"no spider named {args[0]!r}; `scrapy list` shows them", 2)
+            return
+        check = getattr(spider_class, "check_arguments", None)
+        try:
+            if check is not None:
+                check(opts.spargs)
+        except ConfigurationError as exc:
+            self._fail(str(exc), 2)
+            return
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+            return
+        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+        if reason not in SUCCESS_REASONS or crawler.stats.get_value("newsarchive/run_failed"):
+            self.exitcode = 1
+
+    def _fail(self, message: str, code: int) -> None:
+        print(f"scrapy crawl: error: {message}", file=sys.stderr)
+        self.exitcode = code

@@ -1,0 +1,128 @@
+"""Progress lines while a crawl runs, and a one-paragraph summary plus a JSON summary at the end."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import create_looping_call
+
+from newsarchive import stats as names
+from newsarchive.settings_helpers import data_dir
+
+logger = logging.getLogger(__name__)
+
+
+class _KeepUnknown(dict):
+    """%-format mapping that leaves placeholders it cannot fill (e.g. %(time)s) as they are."""
+
+    def __missing__(self, key: str) -> str:
+        return f"%({key})s"
+
+
+def feed_paths(crawler: Crawler, spider: Spider) -> list[str]:
+    """The run's feed URIs with the spider's own parameters filled in."""
+    params = _KeepUnknown(name=spider.name, run_id=getattr(spider, "run_id", ""))
+    return [uri % params for uri in crawler.settings.getdict("FEEDS")]
+
+
+def run_summary(crawler: Crawler, spider: Spider, reason: str) -> dict[str, Any]:
+    """The machine-readable account of a run: counts, drops by reason, duration, feeds."""
+    values = crawler.stats.get_stats()
+    started = values.get("start_time") or datetime.now(UTC)
+    finished = values.get("finish_time") or datetime.now(UTC)
+    return {
+        "run_id": getattr(spider, "run_id", None),
+        "spider": spider.name,
+        "start_url": getattr(spider, "start_url", None),
+        "finish_reason": reason,
+        "started_at": started.isoformat(),
+        "finished_at": finished.isoformat(),
+        "duration_seconds": round((finished - started).total_seconds(), 3),
+        "listing_pages": values.get(names.LISTING_PAGES, 0),
+        "article_pages": values.get(names.ARTICLE_PAGES, 0),
+        "items": values.get(names.ITEMS, 0),
+        "gone": values.get(names.GONE, 0),
+        "requests": values.get("downloader/request_count", 0),
+        "drops": names.with_prefix(values, names.DROPS),
+        "null_fields": names.with_prefix(values, names.NULL_FIELDS),
+        "unparsed": names.with_prefix(values, names.UNPARSED),
+        "missing_anchors": names.with_prefix(values, names.MISSING_ANCHOR),
+        "feeds": feed_paths(crawler, spider),
+    }
+
+
+def summary_path(crawler: Crawler, spider: Spider) -> Path:
+    """data/runs/<spider>/<run_id>.json, beside the run's feeds."""
+    return data_dir(crawler.settings) / "runs" / spider.name / f"{spider.run_id}.json"
+
+
+def describe(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {count}" for reason, count in sorted(counts.items())) or "none"
+
+
+class CrawlProgress:
+    """Log pages, articles and drops every few seconds; summarise the run at the end."""
+
+    def __init__(self, crawler: Crawler, interval: float) -> None:
+        self.crawler = crawler
+        self.interval = interval
+        self.task: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        interval = crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL", 30.0)
+        if interval <= 0:
+            raise NotConfigured
+        extension = cls(crawler, interval)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.task = create_looping_call(self.log_progress, spider)
+        self.task.start(self.interval, now=False)
+
+    def log_progress(self, spider: Spider) -> None:
+        values = self.crawler.stats.get_stats()
+        logger.info(
+            "Progress: %d listing pages, %d article pages, %d articles archived, dropped: %s",
+            values.get(names.LISTING_PAGES, 0),
+            values.get(names.ARTICLE_PAGES, 0),
+            values.get(names.ITEMS, 0),
+            describe(names.with_prefix(values, names.DROPS)),
+            extra={"spider": spider},
+        )
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.task is not None and self.task.running:
+            self.task.stop()
+        summary = run_summary(self.crawler, spider, reason)
+        path = summary_path(self.crawler, spider)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        logger.info(
+            "Run %s finished (%s) in %.1fs: %d articles archived from %d listing pages and "
+            "%d article pages (%d requests); dropped: %s; gone: %d; null fields: %s; "
+            "missing anchors: %s. Feeds: %s. Summary: %s",
+            summary["run_id"],
+            reason,
+            summary["duration_seconds"],
+            summary["items"],
+            summary["listing_pages"],
+            summary["article_pages"],
+            summary["requests"],
+            describe(summary["drops"]),
+            summary["gone"],
+            describe(summary["null_fields"]),
+            describe(summary["missing_anchors"]),
+            ", ".join(summary["feeds"]) or "none",
+            path,
+            extra={"spider": spider},
+        )

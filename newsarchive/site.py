@@ -1,0 +1,89 @@
+"""What newsarchive knows about KCNA Watch pages: anchors and selectors, nothing else.
+
+The live markup is only partly known (see ../shared/specimen/README.md), so pages are read
+by what a reader sees — the ``Date:``/``Source:`` line, link texts, the article URL pattern,
+``<h1>`` and ``<link rel="canonical">`` — and class names are used only as first hints with a
+text-anchored fallback behind them. A theme change should be a fix in this file alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Article URLs: /newstream/<unix-seconds>-<id>/<slug>[/] (verified on stored copies).
+ARTICLE_PATH_RE = re.compile(
+    r"/newstream/(?P<timestamp>\d{9,11})-(?P<number>\d+)/(?P<slug>[^/?#]+)/?$"
+)
+
+#: Visible anchors a reader sees on the page.
+BRAND = "KCNA"
+DATE_LABEL = "Date:"
+SOURCE_LABEL = "Source:"
+READ_ORIGINAL_TEXT = "Read original version at source"
+MORE_FROM_PREFIX = "More From"
+MORE_ARTICLES_TEXT = "More Articles"
+
+#: Logged-out visitors of some pages are sent here: such a page is never an article.
+PAYWALL_PATH = "/free-member-form/"
+
+#: "More Articles" hrefs that lead nowhere without running the page's script.
+DEAD_HREF_RE = re.compile(r"^\s*(#.*|javascript:.*)?\s*$", re.IGNORECASE)
+
+#: Body paragraphs the site injects that are not article text (NK News promotions).
+PROMO_TEXT_RE = re.compile(
+    r"^(NK News is hiring|Subscribe to NK Pro|Sign up for NK Pro|Become an NK Pro member)",
+    re.IGNORECASE,
+)
+#: Containers whose class marks injected promotions (a hint; the text rule above decides).
+PROMO_CONTAINER_XPATH = (
+    "ancestor-or-self::*[contains(@class, 'promo') or contains(@class, 'nkpro')"
+    " or contains(@class, 'nk-pro')]"
+)
+
+# --- article page -------------------------------------------------------------------------
+
+CANONICAL_XPATH = "//link[@rel='canonical']/@href"
+TITLE_XPATHS = ("//main//h1", "//h1", "//meta[@property='og:title']/@content")
+
+#: The meta line: the innermost element whose text holds both "Date:"/"Source:" anchors,
+#: or just "Source:" on pages without a date.
+META_LINE_XPATH = (
+    "//body//*[contains(., 'Source:')]"
+    "[not(self::script or self::style)]"
+    "[not(*[contains(., 'Source:')])]"
+)
+READ_ORIGINAL_XPATH = f"//a[normalize-space(.)='{READ_ORIGINAL_TEXT}']/@href"
+
+#: Everything a reader sees above the title: the header date(s) and the "KCNA <label>" line.
+ABOVE_TITLE_TEXT_XPATH = (
+    "preceding::text()[not(ancestor::script or ancestor::style or ancestor::nav"
+    " or ancestor::noscript)]"
+)
+
+#: The heading that starts the "More From <label>" cards; everything below is not article text.
+MORE_FROM_HEADING_XPATH = (
+    f"//*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::div or self::span]"
+    f"[starts-with(normalize-space(text()), '{MORE_FROM_PREFIX}')]"
+)
+
+#: Body paragraphs: class hint first, then every <p> between the meta line and "More From".
+BODY_CONTAINER_HINTS = (
+    "//div[contains(@class, 'article-content')]",
+    "//div[contains(@class, 'entry-content')]",
+)
+BODY_BLOCKS_RELATIVE_XPATH = ".//p | .//blockquote[not(.//p)] | .//li"
+BODY_FALLBACK_FROM_META_XPATH = (
+    f"following::p[not(preceding::*[starts-with(normalize-space(text()), '{MORE_FROM_PREFIX}')])]"
+    "[not(ancestor::footer or ancestor::nav or ancestor::form)]"
+)
+BLOCK_TEXT_XPATH = ".//text()[not(ancestor::script or ancestor::style)]"
+
+# --- listing pages and "More From" cards --------------------------------------------------
+
+LINK_HREFS_XPATH = "//a/@href"
+CARD_LINKS_AFTER_HEADING_XPATH = "following::a/@href"
+MORE_ARTICLES_XPATH = f"//a[normalize-space(.)='{MORE_ARTICLES_TEXT}']"
+#: A "More Articles" control that is not a link (a button) means: only a browser can page.
+MORE_ARTICLES_CONTROL_XPATH = (
+    f"//*[self::a or self::button][normalize-space(.)='{MORE_ARTICLES_TEXT}' or @id='more_results']"
+)

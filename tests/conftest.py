@@ -1,0 +1,31 @@
+"""Shared fixtures: saved pages as Scrapy responses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from scrapy.http import HtmlResponse
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SPECIMEN_URL = (
+    "https://kcnawatch.org/newstream/1713006283-531298405/"
+    "talks-held-between-choe-ryong-hae-and-zhao-leji/"
+)
+LISTING_URL = "https://kcnawatch.org/?s=&source=190052&sort=recent"
+
+
+def html_response(body: str | bytes, url: str = SPECIMEN_URL) -> HtmlResponse:
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return HtmlResponse(url=url, body=body, encoding="utf-8")
+
+
+def fixture_response(name: str, url: str = SPECIMEN_URL) -> HtmlResponse:
+    return html_response((FIXTURES / name).read_bytes(), url)
+
+
+@pytest.fixture
+def specimen_expected() -> dict:
+    return json.loads((FIXTURES / "specimen_article.expected.json").read_text(encoding="utf-8"))

@@ -1,0 +1,179 @@
+"""`scrapy crawl naenara` on the offline replica equals the replica's own expected items."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from newsarchive.items import ARTICLE_FIELDS
+from newsarchive.replica.server import ReplicaServer
+from tests.crawling import CrawlResult, crawl, read_jsonl
+
+ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
+
+
+@pytest.fixture(scope="module")
+def replica():
+    with ReplicaServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def naenara_run(replica, tmp_path_factory) -> CrawlResult:
+    return crawl(
+        tmp_path_factory.mktemp("naenara"), f"start_url={replica.start_url('naenara', 'listing')}"
+    )
+
+
+@pytest.fixture(scope="module")
+def expected(replica) -> dict[str, dict]:
+    return {item["article_id"]: item for item in replica.expected("naenara")}
+
+
+def by_id(items: list[dict]) -> dict[str, dict]:
+    return {item["article_id"]: item for item in items}
+
+
+def without_time(item: dict) -> dict:
+    return {key: value for key, value in item.items() if key != "crawled_at"}
+
+
+def test_crawl_succeeds(naenara_run):
+    assert naenara_run.returncode == 0, naenara_run.log[-3000:]
+
+
+def test_every_expected_article_once(naenara_run, expected):
+    ids = [item["article_id"] for item in naenara_run.items]
+    assert len(ids) == len(set(ids)), "an article was archived twice"
+    assert set(ids) == set(expected)
+    assert len(expected) >= 150
+
+
+def test_items_equal_expected_field_for_field(naenara_run, expected):
+    got = by_id(naenara_run.items)
+    mismatches = {
+        (article_id, field): (got[article_id].get(field), want)
+        for article_id, item in expected.items()
+        for field, want in item.items()
+        if article_id in got and got[article_id].get(field) != want
+    }
+    assert not mismatches
+
+
+@pytest.mark.parametrize("field", ARTICLE_FIELDS)
+def test_rule_every_item_has_field(naenara_run, field):
+    assert all(field in item for item in naenara_run.items)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "url",
+        "article_id",
+        "title",
+        "body",
+        "published_date",
+        "published_at",
+        "page_date",
+        "source",
+        "source_name",
+        "source_language",
+        "crawled_at",
+        "content_hash",
+    ],
+)
+def test_rule_required_fields_never_null(naenara_run, field):
+    assert all(item[field] for item in naenara_run.items)
+
+
+def test_rule_dates_are_iso(naenara_run):
+    for item in naenara_run.items:
+        assert ISO_DATE.fullmatch(item["published_date"])
+        assert ISO_DATE.fullmatch(item["page_date"])
+        assert ISO_UTC.fullmatch(item["published_at"])
+        assert ISO_UTC.fullmatch(item["crawled_at"])
+
+
+def test_rule_bodies_are_clean(naenara_run):
+    for item in naenara_run.items:
+        assert "\xa0" not in item["body"] and "  " not in item["body"]
+        assert "NK News is hiring" not in item["body"]
+        assert "Subscribe to NK Pro" not in item["body"]
+        assert all(paragraph.strip() == paragraph for paragraph in item["body"].split("\n\n"))
+
+
+def test_non_articles_are_dropped_with_reasons(naenara_run):
+    drops = naenara_run.summary["drops"]
+    assert drops.get("paywall") == 1
+    assert drops.get("gone") == 2
+    assert drops.get("http_403") == 1
+    assert drops.get("no_title") == 1
+    assert naenara_run.summary["items"] == len(naenara_run.items)
+
+
+def test_drops_logged_once_at_warning_with_url(naenara_run):
+    warnings = [line for line in naenara_run.log.splitlines() if "WARNING: Dropped" in line]
+    assert len(warnings) == sum(naenara_run.summary["drops"].values())
+    assert all("http://" in line for line in warnings)
+
+
+def test_log_has_summary_paragraph(naenara_run):
+    assert re.search(
+        r"Run \S+ finished \(finished\) in [\d.]+s: \d+ articles archived", naenara_run.log
+    )
+
+
+def test_default_feed_is_replaced_by_dash_o(naenara_run, tmp_path_factory):
+    # -O was given: the run's feeds are exactly that file.
+    assert [Path(feed).name for feed in naenara_run.summary["feeds"]] == ["out.jsonl"]
+
+
+def test_kcna_stream_from_an_article_page(replica, tmp_path):
+    start = replica.start_url("kcna", "article")
+    result = crawl(tmp_path, f"start_url={start}")
+    assert result.returncode == 0, result.log[-3000:]
+    expected = {item["article_id"]: item for item in replica.expected("kcna")}
+    assert {a: without_time(i) for a, i in by_id(result.items).items()} == expected
+    assert all(item["body"].split("\n\n")[-2] == "-0-" for item in result.items)
+
+
+def test_default_feed_in_data_dir(replica, tmp_path):
+    """Without -O, a run writes data/feeds/<spider>/<run_id>.jsonl under NEWSARCHIVE_DATA_DIR."""
+    import subprocess
+    import sys
+
+    from tests.crawling import FAST, ROOT
+
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        "naenara",
+        "-a",
+        f"start_url={replica.start_url('kcna', 'listing')}",
+        "-s",
+        f"NEWSARCHIVE_DATA_DIR={tmp_path}",
+    ]
+    for name, value in FAST.items():
+        command += ["-s", f"{name}={value}"]
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    feeds = list((tmp_path / "feeds" / "naenara").glob("*.jsonl"))
+    assert len(feeds) == 1
+    assert len(read_jsonl(feeds[0])) == len(replica.expected("kcna"))
+
+
+@pytest.mark.parametrize(
+    "argument",
+    ["start_url=not a url", "start_url=ftp://example.org/x", "start_url=http://", "strat_url=x"],
+)
+def test_bad_start_url_is_one_line(tmp_path, argument):
+    result = crawl(tmp_path, argument)
+    assert result.returncode == 2
+    errors = [line for line in result.log.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    assert "Traceback" not in result.log
