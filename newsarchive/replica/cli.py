@@ -109,11 +109,13 @@ def _serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    try:
+        article = server.start_url("naenara", "article")
+    except LookupError:
+        article = "-"
     print(
-        f"{PROG}: serving {server.base_url}"
-        f" naenara={server.start_url('naenara')}"
-        f" naenara_article={server.start_url('naenara', 'article')}"
-        f" kcna={server.start_url('kcna')}",
+        f"{PROG}: serving {server.base_url} naenara={server.start_url('naenara')}"
+        f" naenara_article={article} kcna={server.start_url('kcna')}",
         flush=True,
     )
     try:

@@ -15,6 +15,7 @@ string, a form body or a JSON object body):
 - ``POST /_replica/edit?article_id=…[&title=…]`` (JSON ``{"body": [paragraphs]}`` optional).
 - ``POST /_replica/delete?article_id=…&status=410[&unlist=1]``.
 - ``POST /_replica/reset_log``, ``POST /_replica/reset_faults`` (the 503 fires again).
+- ``GET|POST /_replica/faults``: fault-injection rules (see ``faults.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsarchive.replica import render
+from newsarchive.replica.faults import FaultError, FaultInjector
 from newsarchive.replica.expected import expected_item, expected_items, is_article, to_jsonl
 from newsarchive.replica.model import (
     DEFAULT_SEED,
@@ -70,6 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "KCNAWatchReplica/1.0"
     sys_version = ""
     timeout = 30
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
     server: _HTTPServer
 
     def _serve(self, send_body: bool = True) -> None:
@@ -77,6 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         payload = self.rfile.read(length) if length else b""
         agent = self.headers.get("User-Agent", "")
         status, headers, body = self.server.replica.respond(self.command, self.path, agent, payload)
+        if self.server.replica.faults.perform(self, headers):  # reset / delay (faults.py)
+            return
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -124,6 +129,7 @@ class ReplicaServer:
         self.links = render.Links(self.base_url)
         self._log: list[dict[str, Any]] = []
         self._fired: set[str] = set()  # flaky articles that already answered 503
+        self.faults = FaultInjector()  # rules: see faults.py and /_replica/faults
         self._more_from: dict[str, tuple[int, str]] = {}
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -178,7 +184,9 @@ class ReplicaServer:
             if kind == "listing":
                 return self.links.listing(state.spec, 1, scripted=scripted and not self.scripted)
             if kind == "article":
-                art = next(a for a in state if a.status == "ok")
+                art = next((a for a in state if a.status == "ok"), None)
+                if art is None:
+                    raise LookupError(f"stream {stream!r} has no article")
                 return self.links.article(art)
         raise ValueError(f"unknown kind {kind!r} (expected 'listing' or 'article')")
 
@@ -254,7 +262,7 @@ class ReplicaServer:
             try:
                 if path.startswith("/_replica/"):
                     return self._admin(path, parts.query, payload)
-                response = self._route(path, parts.query)
+                response = self.faults.respond(self, path, parts.query)
             except Exception:  # a replica bug must show, not hang the client
                 response = _html(500, traceback.format_exc())
             self._log.append(
@@ -397,6 +405,12 @@ class ReplicaServer:
             self.reset_faults()
             return _json({"ok": True})
 
+        def faults(p: dict[str, Any]) -> Response:
+            try:
+                return _json(self.faults.admin(p))
+            except FaultError as exc:
+                return _json({"error": str(exc)}, 400)
+
         return {
             "requests": lambda _: _json(self.requests),
             "expected": expected,
@@ -406,6 +420,7 @@ class ReplicaServer:
             "delete": delete,
             "reset_log": reset_log,
             "reset_faults": reset_faults,
+            "faults": faults,
         }
 
     def state(self) -> dict[str, Any]:
@@ -425,7 +440,9 @@ class ReplicaServer:
                         "expected_items": sum(1 for art in st if is_article(art)),
                         "version": st.version,
                         "listing_url": self.start_url(key, "listing"),
-                        "article_url": self.start_url(key, "article"),
+                        "article_url": next(
+                            (self.links.article(a) for a in st if is_article(a)), None
+                        ),
                     }
                     for key, st in self.streams.items()
                 },
