@@ -23,7 +23,12 @@ ARTICLE_FIELDS: tuple[str, ...] = (
     "original_url",
     "crawled_at",
     "content_hash",
+    "run_id",
 )
+
+#: The version of the field list above, recorded in every feed manifest: bump it whenever a
+#: field is added (1: the first thirteen fields; 2: ``run_id`` added).
+ARTICLE_FIELDS_VERSION = 2
 
 
 class ArticleItem(scrapy.Item):
@@ -44,6 +49,7 @@ class ArticleItem(scrapy.Item):
     original_url = scrapy.Field()  # "Read original version at source" href, or None
     crawled_at = scrapy.Field()  # ISO 8601 UTC instant the page was fetched
     content_hash = scrapy.Field()  # sha256 hex of title + "\n\n" + body
+    run_id = scrapy.Field()  # the crawl run that fetched the page (provenance)
 
 
 class ArticleGoneItem(scrapy.Item):

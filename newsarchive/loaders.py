@@ -38,14 +38,20 @@ class ArticleLoader(ItemLoader):
         return item
 
 
-def load_article(page: ArticlePage, crawled_at: str | None = None) -> ArticleItem:
-    """Build the item for one article page (the caller decides whether the page is an article)."""
+def load_article(
+    page: ArticlePage, crawled_at: str | None = None, run_id: str | None = None
+) -> ArticleItem:
+    """Build the item for one article page (the caller decides whether the page is an article).
+
+    ``run_id`` is the crawl run fetching the page (the spider's ``run_id``): provenance that
+    lets a researcher tie each row to its run's manifest and log.
+    """
     response = page.response
     url = page.canonical_url or response.url
     url_parts = p.article_url_parts(url) or p.article_url_parts(response.url)
     article_id, timestamp = url_parts if url_parts else (None, None)
 
-    loader = ArticleLoader(response=response)
+    loader = ArticleLoader()
     loader.add_value("url", url)
     loader.add_value("article_id", article_id)
     loader.add_value("title", page.title)
@@ -58,4 +64,5 @@ def load_article(page: ArticlePage, crawled_at: str | None = None) -> ArticleIte
     loader.add_value("source", p.strip_brand(page.above_title))
     loader.add_value("original_url", page.original_href)
     loader.add_value("crawled_at", crawled_at or p.utc_now_iso())
+    loader.add_value("run_id", run_id)
     return loader.load_item()

@@ -2,6 +2,8 @@
 
 They answer "where on the page is it?" and nothing else; cleaning belongs to the processors.
 Each reader tries the theme's class hints first and falls back to what a reader sees.
+The XPaths of ``site`` are compiled once and run on lxml directly: wrapping every node in a
+parsel Selector cost more than the rest of the extraction together.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from parsel import Selector, SelectorList
+from lxml import etree
+from lxml.html import HtmlElement
 from scrapy.http import TextResponse
 
 from newsarchive import site
@@ -20,8 +23,37 @@ from newsarchive.processors import article_url_parts, collapse_whitespace, is_pr
 _META_LINE_MAX_CHARS = 400
 
 
-def _text(selector: Selector) -> str:
-    return "".join(selector.xpath(site.BLOCK_TEXT_XPATH).getall())
+def _compile(expression: str) -> etree.XPath:
+    return etree.XPath(expression, smart_strings=False)
+
+
+_CANONICAL = _compile(site.CANONICAL_XPATH)
+_TITLES = tuple(_compile(xpath) for xpath in site.TITLE_XPATHS[:-1])
+_ABOVE_TITLE = _compile(site.ABOVE_TITLE_TEXT_XPATH)
+_META_LINE_STARTS = _compile(site.META_LINE_START_XPATH)
+#: How many enclosing elements a meta line may be split across ("<p><span>Date:…</span>").
+_META_LINE_MAX_DEPTH = 3
+_READ_ORIGINAL = _compile(site.READ_ORIGINAL_XPATH)
+_BODY_CONTAINERS = tuple(_compile(xpath) for xpath in site.BODY_CONTAINER_HINTS)
+_BODY_BLOCKS = _compile(site.BODY_BLOCKS_RELATIVE_XPATH)
+_BODY_FALLBACK = _compile(site.BODY_FALLBACK_FROM_META_XPATH)
+_BLOCK_TEXT = _compile(site.BLOCK_TEXT_XPATH)
+_MORE_FROM_HEADING = _compile(site.MORE_FROM_HEADING_XPATH)
+_CARD_LINKS = _compile(site.CARD_LINKS_AFTER_HEADING_XPATH)
+_LINK_HREFS = _compile(site.LINK_HREFS_XPATH)
+_MORE_ARTICLES_CONTROL = _compile(site.MORE_ARTICLES_CONTROL_XPATH)
+
+
+def _text(node: HtmlElement) -> str:
+    return "".join(_BLOCK_TEXT(node))
+
+
+def _first(nodes: list) -> HtmlElement | None:
+    return nodes[0] if nodes else None
+
+
+def _root(response: TextResponse) -> HtmlElement:
+    return response.selector.root
 
 
 @dataclass
@@ -30,17 +62,20 @@ class ArticlePage:
 
     response: TextResponse
 
-    @cached_property
-    def canonical_url(self) -> str | None:
-        href = self.response.xpath(site.CANONICAL_XPATH).get()
+    def _absolute(self, href: str | None) -> str | None:
         return self.response.urljoin(href.strip()) if href and href.strip() else None
 
     @cached_property
-    def title_node(self) -> Selector | None:
-        for xpath in site.TITLE_XPATHS[:-1]:
-            node = self.response.xpath(xpath)
-            if node:
-                return node[0]
+    def canonical_url(self) -> str | None:
+        return self._absolute(_first(_CANONICAL(_root(self.response))))
+
+    @cached_property
+    def title_node(self) -> HtmlElement | None:
+        root = _root(self.response)
+        for xpath in _TITLES:
+            node = _first(xpath(root))
+            if node is not None:
+                return node
         return None
 
     @cached_property
@@ -51,24 +86,21 @@ class ArticlePage:
     @cached_property
     def above_title(self) -> str:
         """Header date(s) and label line, as the text nodes before the title."""
-        if self.title_node is None:
-            return ""
-        return " ".join(self.title_node.xpath(site.ABOVE_TITLE_TEXT_XPATH).getall())
+        return " ".join(_ABOVE_TITLE(self.title_node)) if self.title_node is not None else ""
 
     @cached_property
-    def meta_line_node(self) -> Selector | None:
-        for node in self.response.xpath(site.META_LINE_XPATH):
-            text = collapse_whitespace(_text(node))
-            if site.DATE_LABEL not in text:
-                # "Date:" and "Source:" may sit in sibling elements: take the nearest parent
-                # that holds both, if it is still a line and not a block.
-                parent = node.xpath(f"ancestor::*[contains(., '{site.DATE_LABEL}')][1]")
-                if parent and len(collapse_whitespace(_text(parent[0]))) <= _META_LINE_MAX_CHARS:
-                    node, text = parent[0], collapse_whitespace(_text(parent[0]))
-            if len(text) <= _META_LINE_MAX_CHARS and (
-                text.startswith(site.DATE_LABEL) or text.startswith(site.SOURCE_LABEL)
-            ):
-                return node
+    def meta_line_node(self) -> HtmlElement | None:
+        """The element of the ``Date: … | Source: …`` line, however the theme splits it."""
+        for start in _META_LINE_STARTS(_root(self.response)):
+            line = None
+            for candidate in [start, *start.iterancestors()][: _META_LINE_MAX_DEPTH + 1]:
+                text = collapse_whitespace(_text(candidate))
+                if len(text) > _META_LINE_MAX_CHARS:
+                    break
+                if text.startswith((site.DATE_LABEL, site.SOURCE_LABEL)):
+                    line = candidate
+            if line is not None:
+                return line
         return None
 
     @cached_property
@@ -77,44 +109,40 @@ class ArticlePage:
 
     @cached_property
     def original_href(self) -> str | None:
-        href = self.response.xpath(site.READ_ORIGINAL_XPATH).get()
-        return self.response.urljoin(href.strip()) if href and href.strip() else None
+        return self._absolute(_first(_READ_ORIGINAL(_root(self.response))))
 
-    def _body_blocks(self) -> SelectorList:
-        for xpath in site.BODY_CONTAINER_HINTS:
-            container = self.response.xpath(xpath)
-            if container:
-                blocks = container[0].xpath(site.BODY_BLOCKS_RELATIVE_XPATH)
+    @cached_property
+    def _body_blocks(self) -> list[HtmlElement]:
+        root = _root(self.response)
+        for xpath in _BODY_CONTAINERS:
+            container = _first(xpath(root))
+            if container is not None:
+                blocks = _BODY_BLOCKS(container)
                 if blocks:
                     return blocks
         anchor = self.meta_line_node if self.meta_line_node is not None else self.title_node
-        if anchor is None:
-            return SelectorList([])
-        return anchor.xpath(site.BODY_FALLBACK_FROM_META_XPATH)
+        return _BODY_FALLBACK(anchor) if anchor is not None else []
+
+    @cached_property
+    def _block_texts(self) -> list[tuple[str, bool]]:
+        """(raw text, is an injected promotion) for every body block."""
+        return [(text, is_promotional(text)) for text in map(_text, self._body_blocks)]
 
     @cached_property
     def paragraphs(self) -> list[str]:
         """Body paragraphs as raw text, injected promotions left out."""
-        kept = []
-        for block in self._body_blocks():
-            if block.xpath(site.PROMO_CONTAINER_XPATH) and is_promotional(_text(block)):
-                continue
-            text = _text(block)
-            if is_promotional(text):
-                continue
-            kept.append(text)
-        return kept
+        return [text for text, promo in self._block_texts if not promo]
 
     @cached_property
     def promo_blocks_removed(self) -> int:
-        return sum(1 for block in self._body_blocks() if is_promotional(_text(block)))
+        return sum(1 for _, promo in self._block_texts if promo)
 
     def stream_links(self) -> Iterator[str]:
         """Absolute URLs of the "More From" cards and the "More Articles" link below the article."""
-        heading = self.response.xpath(site.MORE_FROM_HEADING_XPATH)
-        if not heading:
+        heading = _first(_MORE_FROM_HEADING(_root(self.response)))
+        if heading is None:
             return
-        for href in heading[0].xpath(site.CARD_LINKS_AFTER_HEADING_XPATH).getall():
+        for href in _CARD_LINKS(heading):
             yield self.response.urljoin(href.strip())
 
 
@@ -139,15 +167,11 @@ class ListingPage:
         return urls
 
     def _all_links(self) -> list[str]:
-        return [
-            self.response.urljoin(h.strip())
-            for h in self.response.xpath(site.LINK_HREFS_XPATH).getall()
-        ]
+        return [self.response.urljoin(h.strip()) for h in _LINK_HREFS(_root(self.response))]
 
     @cached_property
-    def more_articles_control(self) -> Selector | None:
-        controls = self.response.xpath(site.MORE_ARTICLES_CONTROL_XPATH)
-        return controls[0] if controls else None
+    def more_articles_control(self) -> HtmlElement | None:
+        return _first(_MORE_ARTICLES_CONTROL(_root(self.response)))
 
     @cached_property
     def next_page_url(self) -> str | None:
@@ -155,7 +179,7 @@ class ListingPage:
         control = self.more_articles_control
         if control is None:
             return None
-        href = control.attrib.get("href")
+        href = control.get("href")
         if href is None or site.DEAD_HREF_RE.match(href):
             return None
         return self.response.urljoin(href.strip())

@@ -6,6 +6,7 @@ read from an environment variable here and can be overridden with ``-s NAME=valu
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 BOT_NAME = "newsarchive"
@@ -25,6 +26,9 @@ USER_AGENT = os.environ.get(
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
+# A page yields one item or a page of links: Scrapy's default of 100 parallel output
+# workers per response only costs 100 asyncio tasks a page (measured: a third of CPU time).
+CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 1.0
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0
@@ -52,12 +56,97 @@ NEWSARCHIVE_NAENARA_START_URL = os.environ.get(
 )
 #: Seconds between progress lines in the log.
 NEWSARCHIVE_PROGRESS_INTERVAL = float(os.environ.get("NEWSARCHIVE_PROGRESS_INTERVAL", "30"))
+#: Items per file of a run's default feeds (articles-00001.jsonl.gz, -00002, …); 0: one file
+#: per run. FEED_EXPORT_BATCH_ITEM_COUNT, when set, wins (it is Scrapy's own).
+NEWSARCHIVE_FEED_BATCH_SIZE = int(os.environ.get("NEWSARCHIVE_FEED_BATCH_SIZE", "10000"))
+#: Keep the raw HTTP exchanges of article pages as WARC: data/warc/<spider>/<run_id>.warc.gz.
+NEWSARCHIVE_WARC_ENABLED = os.environ.get("NEWSARCHIVE_WARC_ENABLED", "False")
 
 FEED_EXPORT_ENCODING = "utf-8"
 
 EXTENSIONS = {
     "newsarchive.extensions.progress.CrawlProgress": 500,
+    # A run's manifest (files, rows, sha256) once its feeds are closed; see docs/DATA.md.
+    "newsarchive.extensions.manifest.FeedManifest": 510,
+    # Off unless NEWSARCHIVE_WARC_ENABLED.
+    "newsarchive.extensions.warc.WarcArchive": 520,
 }
-ITEM_PIPELINES: dict[str, int] = {}
+ITEM_PIPELINES: dict[str, int] = {
+    # Off (NotConfigured) unless NEWSARCHIVE_DATABASE_URL is set; see docs/POSTGRES.md.
+    "newsarchive.pipelines.postgres.PostgresPipeline": 900,
+}
+
+# --- PostgreSQL archive (docs/POSTGRES.md) ------------------------------------------------
+#: libpq URL of the archive, e.g. postgresql://user:password@host:5432/newsarchive; empty: the
+#: crawl writes feeds only. Prefer the environment variable: ``-s`` shows the password in `ps`.
+NEWSARCHIVE_DATABASE_URL = os.environ.get("NEWSARCHIVE_DATABASE_URL", "")
+#: One transaction per this many items, or per this many seconds, whichever comes first.
+NEWSARCHIVE_DB_BATCH_SIZE = int(os.environ.get("NEWSARCHIVE_DB_BATCH_SIZE", "500"))
+NEWSARCHIVE_DB_BATCH_SECONDS = float(os.environ.get("NEWSARCHIVE_DB_BATCH_SECONDS", "2"))
 
 LOG_LEVEL = os.environ.get("NEWSARCHIVE_LOG_LEVEL", "INFO")
+
+# --- listings only a browser can page (newsarchive.browser) -------------------------------
+# Plain requests go through Scrapy's HTTP/1.1 handler as usual; the Playwright driver and
+# Chromium start only on the first request that needs them (-a render=auto|always|never).
+DOWNLOAD_HANDLERS = {
+    "http": "newsarchive.browser.OnDemandPlaywrightHandler",
+    "https": "newsarchive.browser.OnDemandPlaywrightHandler",
+}
+#: Chromium to use; default /usr/bin/chromium, else Playwright's own browser if installed.
+NEWSARCHIVE_CHROMIUM_PATH = os.environ.get("NEWSARCHIVE_CHROMIUM_PATH", "")
+#: At most this many listing pages in a run, linked ones and those revealed by clicks.
+NEWSARCHIVE_MAX_LISTING_PAGES = int(os.environ.get("NEWSARCHIVE_MAX_LISTING_PAGES", "5000"))
+#: Seconds a "More Articles" click may take to change the page before clicking stops.
+NEWSARCHIVE_CLICK_TIMEOUT = float(os.environ.get("NEWSARCHIVE_CLICK_TIMEOUT", "30"))
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_MAX_CONTEXTS = 1
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+PLAYWRIGHT_ABORT_REQUEST = "newsarchive.browser.abort_heavy_request"
+# scrapy-playwright's memory check counts the driver's and Chromium's memory too (needs psutil).
+if importlib.util.find_spec("psutil") is not None:
+    EXTENSIONS["scrapy.extensions.memusage.MemoryUsage"] = None  # type: ignore[assignment]
+    EXTENSIONS["newsarchive.browser.BrowserMemoryUsage"] = 0
+
+# --- faults and the run monitor (docs: README "Reading a run's summary") ------------------
+# Retries wait (exponential backoff, Retry-After honoured) instead of firing at once; a 403/429
+# pauses the whole host. Redirects to another host are stopped and counted.
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "newsarchive.middlewares.resilience.BackoffRetryMiddleware": 550,
+    "newsarchive.middlewares.resilience.OffsiteRedirectMiddleware": 650,
+}
+#: Seconds before the first retry; each further retry waits twice as long, up to the max.
+NEWSARCHIVE_RETRY_BACKOFF_BASE = float(os.environ.get("NEWSARCHIVE_RETRY_BACKOFF_BASE", "1"))
+NEWSARCHIVE_RETRY_BACKOFF_MAX = float(os.environ.get("NEWSARCHIVE_RETRY_BACKOFF_MAX", "60"))
+#: A Retry-After longer than this many seconds is cut to it.
+NEWSARCHIVE_RETRY_AFTER_MAX = float(os.environ.get("NEWSARCHIVE_RETRY_AFTER_MAX", "600"))
+#: Retries during a 403/429 burst (429, Retry-After, or 403s in a row) before a page counts
+#: as blocked; a lone 403 among good pages gets RETRY_TIMES like a 5xx.
+NEWSARCHIVE_THROTTLE_RETRY_TIMES = int(os.environ.get("NEWSARCHIVE_THROTTLE_RETRY_TIMES", "5"))
+#: Retry 200 HTML pages that arrive empty or without </html> (truncated) like a 503.
+NEWSARCHIVE_RETRY_INCOMPLETE_HTML = True
+#: Pages are ~50 KB: anything past 8 MiB is not a page of this site (counted, not followed).
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
+#: The run monitor (newsarchive.monitor): a failed check logs an ERROR line, sets
+#: newsarchive/run_failed (exit status 1), crawl_runs.failed, and the summary's "monitor".
+NEWSARCHIVE_MONITOR_ENABLED = True
+#: Fewest articles a run must archive; 0 for incremental runs that may find nothing new.
+NEWSARCHIVE_MIN_ITEMS = int(os.environ.get("NEWSARCHIVE_MIN_ITEMS", "1"))
+#: Share of items that must have title, body, published_date and source.
+NEWSARCHIVE_MIN_FIELD_COVERAGE = float(os.environ.get("NEWSARCHIVE_MIN_FIELD_COVERAGE", "0.99"))
+#: Highest share of requests that may end in an ERROR line (give-ups, exceptions).
+NEWSARCHIVE_MAX_ERROR_RATE = float(os.environ.get("NEWSARCHIVE_MAX_ERROR_RATE", "0.05"))
+#: Highest share of article pages that may give no item (deleted, paywall, 403, no title…).
+NEWSARCHIVE_MAX_DROP_RATE = float(os.environ.get("NEWSARCHIVE_MAX_DROP_RATE", "0.10"))
+#: Highest share of article requests that may end blocked (403/429 after retries).
+NEWSARCHIVE_MAX_BLOCKED_RATE = float(os.environ.get("NEWSARCHIVE_MAX_BLOCKED_RATE", "0.05"))
+#: An anchor (Date: line, body, More Articles…) missing on this share of pages = layout drift.
+NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE = float(
+    os.environ.get("NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE", "0.5")
+)
+EXTENSIONS["newsarchive.extensions.monitor.RunMonitor"] = 490
+EXTENSIONS["newsarchive.extensions.jobstate.CrashSafeJob"] = 480
+ITEM_PIPELINES["newsarchive.pipelines.coverage.FieldCoverage"] = 100

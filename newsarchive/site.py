@@ -34,24 +34,14 @@ PROMO_TEXT_RE = re.compile(
     r"^(NK News is hiring|Subscribe to NK Pro|Sign up for NK Pro|Become an NK Pro member)",
     re.IGNORECASE,
 )
-#: Containers whose class marks injected promotions (a hint; the text rule above decides).
-PROMO_CONTAINER_XPATH = (
-    "ancestor-or-self::*[contains(@class, 'promo') or contains(@class, 'nkpro')"
-    " or contains(@class, 'nk-pro')]"
-)
-
 # --- article page -------------------------------------------------------------------------
 
 CANONICAL_XPATH = "//link[@rel='canonical']/@href"
 TITLE_XPATHS = ("//main//h1", "//h1", "//meta[@property='og:title']/@content")
 
-#: The meta line: the innermost element whose text holds both "Date:"/"Source:" anchors,
-#: or just "Source:" on pages without a date.
-META_LINE_XPATH = (
-    "//body//*[contains(., 'Source:')]"
-    "[not(self::script or self::style)]"
-    "[not(*[contains(., 'Source:')])]"
-)
+#: The meta line: found from the text that holds "Source:" (pages without a date have no
+#: "Date:"), then widened to the largest enclosing line that starts with "Date:"/"Source:".
+META_LINE_START_XPATH = "//body//text()[contains(., 'Source:')]/parent::*"
 READ_ORIGINAL_XPATH = f"//a[normalize-space(.)='{READ_ORIGINAL_TEXT}']/@href"
 
 #: Everything a reader sees above the title: the header date(s) and the "KCNA <label>" line.
@@ -87,3 +77,6 @@ MORE_ARTICLES_XPATH = f"//a[normalize-space(.)='{MORE_ARTICLES_TEXT}']"
 MORE_ARTICLES_CONTROL_XPATH = (
     f"//*[self::a or self::button][normalize-space(.)='{MORE_ARTICLES_TEXT}' or @id='more_results']"
 )
+#: In a page rendered by the browser: every link; the article links among them are picked by
+#: ARTICLE_PATH_RE, as on a static listing.
+RENDERED_LINKS_CSS = "a[href]"

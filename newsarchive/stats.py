@@ -40,3 +40,29 @@ def with_prefix(stats: dict, prefix: str) -> dict[str, int]:
     """``{"<reason>": count}`` for every stat under ``prefix + "/"``."""
     start = prefix + "/"
     return {key[len(start) :]: value for key, value in stats.items() if key.startswith(start)}
+
+
+# --- faults and the run monitor (issue 6) ---------------------------------------------------
+ARTICLE_LINKS = f"{PREFIX}/links/article"  # article links seen on listings (incl. duplicates)
+LISTINGS_READ = f"{PREFIX}/listing/read"  # listings and "More From" blocks read for links
+LISTING_FAILED = f"{PREFIX}/listing/failed"  # + "/<reason>": a listing page that never came
+LISTING_LOOPS = f"{PREFIX}/listing/loop_detected"
+LISTING_CAP_REACHED = f"{PREFIX}/listing/page_cap_reached"
+BLOCKED = f"{PREFIX}/blocked"  # + "/<status>": requests given up on 403/429
+BACKOFF_SECONDS = f"{PREFIX}/backoff/seconds"  # total time requests waited before a retry
+BACKOFF_HOST_PAUSES = f"{PREFIX}/backoff/host_pauses"  # 403/429/Retry-After: whole host waits
+INCOMPLETE = f"{PREFIX}/responses/incomplete"  # + "/<kind>": truncated or empty HTML seen
+OVERSIZED = f"{PREFIX}/responses/oversized"
+OFFSITE_REDIRECTS = f"{PREFIX}/redirects/offsite_blocked"
+COVERAGE = f"{PREFIX}/coverage"  # + "/items" and "/<field>": items with that field non-null
+RUN_FAILED = f"{PREFIX}/run_failed"  # set to 1 by the monitor; `scrapy crawl` then exits 1
+MONITOR_FAILED = f"{PREFIX}/monitor/failed"  # + "/<check>"
+JOB_CRASH_RECOVERED = f"{PREFIX}/job/crash_recovered"
+
+
+def listing_failed(reason: str) -> str:
+    return f"{LISTING_FAILED}/{reason}"
+
+
+def coverage(field: str) -> str:
+    return f"{COVERAGE}/{field}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import subprocess
 import sys
@@ -10,6 +12,15 @@ from pathlib import Path
 from newsarchive.replica.server import ReplicaServer
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def count_rows(path: Path) -> int:
+    """Rows of a feed file: JSON Lines (gzip or not) count lines, CSV counts records."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as stream:
+        if ".csv" in path.suffixes:
+            return max(0, sum(1 for _ in csv.reader(stream)) - 1)  # minus the header
+        return sum(1 for line in stream if line.strip())
 
 
 def main() -> int:
@@ -42,12 +53,13 @@ def main() -> int:
         print("demo: the crawl wrote no run summary", file=sys.stderr)
         return finished.returncode or 1
     summary = json.loads(runs[-1].read_text(encoding="utf-8"))
-    for feed in summary["feeds"]:
+    # feed_files: the files the run wrote (batches, gzip); feeds: their templates.
+    for feed in summary.get("feed_files") or summary["feeds"]:
         path = Path(feed)
         if path.exists():
-            with path.open(encoding="utf-8") as lines:
-                count = sum(1 for _ in lines)
-            print(f"demo: feed {path} holds {count} articles")
+            print(f"demo: feed {path} holds {count_rows(path)} articles")
+    if summary.get("manifest"):
+        print(f"demo: manifest (files, rows, sha256) {summary['manifest']}")
     print(f"demo: run summary {runs[-1]}")
     return finished.returncode
 

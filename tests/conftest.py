@@ -29,3 +29,8 @@ def fixture_response(name: str, url: str = SPECIMEN_URL) -> HtmlResponse:
 @pytest.fixture
 def specimen_expected() -> dict:
     return json.loads((FIXTURES / "specimen_article.expected.json").read_text(encoding="utf-8"))
+
+
+# --- PostgreSQL fixtures (issue 3: the PostgreSQL archive) ----------------------------------
+# postgres_server (session), pg_url (fresh migrated database), pg_empty_url: see the plugin.
+pytest_plugins = ["tests.conftest_postgres"]

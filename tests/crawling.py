@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -18,6 +19,10 @@ FAST = {
     "AUTOTHROTTLE_ENABLED": "False",
     "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
     "RETRY_TIMES": "2",
+    # Retries wait (newsarchive.middlewares.resilience): a blink here, seconds on the live site.
+    "NEWSARCHIVE_RETRY_BACKOFF_BASE": "0.05",
+    "NEWSARCHIVE_RETRY_BACKOFF_MAX": "0.5",
+    "NEWSARCHIVE_RETRY_AFTER_MAX": "1",
     "LOG_LEVEL": "INFO",
 }
 
@@ -31,11 +36,12 @@ class CrawlResult:
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """The items of a JSON Lines feed, gzip-compressed (``.gz``) or not."""
     if not path.exists():
         return []
-    return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
 
 
 def crawl(

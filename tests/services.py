@@ -80,12 +80,14 @@ def _service_user() -> str | None:
             capture_output=True,
         )  # fmt: skip
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise PostgresUnavailable(f"running as root and cannot create a server user: {exc}")
+        raise PostgresUnavailable(
+            f"running as root and cannot create a server user: {exc}"
+        ) from None
     return FALLBACK_SERVICE_USER
 
 
 class PostgresServer:
-    """A private PostgreSQL cluster: ``start()``, ``stop()``, ``kill()``, ``restart()``, ``cleanup()``.
+    """A private PostgreSQL cluster: ``start``, ``stop``, ``kill``, ``restart``, ``cleanup``.
 
     ``url`` connects as the superuser ``newsarchive`` with its password over TCP to the
     ``newsarchive`` database; ``url_for(db)`` names another database; ``create_database()``
@@ -118,7 +120,7 @@ class PostgresServer:
         self.cleanup()
 
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run a server binary as the service user; PostgresUnavailable with its output on failure."""
+        """Run a server binary as the service user; PostgresUnavailable with its output."""
         command = [str(self.bindir / args[0]), *args[1:]]
         if self.service_user:
             command = ["runuser", "-u", self.service_user, "--", *command]
@@ -161,7 +163,7 @@ class PostgresServer:
             self._initdb()
         options = (
             f"-p {self.port} -k {self.sockdir} -c listen_addresses={self.host} "
-            f"-c fsync={'on' if self.fsync else 'off'} -c synchronous_commit=off "
+            f"-c fsync={'on' if self.fsync else 'off'} "
             "-c full_page_writes=off -c max_connections=50"
         )
         self._run(
@@ -243,9 +245,7 @@ class PostgresServer:
 
     def url_for(self, dbname: str | None = None, password: str | None = None) -> str:
         secret = quote(self.password if password is None else password, safe="")
-        return (
-            f"postgresql://{self.user}:{secret}@{self.host}:{self.port}/{dbname or self.dbname}"
-        )
+        return f"postgresql://{self.user}:{secret}@{self.host}:{self.port}/{dbname or self.dbname}"
 
     @property
     def url(self) -> str:
@@ -259,23 +259,21 @@ class PostgresServer:
 
     def _database_exists(self, name: str) -> bool:
         with psycopg.connect(self.url_for("postgres"), autocommit=True) as conn:
-            return bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone())
+            return bool(
+                conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            )
 
     def create_database(self, name: str | None = None) -> str:
         """Create an empty database (a fresh name unless given) and return its URL."""
         name = name or f"test_{secrets.token_hex(6)}"
         with psycopg.connect(self.url_for("postgres"), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-            )
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.url_for("postgres"), autocommit=True) as conn:
             conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
-                )
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
 
     def log_tail(self, lines: int = 40) -> str:

@@ -38,6 +38,13 @@ class Command(ScrapyCrawlCommand):
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
+        # A component that refused to start (e.g. the database) left its one-line reason.
+        startup_error = (
+            crawler.stats.get_value("newsarchive/startup_error") if crawler.stats else None
+        )
+        if startup_error:
+            self._fail(str(startup_error), 1)
+            return
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
             return

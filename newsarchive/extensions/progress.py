@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -14,6 +15,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
 from newsarchive import stats as names
+from newsarchive.monitor import coverage
 from newsarchive.settings_helpers import data_dir
 
 logger = logging.getLogger(__name__)
@@ -26,10 +28,18 @@ class _KeepUnknown(dict):
         return f"%({key})s"
 
 
+#: A %-placeholder with its conversion, e.g. ``%(run_id)s`` or ``%(batch_id)05d``.
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]")
+
+
 def feed_paths(crawler: Crawler, spider: Spider) -> list[str]:
-    """The run's feed URIs with the spider's own parameters filled in."""
+    """The run's feed URIs with the spider's own parameters filled in (others, such as
+    ``%(batch_id)05d``, are left as they are; the manifest lists the files written)."""
     params = _KeepUnknown(name=spider.name, run_id=getattr(spider, "run_id", ""))
-    return [uri % params for uri in crawler.settings.getdict("FEEDS")]
+    return [
+        _PLACEHOLDER.sub(lambda m: str(params[m[1]]) if m[1] in params else m[0], uri)
+        for uri in crawler.settings.getdict("FEEDS")
+    ]
 
 
 def run_summary(crawler: Crawler, spider: Spider, reason: str) -> dict[str, Any]:
@@ -55,7 +65,20 @@ def run_summary(crawler: Crawler, spider: Spider, reason: str) -> dict[str, Any]
         "unparsed": names.with_prefix(values, names.UNPARSED),
         "missing_anchors": names.with_prefix(values, names.MISSING_ANCHOR),
         "feeds": feed_paths(crawler, spider),
+        # issue 6: coverage of the research fields, what blocked us, the monitor's verdict
+        "coverage": coverage(values),
+        "blocked": names.with_prefix(values, names.BLOCKED),
+        "listing_failures": names.with_prefix(values, names.LISTING_FAILED),
+        "monitor": monitor_results(crawler, reason),
     }
+
+
+def monitor_results(crawler: Crawler, reason: str) -> dict[str, Any] | None:
+    """The run monitor's verdict (newsarchive.extensions.monitor), or None when it is off."""
+    from newsarchive.extensions.monitor import RunMonitor
+
+    monitor = crawler.get_extension(RunMonitor)
+    return monitor.judge(reason).to_json() if monitor is not None else None
 
 
 def summary_path(crawler: Crawler, spider: Spider) -> Path:

@@ -24,7 +24,7 @@ shorthand                              what the client gets
 ``theme:date_label``                   the ``Date:`` label renamed (``Published:``)
 ``theme:no_body``                      the article body left out
 ``theme:no_title``                     the ``<h1>`` left out
-``theme:no_more_articles``             the "More Articles" link renamed ("Load more")
+``theme:no_more_articles``             the "More Articles" link replaced by a page number
 ``loop:2``                             listing: "More Articles" leads back to page 2 (a new URL
                                        each time, so a URL dupefilter cannot see the loop)
 ``endless``                            listing: "More Articles" is always there; pages past the
@@ -67,7 +67,8 @@ THEMES: dict[str, tuple[tuple[str, str], ...]] = {
     "date_label": ((r"Date: ", "Published: "),),
     "no_body": ((r'(<div class="article-content">).*?(\n    </div>)', r"\1\2"),),
     "no_title": ((r"<h1 class=\"article-title\">.*?</h1>\n?", ""),),
-    "no_more_articles": ((r">More Articles</a>", ">Load more</a>"),),
+    # numbered pages instead of the "More Articles" link (its id and class gone too)
+    "no_more_articles": ((r"<a [^>]*more-articles[^>]*>More Articles</a>", '<a href="#">1</a>'),),
 }
 _MORE_ARTICLES_HREF = re.compile(r'(<a [^>]*class="more-articles"[^>]*href=")[^"]*(")')
 _ARCHIVE_LIST = '<div class="archive-list" id="archive_wrapper">\n'
@@ -270,7 +271,9 @@ class FaultInjector:
             body = text.encode("utf-8")
         return status, headers, body
 
-    def _listing(self, action: dict[str, Any], server: ReplicaServer, query: str) -> Response | None:
+    def _listing(
+        self, action: dict[str, Any], server: ReplicaServer, query: str
+    ) -> Response | None:
         """Listing faults: a "More Articles" that loops or never ends, off-site cards."""
         params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
         state = server._state_for_source(params.get("source", ""))

@@ -34,8 +34,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsarchive.replica import render
-from newsarchive.replica.faults import FaultError, FaultInjector
 from newsarchive.replica.expected import expected_item, expected_items, is_article, to_jsonl
+from newsarchive.replica.faults import FaultError, FaultInjector
 from newsarchive.replica.model import (
     DEFAULT_SEED,
     STREAM_KEYS,

@@ -7,6 +7,7 @@ lives here, and all page knowledge lives in ``newsarchive.site``/``pages``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +22,11 @@ from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from newsarchive import stats
+from newsarchive import browser, stats
+from newsarchive.incremental import Incremental, parse_full, parse_recheck_days
 from newsarchive.items import ARTICLE_FIELDS, ArticleGoneItem, ArticleItem
 from newsarchive.loaders import load_article
+from newsarchive.middlewares.resilience import INCOMPLETE
 from newsarchive.pages import ArticlePage, ListingPage
 from newsarchive.processors import (
     article_url_parts,
@@ -33,7 +36,7 @@ from newsarchive.processors import (
     strip_brand,
     utc_now_iso,
 )
-from newsarchive.settings_helpers import data_dir, default_feeds
+from newsarchive.settings_helpers import data_dir, default_feeds, feed_batch_size
 from newsarchive.site import PAYWALL_PATH
 
 #: Article requests outrank listing pages, so the queue holds one page of cards at a time and
@@ -43,6 +46,13 @@ LISTING_PRIORITY = 0
 
 #: HTTP answers that mean an article was deleted.
 GONE_STATUSES = frozenset({404, 410})
+
+
+def failure_reason(failure: Failure) -> str:
+    """A drop reason for a request that gave no page: the exception's ``drop_reason`` (set by
+    newsarchive.middlewares.resilience: offsite_redirect, oversized), else its class name."""
+    reason = getattr(failure.value, "drop_reason", None)
+    return reason or (failure.type.__name__ if failure.type else "error")
 
 
 class ConfigurationError(ValueError):
@@ -64,19 +74,42 @@ def check_start_url(url: str) -> str:
     return url
 
 
+def check_render(mode: str) -> str:
+    """The ``render`` argument if it is auto, always or never; else ConfigurationError."""
+    if mode not in browser.RENDER_MODES:
+        raise ConfigurationError(f"render={mode!r} is not one of {', '.join(browser.RENDER_MODES)}")
+    return mode
+
+
 class StreamSpider(scrapy.Spider):
     """Archive every article of the source stream that ``start_url`` belongs to."""
 
     #: The setting that holds the default start page when no ``-a start_url`` is given.
     start_url_setting: ClassVar[str]
     #: Spider arguments a user may pass with ``-a``; anything else is a typo worth one line.
-    known_arguments: ClassVar[frozenset[str]] = frozenset({"start_url"})
+    known_arguments: ClassVar[frozenset[str]] = frozenset(
+        {"start_url", "render", "full", "recheck_days"}
+    )
 
     custom_settings: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, *args: Any, start_url: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        start_url: str | None = None,
+        render: str = browser.RENDER_AUTO,
+        full: str | bool | None = None,
+        recheck_days: str | int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.start_url_argument = start_url
+        self.render = render
+        try:  # -a full=1 / -a recheck_days=N (incremental crawls, newsarchive.incremental)
+            self.full = parse_full(full)
+            self.recheck_days = parse_recheck_days(recheck_days)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         self.run_started_at = datetime.now(UTC)
         self.run_id = f"{self.run_started_at:%Y%m%dT%H%M%SZ}-{uuid4().hex[:8]}"
         self.seen_article_ids: set[str] = set()
@@ -88,7 +121,8 @@ class StreamSpider(scrapy.Spider):
     @classmethod
     def check_arguments(cls, arguments: dict[str, str]) -> None:
         """Raise ConfigurationError with a one-line reason for arguments that cannot work."""
-        unknown = sorted(set(arguments) - cls.known_arguments)
+        # Scrapyd adds _job (and _version) to every job's spider arguments.
+        unknown = sorted(set(arguments) - cls.known_arguments - {"_job", "_version"})
         if unknown:
             raise ConfigurationError(
                 f"unknown spider argument(s) {', '.join(unknown)}; "
@@ -96,18 +130,33 @@ class StreamSpider(scrapy.Spider):
             )
         if "start_url" in arguments:
             check_start_url(arguments["start_url"])
+        if "render" in arguments:
+            check_render(arguments["render"])
+        try:
+            parse_full(arguments.get("full"))
+            parse_recheck_days(arguments.get("recheck_days"))
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
         if not settings.getdict("FEEDS"):
-            settings.set("FEEDS", default_feeds(data_dir(settings)), priority="spider")
+            settings.set(
+                "FEEDS",
+                default_feeds(data_dir(settings), feed_batch_size(settings)),
+                priority="spider",
+            )
         else:
             # -O/-o and Scrapyd's feeds hold articles only, like ours: deletion records
             # (ArticleGoneItem) are for the archive's history, not for a feed of articles.
             feeds = settings.getdict("FEEDS")
             for options in feeds.values():
                 options.setdefault("item_classes", [ArticleItem])
+                # The documented field order, unless FEED_EXPORT_FIELDS says otherwise.
+                options.setdefault(
+                    "fields", settings.getlist("FEED_EXPORT_FIELDS") or list(ARTICLE_FIELDS)
+                )
             # One above the feeds' own priority: the runner re-applies its cmdline settings
             # to the crawler after this, and would otherwise undo the filter.
             settings.set("FEEDS", feeds, priority=(settings.getpriority("FEEDS") or 0) + 1)
@@ -120,6 +169,11 @@ class StreamSpider(scrapy.Spider):
         )
         spider.start_host = urlsplit(spider.start_url).hostname or ""
         spider.allowed_domains = [spider.start_host]
+        check_render(spider.render)
+        spider.incremental = Incremental(
+            crawler, spider.name, spider.start_url, spider.full, spider.recheck_days
+        )
+        spider.incremental.connect(crawler)
         return spider
 
     @property
@@ -130,13 +184,21 @@ class StreamSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         self.logger.info("Run %s: archiving the stream of %s", self.run_id, self.start_url)
+        await self.incremental.load()  # what earlier runs archived; CloseSpider if unknowable
+        for target in self.incremental.take_retries():
+            self.seen_article_ids.add(target.article_id)
+            yield self.article_request(target.url)
         if is_article_url(self.start_url):
             yield self.article_request(self.start_url, follow_stream=True)
         else:
             yield self.listing_request(self.start_url)
 
     def listing_request(self, url: str) -> Request:
-        return Request(url, callback=self.parse_listing, priority=LISTING_PRIORITY)
+        if self.render == browser.RENDER_ALWAYS:
+            return self.rendered_listing_request(url)
+        return Request(
+            url, callback=self.parse_listing, errback=self.listing_failed, priority=LISTING_PRIORITY
+        )
 
     def article_request(self, url: str, follow_stream: bool = False) -> Request:
         return Request(
@@ -148,6 +210,7 @@ class StreamSpider(scrapy.Spider):
             # remember every URL of the run for nothing (and miss "/slug" vs "/slug/").
             dont_filter=True,
             cb_kwargs={"follow_stream": follow_stream},
+            meta=browser.rendered_meta() if self.render == browser.RENDER_ALWAYS else None,
         )
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
@@ -160,6 +223,7 @@ class StreamSpider(scrapy.Spider):
 
     def follow_listing(self, listing: ListingPage) -> Iterator[Request]:
         urls = self.on_stream(listing.article_urls)
+        self.count_listing(listing)
         if not listing.article_urls:
             self.crawler.stats.inc_value(stats.LISTINGS_WITHOUT_LINKS)
             self.logger.warning("Listing %s holds no article links", listing.response.url)
@@ -168,22 +232,180 @@ class StreamSpider(scrapy.Spider):
             if article_id in self.seen_article_ids:
                 self.crawler.stats.inc_value(stats.DUPLICATE_LINKS)
                 continue
+            if self.incremental.skips(article_id):  # archived before: not fetched again
+                continue
             self.seen_article_ids.add(article_id)
             yield self.article_request(url)
+        ids = [article_url_parts(url)[0] for url in urls]  # type: ignore[index]
+        yield from self.rechecks(self.incremental.sources_of(ids))
+        if self.incremental.caught_up(ids):
+            # Nothing new on a whole page: the rest of the stream is older and archived.
+            self.incremental.note_walk_end(caught_up=True)
+            self.logger.info("Caught up at %s: no new article there", listing.response.url)
+            return
         next_url = listing.next_page_url
-        if next_url and self.is_on_stream_host(next_url):
+        if next_url and self.listing_cap_reached(listing):
+            return  # not the end of the stream: the next run walks it again
+        if (
+            next_url
+            and self.is_on_stream_host(next_url)
+            and not self.listing_loops(listing, ids, next_url)
+        ):
             yield self.listing_request(next_url)
         elif listing.needs_browser:
             yield from self.follow_scripted_listing(listing)
+        else:
+            self.incremental.note_walk_end(caught_up=False)  # the end of the stream
+
+    # --- listings only a browser can page (newsarchive.browser) ----------------------------
+
+    def is_known(self, article_id: str) -> bool:
+        """Whether an earlier run archived this article: incremental crawling replaces this
+        (method or attribute). A listing shows the newest first, so clicking "More Articles"
+        stops once a click reveals only known articles."""
+        return self.incremental.is_known(article_id)
 
     def follow_scripted_listing(self, listing: ListingPage) -> Iterable[Request]:
-        """Only a browser can page this listing; rendering it is a later feature."""
+        """Only a browser can page this listing: render it and click, unless render=never."""
         self.crawler.stats.inc_value(stats.LISTINGS_NEEDING_BROWSER)
-        self.logger.warning(
-            "Listing %s pages with a script; its later pages were not followed",
-            listing.response.url,
+        if self.render == browser.RENDER_NEVER:
+            self.crawler.stats.inc_value(f"{browser.LISTING_NOT_FOLLOWED}/render_never")
+            self.logger.warning(
+                "Listing %s pages with a script and render=never: its later pages were not "
+                "followed",
+                listing.response.url,
+            )
+            return ()
+        return (self.rendered_listing_request(listing.response.url, already_followed=True),)
+
+    def rendered_listing_request(self, url: str, already_followed: bool = False) -> Request:
+        return Request(
+            url,
+            callback=self.parse_rendered_listing,
+            errback=self.rendered_listing_failed,
+            priority=LISTING_PRIORITY,
+            # with render=auto the same URL was just fetched over HTTP to learn it needs this
+            dont_filter=True,
+            meta=browser.rendered_meta(include_page=True),
+            cb_kwargs={"already_followed": already_followed},
         )
-        return ()
+
+    async def parse_rendered_listing(
+        self, response: Response, already_followed: bool = False
+    ) -> AsyncIterator[Request]:
+        """A listing in Chromium: its article links, then a page of cards per click.
+
+        ``already_followed``: it was read over HTTP first and its first cards are queued.
+        Otherwise (render=always) it is a listing like any other: one that links its next
+        page is followed by that link.
+        """
+        try:
+            if not already_followed:
+                self.crawler.stats.inc_value(stats.LISTING_PAGES)
+                if not isinstance(response, TextResponse):
+                    self.drop(response.url, "not_html")
+                    return
+                listing = ListingPage(response)
+                if not listing.needs_browser:
+                    await browser.close_page(response.meta)
+                    for request in self.follow_listing(listing):
+                        yield request
+                    return
+                self.crawler.stats.inc_value(stats.LISTINGS_NEEDING_BROWSER)
+            async for request in self.click_through(response, already_followed):
+                yield request
+        finally:
+            await browser.close_page(response.meta)
+
+    async def click_through(
+        self, response: Response, already_followed: bool
+    ) -> AsyncIterator[Request]:
+        """Click "More Articles" until it is gone, the page stops changing, a click reveals
+        only known articles, or the run has read NEWSARCHIVE_MAX_LISTING_PAGES listing pages;
+        queue the articles as they show."""
+        settings = self.crawler.settings
+        clicker = browser.ScriptedListing(
+            response.meta["playwright_page"],
+            click_timeout=settings.getfloat("NEWSARCHIVE_CLICK_TIMEOUT", 30.0),
+            pause=settings.getfloat("DOWNLOAD_DELAY"),
+        )
+        # the run's listing pages, static and scripted alike, as listing_cap_reached counts
+        cap = settings.getint("NEWSARCHIVE_MAX_LISTING_PAGES", 5000)
+        count = self.crawler.stats.inc_value
+        count(browser.LISTINGS_RENDERED)
+        listed: set[str] = set()
+        pages, idle, reason = 0, 0, None
+        while reason is None:
+            urls = ListingPage(response, links=await clicker.new_links()).article_urls
+            fresh = {article_url_parts(url)[0] for url in urls} - listed  # type: ignore[index]
+            listed |= fresh
+            first = pages == 0
+            for request in self.queue_articles(urls, quiet=already_followed and first):
+                yield request
+            if fresh:
+                pages, idle = pages + 1, 0
+                if not first:
+                    count(stats.LISTING_PAGES)
+            else:
+                idle += 1
+            if fresh and all(self.is_known(article_id) for article_id in fresh):
+                reason = "known"
+            elif idle >= 3:  # the page keeps changing but shows no new article
+                reason = "unchanged"
+            elif 0 < cap <= self.crawler.stats.get_value(stats.LISTING_PAGES, 0):
+                reason = "limit"
+                self.crawler.stats.set_value(stats.LISTING_CAP_REACHED, 1)
+            else:
+                reason = await clicker.click()
+                count(browser.LISTING_CLICKS, 0 if reason else 1)
+        count(f"{browser.LISTING_STOPPED}/{reason}")
+        complete = reason in ("exhausted", "known")
+        self.logger.log(
+            logging.INFO if complete else logging.WARNING,
+            "Listing %s: %d pages of cards, %d articles, %d clicks on More Articles; stopped: %s",
+            response.url,
+            pages,
+            len(listed),
+            clicker.clicks,
+            reason,
+        )
+
+    def queue_articles(self, urls: Iterable[str], quiet: bool = False) -> Iterator[Request]:
+        """Requests for the articles among ``urls`` not queued yet in this run; ``quiet``:
+        links seen before (a listing's first cards, read over HTTP already) are not counted."""
+        for url in urls:
+            if not self.is_on_stream_host(url):
+                if not quiet:
+                    self.crawler.stats.inc_value(stats.OFFSITE_LINKS)
+                continue
+            article_id = article_url_parts(url)[0]  # type: ignore[index]
+            if article_id in self.seen_article_ids:
+                if not quiet:
+                    self.crawler.stats.inc_value(stats.DUPLICATE_LINKS)
+                continue
+            if self.incremental.skips(article_id):  # archived before: not fetched again
+                continue
+            self.seen_article_ids.add(article_id)
+            yield self.article_request(url)
+
+    async def rendered_listing_failed(self, failure: Failure) -> None:
+        """A listing that could not be rendered: its first cards stand, later pages do not."""
+        request = failure.request  # type: ignore[attr-defined]
+        await browser.close_page(request.meta)
+        if failure.check(browser.BrowserUnavailable):
+            reason = "no_browser"  # the download handler said so once, in one line
+        else:
+            reason = "error"
+            if failure.check(HttpError):
+                detail = f"HTTP {failure.value.response.status}"
+            else:
+                detail = (failure.getErrorMessage().strip().splitlines() or ["?"])[0]
+            self.logger.warning(
+                "Rendering listing %s failed (%s); its later pages were not followed",
+                request.url,
+                detail,
+            )
+        self.crawler.stats.inc_value(f"{browser.LISTING_NOT_FOLLOWED}/{reason}")
 
     def parse_article(
         self, response: Response, follow_stream: bool = False
@@ -198,14 +420,20 @@ class StreamSpider(scrapy.Spider):
             return
         page = ArticlePage(response)
         if not page.title or not page.title.strip():
-            self.drop(response.url, "no_title")
+            self.drop(response.url, self.unreadable_reason(response, "title"))
             return
-        item = load_article(page, crawled_at=utc_now_iso())
+        item = load_article(page, crawled_at=utc_now_iso(), run_id=self.run_id)
         self.count_unreadable(page, item)
+        if not item["body"]:
+            # An item without its text would replace the archived one: not an article today.
+            self.drop(response.url, self.unreadable_reason(response, "body"))
+            return
         if item["article_id"]:
             self.seen_article_ids.add(item["article_id"])
         self.crawler.stats.inc_value(stats.ITEMS)
         yield item
+        if item.get("source"):
+            yield from self.rechecks({item["source"]})
         if follow_stream:
             yield from self.follow_listing(ListingPage(response, links=list(page.stream_links())))
 
@@ -221,8 +449,101 @@ class StreamSpider(scrapy.Spider):
                     article_id=parts[0], url=request.url, status=status, seen_at=utc_now_iso()
                 )
         else:
-            reason = failure.type.__name__ if failure.type else "error"
+            reason = failure_reason(failure)
         self.drop(request.url, reason)
+
+    def listing_failed(self, failure: Failure) -> None:
+        """A listing page that gave no page: the walk of the stream breaks here, so the next
+        run walks the whole stream rather than stop early above a gap."""
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(HttpError):
+            reason = f"http_{failure.value.response.status}"
+        else:
+            reason = failure_reason(failure)
+        self.crawler.stats.inc_value(stats.listing_failed(reason))
+        self.logger.warning("Listing %s failed (%s): its later pages were not followed",
+                            request.url, reason)  # fmt: skip
+
+    def rechecks(self, sources: Iterable[str]) -> Iterator[Request]:
+        """Re-fetch archived articles of these source labels first published in the last
+        ``recheck_days`` days, once each, so edits and deletions reach the archive."""
+        for target in self.incremental.take_rechecks(sources, self.seen_article_ids):
+            self.seen_article_ids.add(target.article_id)
+            yield self.article_request(target.url)
+
+    # --- job state, pagination guards, unreadable pages (issue 6) ---------------------------
+
+    @property
+    def seen_article_ids(self) -> set[str]:
+        """Article ids queued in this job. With JOBDIR they live in ``self.state``, which
+        Scrapy saves with the job, so a resumed crawl does not queue them twice."""
+        state = getattr(self, "state", None)
+        if state is None:
+            return self._seen_article_ids
+        return state.setdefault("seen_article_ids", self._seen_article_ids)
+
+    @seen_article_ids.setter
+    def seen_article_ids(self, value: set[str]) -> None:
+        self._seen_article_ids = value
+        if getattr(self, "state", None) is not None:
+            self.state["seen_article_ids"] = value
+
+    def job_set(self, name: str) -> set[Any]:
+        """A set kept in the job state when there is one (JOBDIR), else on the spider."""
+        state = getattr(self, "state", None)
+        if state is None:
+            state = self.__dict__.setdefault("_job_sets", {})
+        return state.setdefault(name, set())
+
+    def count_listing(self, listing: ListingPage) -> None:
+        """What the monitor needs about a listing: links found, "More Articles" missing."""
+        count = self.crawler.stats.inc_value
+        count(stats.LISTINGS_READ)
+        count(stats.ARTICLE_LINKS, len(listing.article_urls))
+        if listing.more_articles_control is None:
+            count(stats.missing_anchor("more_articles"))
+
+    def listing_cap_reached(self, listing: ListingPage) -> bool:
+        """Whether NEWSARCHIVE_MAX_LISTING_PAGES listing pages were read: pagination that never
+        ends must still end the crawl."""
+        cap = self.crawler.settings.getint("NEWSARCHIVE_MAX_LISTING_PAGES", 5000)
+        pages = self.crawler.stats.get_value(stats.LISTING_PAGES, 0)
+        if cap <= 0 or pages < cap:
+            return False
+        self.crawler.stats.set_value(stats.LISTING_CAP_REACHED, 1)
+        self.logger.warning(
+            "Stopped at %s: NEWSARCHIVE_MAX_LISTING_PAGES=%d listing pages read; its "
+            '"More Articles" was not followed',
+            listing.response.url,
+            cap,
+        )
+        return True
+
+    def listing_loops(self, listing: ListingPage, article_ids: list[str], next_url: str) -> bool:
+        """Whether this page repeats the cards of a page read before: "More Articles" led
+        back (through a URL the dupefilter cannot recognise), so the stream has been read."""
+        signature = tuple(sorted(set(article_ids)))
+        seen = self.job_set("listing_signatures")
+        if signature and signature not in seen:
+            seen.add(signature)
+            return False
+        self.crawler.stats.inc_value(stats.LISTING_LOOPS)
+        self.logger.warning(
+            "Listing %s repeats an earlier page: pagination loops; %s not followed",
+            listing.response.url,
+            next_url,
+        )
+        return True
+
+    def unreadable_reason(self, response: Response, missing: str) -> str:
+        """Why a page with no ``missing`` (title, body) gave no item: it arrived empty or
+        truncated (after retries), else the anchor is missing (counted for the monitor)."""
+        kind = response.meta.get(INCOMPLETE) or ("empty" if not response.body.strip() else None)
+        if kind:
+            return f"{kind}_page"
+        if missing == "title":
+            self.crawler.stats.inc_value(stats.missing_anchor("title"))
+        return f"no_{missing}"
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -242,6 +563,7 @@ class StreamSpider(scrapy.Spider):
     def drop(self, url: str, reason: str) -> None:
         self.crawler.stats.inc_value(stats.drop(reason))
         self.logger.warning("Dropped %s: %s", url, reason)
+        self.incremental.record_failure(url, reason)
 
     def count_unreadable(self, page: ArticlePage, item: ArticleItem) -> None:
         """Count anchors that were missing and fields that stayed null, for the monitor."""

@@ -6,6 +6,10 @@
 -- article_events     deletions (404/410) and reappearances, so clearing gone_at loses nothing
 -- crawl_runs         one row per crawl, with counts; `failed` is the monitor's verdict
 --
+-- No foreign keys: the store writes an article, its revisions and events in one transaction,
+-- and a foreign key check would lock and rewrite each article row once more per batch (it
+-- halved write throughput). docs/POSTGRES.md has the query that verifies the links.
+--
 -- Times are the crawler's own (an item's crawled_at, a 404's seen_at), not the time of the
 -- write, so replaying a spill file later records what was seen when it was seen.
 
@@ -55,7 +59,7 @@ CREATE TABLE articles (
     first_seen_at     timestamptz NOT NULL,
     last_seen_at      timestamptz NOT NULL,
     last_changed_at   timestamptz NOT NULL,  -- first sighting of the current content
-    revision_count    integer NOT NULL CHECK (revision_count >= 1),
+    revision_count    integer NOT NULL,      -- rows in article_revisions for this article
     gone_at           timestamptz,           -- NULL while the article answers; see article_events
     last_run_id       text NOT NULL          -- the run that saw it last (crawl_runs.run_id)
 );
@@ -65,8 +69,7 @@ CREATE INDEX articles_last_run_id_idx ON articles (last_run_id);
 CREATE INDEX articles_gone_at_idx ON articles (gone_at) WHERE gone_at IS NOT NULL;
 
 CREATE TABLE article_revisions (
-    article_id        text NOT NULL
-                      REFERENCES articles (article_id) DEFERRABLE INITIALLY DEFERRED,
+    article_id        text NOT NULL,         -- articles.article_id
     content_hash      text NOT NULL,
     title             text,
     body              text,
@@ -78,8 +81,7 @@ CREATE TABLE article_revisions (
 );
 
 CREATE TABLE article_events (
-    article_id        text NOT NULL
-                      REFERENCES articles (article_id) DEFERRABLE INITIALLY DEFERRED,
+    article_id        text NOT NULL,         -- articles.article_id
     event             text NOT NULL CHECK (event IN ('gone', 'returned')),
     at                timestamptz NOT NULL,
     run_id            text NOT NULL,

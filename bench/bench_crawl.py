@@ -1,0 +1,121 @@
+"""Crawl throughput and memory: `scrapy crawl naenara` next to a spider that extracts nothing.
+
+Both crawl the same static replica export served by nginx (so the server is never the
+bottleneck), with the same concurrency, interleaved in one run; the figure that matters is
+the ratio of their article rates (target >= 0.8), since absolute rates vary with the machine.
+Peak RSS of `naenara` at two stream sizes shows memory does not grow with the article count.
+
+    .venv/bin/python bench/bench_crawl.py [--sizes 2000 20000] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, SCRAPY, Measured, free_port, nginx_serving, run_measured  # noqa: E402
+
+from newsarchive.replica.export import export_static  # noqa: E402
+
+#: Same for both spiders: no politeness delays against a local server, 16 in flight.
+SETTINGS = {
+    "DOWNLOAD_DELAY": "0",
+    "AUTOTHROTTLE_ENABLED": "False",
+    "CONCURRENT_REQUESTS": "16",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
+    "LOG_LEVEL": "INFO",
+    "ROBOTSTXT_OBEY": "True",
+}
+
+
+def setting_args(extra: dict[str, str] | None = None) -> list[str]:
+    args: list[str] = []
+    for name, value in {**SETTINGS, **(extra or {})}.items():
+        args += ["-s", f"{name}={value}"]
+    return args
+
+
+def crawl_naenara(start_url: str, work: Path) -> Measured:
+    output = work / "naenara.jsonl"
+    return run_measured(
+        [*SCRAPY, "crawl", "naenara", "-a", f"start_url={start_url}", "-O", str(output)]
+        + setting_args({"NEWSARCHIVE_DATA_DIR": str(work / "data")})
+    )
+
+
+def crawl_minimal(start_url: str, work: Path) -> Measured:
+    # Run outside the project so only Scrapy's defaults apply to the baseline.
+    return run_measured(
+        [
+            *SCRAPY,
+            "runspider",
+            str(ROOT / "bench" / "minimal_spider.py"),
+            "-a",
+            f"start_url={start_url}",
+        ]
+        + setting_args(),
+        cwd=work,
+    )
+
+
+def count_lines(path: Path) -> int:
+    with path.open(encoding="utf-8") as lines:
+        return sum(1 for _ in lines)
+
+
+def bench_size(articles: int, rounds: int, work: Path) -> dict:
+    port = free_port()
+    export = export_static(
+        work / f"site-{articles}", f"http://127.0.0.1:{port}", naenara_articles=articles
+    )
+    expected = count_lines(export.directory / "expected.jsonl")
+    rates: dict[str, list[float]] = {"naenara": [], "minimal": []}
+    peaks: list[float] = []
+    with nginx_serving(export.directory, port):
+        for _ in range(rounds):
+            for name, runner in (("naenara", crawl_naenara), ("minimal", crawl_minimal)):
+                measured = runner(export.start_url, work)
+                if measured.returncode != 0:
+                    raise SystemExit(f"bench: {name} failed:\n{measured.output[-2000:]}")
+                rates[name].append(expected / measured.seconds)
+                if name == "naenara":
+                    got = count_lines(work / "naenara.jsonl")
+                    if got != expected:
+                        raise SystemExit(f"bench: naenara archived {got} of {expected} articles")
+                    peaks.append(measured.peak_rss_mib)
+    return {
+        "articles": expected,
+        "naenara_rate": statistics.median(rates["naenara"]),
+        "minimal_rate": statistics.median(rates["minimal"]),
+        "ratio": statistics.median(rates["naenara"]) / statistics.median(rates["minimal"]),
+        "naenara_peak_rss_mib": max(peaks),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
+    parser.add_argument("--rounds", type=int, default=2)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="newsarchive-bench-") as tmp:
+        results = [bench_size(size, options.rounds, Path(tmp)) for size in options.sizes]
+    print(f"{'articles':>9} {'naenara/s':>10} {'minimal/s':>10} {'ratio':>6} {'peak RSS MiB':>13}")
+    for r in results:
+        print(
+            f"{r['articles']:>9} {r['naenara_rate']:>10.1f} {r['minimal_rate']:>10.1f}"
+            f" {r['ratio']:>6.2f} {r['naenara_peak_rss_mib']:>13.1f}"
+        )
+    if len(results) > 1:
+        growth = results[-1]["naenara_peak_rss_mib"] / results[0]["naenara_peak_rss_mib"]
+        print(
+            f"peak RSS at {results[-1]['articles']} vs {results[0]['articles']} articles: x{growth:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Spill files: what the pipeline could not write to PostgreSQL, kept for a later replay.
+
+Why JSON Lines of the raw items (not SQL): a replay goes through the same
+``ArchiveStore.write_batch`` upserts as a live crawl, so it is idempotent, keeps the times the
+crawler saw things, and works against any later schema version.
+
+One file per run: ``<data>/spill/<spider>-<run_id>.jsonl``, lines of
+``{"kind": "run", "run": {...}}`` (the run's start, and its end when that could not be
+written), ``{"kind": "article", "run_id": ..., "item": {...}}`` and
+``{"kind": "gone", "run_id": ..., "item": {...}}``. ``scrapy dbloadspill FILE…`` loads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from newsarchive.db.store import ArchiveStore, BatchResult, RunRecord, dumps_record
+
+logger = logging.getLogger(__name__)
+
+LOADED_SUFFIX = ".loaded"
+
+
+def spill_path(folder: Path, spider: str, run_id: str) -> Path:
+    return folder / f"{spider}-{run_id}.jsonl"
+
+
+def append_records(path: Path, records: list[Mapping[str, Any]]) -> None:
+    """Append records and flush them to disk (blocking: call it in a thread)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.writelines(dumps_record(record) for record in records)
+        handle.flush()
+
+
+def article_record(item: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    return {"kind": "article", "run_id": run_id, "item": dict(item)}
+
+
+def gone_record(item: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    return {"kind": "gone", "run_id": run_id, "item": dict(item)}
+
+
+def run_record(run: RunRecord) -> dict[str, Any]:
+    return {"kind": "run", "run": run.to_json()}
+
+
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """``(line number, record)``; ``None`` for a line that is not a record (e.g. the torn last
+    line of a file whose writer was killed)."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                yield number, None
+                continue
+            yield number, record if isinstance(record, dict) else None
+
+
+@dataclass
+class LoadReport:
+    """What loading spill files did, for the command's summary line."""
+
+    files: int = 0
+    runs: int = 0
+    articles: int = 0
+    gone: int = 0
+    unreadable_lines: int = 0
+    result: BatchResult = field(default_factory=BatchResult)
+
+
+def _chunks(path: Path, size: int) -> Iterator[list[tuple[int, dict[str, Any] | None]]]:
+    chunk: list[tuple[int, dict[str, Any] | None]] = []
+    for entry in read_records(path):
+        chunk.append(entry)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _parse(record: dict[str, Any] | None) -> tuple[str, str, dict[str, Any]] | None:
+    """``(kind, run_id, payload)`` of a well-formed record, else None."""
+    if record is None:
+        return None
+    kind = record.get("kind")
+    payload = record.get("run") if kind == "run" else record.get("item")
+    if kind not in ("run", "article", "gone") or not isinstance(payload, dict):
+        return None
+    return kind, str(record.get("run_id") or "spill"), payload
+
+
+async def load_file(
+    store: ArchiveStore, path: Path, batch_size: int = 500, report: LoadReport | None = None
+) -> LoadReport:
+    """Replay one spill file through the store (idempotent: loading twice changes nothing).
+
+    Reading happens in a thread, a chunk of ``batch_size`` lines at a time, so memory stays
+    flat for large files and the event loop is never blocked on the disk.
+    """
+    report = report or LoadReport()
+    chunks = _chunks(path, batch_size)
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, None)
+        if chunk is None:
+            break
+        articles: dict[str, list[Mapping[str, Any]]] = {}
+        gones: dict[str, list[Mapping[str, Any]]] = {}
+        for number, record in chunk:
+            parsed = _parse(record)
+            if parsed is None:
+                report.unreadable_lines += 1
+                logger.warning("%s:%d is not a spill record; skipped", path, number)
+                continue
+            kind, run_id, payload = parsed
+            if kind == "run":
+                try:
+                    run = RunRecord.from_json(payload)
+                except (TypeError, ValueError):
+                    report.unreadable_lines += 1
+                    logger.warning("%s:%d is not a complete run record; skipped", path, number)
+                    continue
+                await (store.finish_run(run) if run.finished_at else store.start_run(run))
+                report.runs += 1
+            else:
+                target = articles if kind == "article" else gones
+                target.setdefault(run_id, []).append(payload)
+        for run_id in sorted(set(articles) | set(gones)):
+            batch_articles = articles.get(run_id, [])
+            batch_gones = gones.get(run_id, [])
+            report.result.add(await store.write_batch(batch_articles, batch_gones, run_id))
+            report.articles += len(batch_articles)
+            report.gone += len(batch_gones)
+    report.files += 1
+    return report

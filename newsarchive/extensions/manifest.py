@@ -1,0 +1,182 @@
+"""A run's feed manifest: data/feeds/<spider>/<run_id>/manifest.json, written at the very end.
+
+Ordering: FeedExporter closes its files on ``spider_closed`` (each batch file also closes
+mid-run), telling ``feed_slot_closed`` for each. This extension collects those and writes the
+manifest on ``engine_stopped``, which Scrapy sends only after every ``spider_closed`` handler
+(the feed exporter's, the WARC writer's, the run summary's) has finished, so every file is
+complete when it is hashed. Hashing runs in a thread: a run's files can be large.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import urlparse
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.extensions.feedexport import FeedSlot
+from scrapy.utils.asyncio import run_in_thread
+from scrapy.utils.misc import load_object
+from w3lib.url import file_uri_to_path
+
+from newsarchive.extensions.progress import summary_path
+from newsarchive.extensions.warc import warc_enabled, warc_path
+from newsarchive.items import ARTICLE_FIELDS, ARTICLE_FIELDS_VERSION
+from newsarchive.manifest import (
+    MANIFEST_NAME,
+    build_manifest,
+    file_entry,
+    write_json_atomic,
+)
+from newsarchive.settings_helpers import data_dir, run_feed_folder
+
+logger = logging.getLogger(__name__)
+
+_COMPRESSIONS = {"GzipPlugin": "gzip", "Bz2Plugin": "bz2", "LZMAPlugin": "xz"}
+
+
+@dataclass(frozen=True)
+class ClosedFeed:
+    """One feed file (one batch of one feed) as the feed exporter closed it."""
+
+    uri: str
+    path: Path | None  # None: not a local file (s3://, stdout:, …)
+    file_format: str
+    rows: int
+    compression: str | None
+
+
+def _compression(feed_options: dict[str, Any]) -> str | None:
+    for plugin in feed_options.get("postprocessing") or ():
+        name = getattr(load_object(plugin), "__name__", "")
+        if name in _COMPRESSIONS:
+            return _COMPRESSIONS[name]
+    return None
+
+
+def _local_path(uri: str) -> Path | None:
+    scheme = urlparse(uri).scheme
+    if scheme == "file":
+        return Path(file_uri_to_path(uri))
+    if not scheme or len(scheme) == 1:  # a plain path (or a Windows drive letter)
+        return Path(uri)
+    return None
+
+
+def manifest_path(folder: Path, spider: str, run_id: str) -> Path:
+    return run_feed_folder(folder, spider, run_id) / MANIFEST_NAME
+
+
+class FeedManifest:
+    """Write the run's manifest (files, rows, sha256, schema, run id) and name it in the
+    run summary, once every feed file is closed."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.feeds: list[ClosedFeed] = []
+        self.spider_name: str | None = None
+        self.run_id: str | None = None
+        self.start_url: str | None = None
+        self.reason: str | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        extension = cls(crawler)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.feed_slot_closed, signal=signals.feed_slot_closed)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
+        return extension
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.spider_name = spider.name
+        self.run_id = getattr(spider, "run_id", None)
+        self.start_url = getattr(spider, "start_url", None)
+
+    def feed_slot_closed(self, slot: FeedSlot) -> None:
+        self.feeds.append(
+            ClosedFeed(
+                uri=slot.uri,
+                path=_local_path(slot.uri),
+                file_format=slot.format,
+                rows=slot.itemcount,
+                compression=_compression(slot.feed_options),
+            )
+        )
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        self.reason = reason
+
+    async def engine_stopped(self) -> None:
+        if self.spider_name is None or not self.run_id or not self.feeds:
+            return
+        try:
+            path = await run_in_thread(self.write)
+        except OSError as exc:
+            logger.error("Could not write the run's manifest: %s", exc)
+            return
+        logger.info("Run %s manifest: %s", self.run_id, path)
+
+    # --- blocking part, in a thread ---------------------------------------------------------
+
+    def write(self) -> Path:
+        assert self.spider_name and self.run_id
+        settings = self.crawler.settings
+        folder = data_dir(settings)
+        path = manifest_path(folder, self.spider_name, self.run_id)
+        files = [
+            file_entry(
+                feed.path,
+                path.parent,
+                rows=feed.rows,
+                file_format=feed.file_format,
+                compression=feed.compression,
+            )
+            if feed.path is not None
+            else {"name": feed.uri, "format": feed.file_format, "rows": feed.rows}
+            for feed in self.feeds
+        ]
+        warc = warc_path(folder, self.spider_name, self.run_id)
+        if warc_enabled(settings) and warc.is_file():
+            files.append(file_entry(warc, path.parent, rows=None, file_format="warc",
+                                    compression="gzip"))  # fmt: skip
+        manifest = build_manifest(
+            kind="crawl_feed",
+            files=files,
+            schema={
+                "name": "article",
+                "version": ARTICLE_FIELDS_VERSION,
+                "fields": list(ARTICLE_FIELDS),
+            },
+            run_ids=[self.run_id],
+            filters={"start_url": self.start_url},
+            spider=self.spider_name,
+            finish_reason=self.reason,
+        )
+        write_json_atomic(path, manifest)
+        self._add_to_summary(folder, path, [feed.path for feed in self.feeds], warc)
+        return path
+
+    def _add_to_summary(
+        self, folder: Path, manifest: Path, feed_files: list[Path | None], warc: Path
+    ) -> None:
+        """Name the manifest, the feed files and the WARC in the run summary (written by
+        CrawlProgress on spider_closed, so before this)."""
+        spider = self.crawler.spider
+        summary_file = (
+            summary_path(self.crawler, spider)
+            if spider is not None
+            else folder / "runs" / str(self.spider_name) / f"{self.run_id}.json"
+        )
+        if not summary_file.is_file():
+            return
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        summary["manifest"] = str(manifest)
+        summary["feed_files"] = [str(p) for p in feed_files if p is not None]
+        if warc.is_file():
+            summary["warc"] = str(warc)
+        write_json_atomic(summary_file, summary)

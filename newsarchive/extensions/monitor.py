@@ -1,0 +1,91 @@
+"""Run the monitor checks once at the end of a run and make a failure impossible to miss.
+
+A failed check becomes: one ERROR line per check in the log, the stat
+``newsarchive/run_failed`` (so ``scrapy crawl`` exits 1 for cron and Scrapyd users),
+``newsarchive/monitor/failed/<check>`` stats, the ``monitor`` section of the run summary
+(written by the progress extension, which asks ``RunMonitor.judge``), and, when the archive
+is on, ``crawl_runs.failed``/``failure_reason`` for the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Self
+
+import psycopg
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from newsarchive import stats as names
+from newsarchive.monitor import Thresholds, Verdict, evaluate
+
+logger = logging.getLogger(__name__)
+
+
+class RunMonitor:
+    """Judge the run on spider_closed; ``judge`` is idempotent so every reader sees one verdict."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.limits = Thresholds.from_settings(crawler.settings)
+        self.database_url = (crawler.settings.get("NEWSARCHIVE_DATABASE_URL") or "").strip()
+        self.db_timeout = max(0.5, crawler.settings.getfloat("NEWSARCHIVE_DB_TIMEOUT", 5.0))
+        self.verdict: Verdict | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("NEWSARCHIVE_MONITOR_ENABLED", True):
+            raise NotConfigured
+        monitor = cls(crawler)
+        crawler.signals.connect(monitor.spider_closed, signal=signals.spider_closed)
+        return monitor
+
+    def judge(self, reason: str) -> Verdict:
+        """Evaluate the checks (the first call only), log them and set the stats."""
+        if self.verdict is not None:
+            return self.verdict
+        stats = self.crawler.stats
+        verdict = self.verdict = evaluate(stats.get_stats(), self.limits, reason)
+        for check in verdict.failed:
+            stats.set_value(f"{names.MONITOR_FAILED}/{check.name}", 1)
+            logger.error("Monitor check %s FAILED: %s", check.name, check.message)
+        if verdict.failed:
+            stats.set_value(names.RUN_FAILED, 1)
+        else:
+            logger.info("Monitor: all %d checks passed", len(verdict.checks))
+        return verdict
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        verdict = self.judge(reason)
+        run_id = getattr(spider, "run_id", None)
+        if self.database_url and run_id:
+            await self.record(run_id, verdict)
+
+    async def record(self, run_id: str, verdict: Verdict) -> None:
+        """``crawl_runs.failed``/``failure_reason`` through the archive's store; a database
+        that cannot be reached now is a WARNING (the log and the exit status still say it)."""
+        from newsarchive.db.store import ArchiveStore, ArchiveUnavailable
+        from newsarchive.db.urls import scrub
+
+        try:
+            store = await ArchiveStore.open(
+                self.database_url,
+                min_size=1,
+                max_size=1,
+                pool_timeout=self.db_timeout,
+                connect_timeout=max(1, int(self.db_timeout)),
+                check_schema=False,
+            )
+        except ArchiveUnavailable as exc:
+            logger.warning("The monitor's verdict was not recorded in crawl_runs: %s", exc)
+            return
+        try:
+            await store.set_run_verdict(run_id, not verdict.passed, verdict.reason)
+        except psycopg.Error as exc:
+            logger.warning(
+                "The monitor's verdict was not recorded in crawl_runs: %s",
+                scrub(" ".join(str(exc).split()), self.database_url),
+            )
+        finally:
+            await store.close()

@@ -1,0 +1,317 @@
+"""The run monitor: checks on a finished run's stats that say whether its output makes sense.
+
+Why plain functions on Scrapy's stats rather than Spidermon: every number the checks need is
+already a stat (the spider, the middlewares and the coverage pipeline count them), so the
+checks are a few lines each, unit-testable on a dict, with no extra dependency, no second
+configuration language and no second place that reads settings. ``evaluate`` is pure; the
+``RunMonitor`` extension (newsarchive.extensions.monitor) runs it once at the end of a run
+and acts on the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from scrapy.settings import BaseSettings
+
+from newsarchive import stats as names
+
+#: Fields a research item cannot do without; each must be on NEWSARCHIVE_MIN_FIELD_COVERAGE.
+COVERED_FIELDS = ("title", "body", "published_date", "source")
+
+#: Anchors the spider reads pages by, as a reader would name them (newsarchive/site.py).
+ARTICLE_ANCHORS = {
+    "title": "the <h1> title",
+    "meta_line": "the 'Date: … | Source: …' meta line",
+    "date_line": "the 'Date:' label in the meta line",
+    "body": "the article body",
+    "original_link": "the 'Read original version at source' link",
+}
+LISTING_ANCHORS = {"more_articles": "the 'More Articles' link"}
+
+#: Set by newsarchive.incremental: "incremental" runs stop where nothing is new.
+INCREMENTAL_MODE = f"{names.PREFIX}/incremental/mode"
+INCREMENTAL_KNOWN_SKIPPED = f"{names.PREFIX}/incremental/known_skipped"
+
+#: Statuses that mean the site refuses the crawler.
+BLOCKING_STATUSES = ("403", "429")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The limits the checks apply; each is a setting (see newsarchive/settings.py)."""
+
+    min_items: int = 1
+    min_field_coverage: float = 0.99
+    max_error_rate: float = 0.05
+    max_drop_rate: float = 0.10
+    max_blocked_rate: float = 0.05
+    max_anchor_missing_rate: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Thresholds:
+        default = cls()
+        return cls(
+            min_items=settings.getint("NEWSARCHIVE_MIN_ITEMS", default.min_items),
+            min_field_coverage=settings.getfloat(
+                "NEWSARCHIVE_MIN_FIELD_COVERAGE", default.min_field_coverage
+            ),
+            max_error_rate=settings.getfloat("NEWSARCHIVE_MAX_ERROR_RATE", default.max_error_rate),
+            max_drop_rate=settings.getfloat("NEWSARCHIVE_MAX_DROP_RATE", default.max_drop_rate),
+            max_blocked_rate=settings.getfloat(
+                "NEWSARCHIVE_MAX_BLOCKED_RATE", default.max_blocked_rate
+            ),
+            max_anchor_missing_rate=settings.getfloat(
+                "NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE", default.max_anchor_missing_rate
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's outcome; ``message`` says what was seen, in one line."""
+
+    name: str
+    passed: bool
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checks: tuple[Check, ...]
+
+    @property
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if not check.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    @property
+    def reason(self) -> str | None:
+        """The failed checks in one line (for crawl_runs.failure_reason), or None."""
+        return "; ".join(f"{c.name}: {c.message}" for c in self.failed) or None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "failed": [check.name for check in self.failed],
+            "checks": [check.to_json() for check in self.checks],
+        }
+
+
+def _n(values: Mapping[str, Any], key: str) -> int:
+    value = values.get(key, 0)
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "n/a"
+
+
+def _describe(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items()))
+
+
+def coverage(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"items": n, "fields": {field: share}}`` from the coverage pipeline's counts."""
+    items = _n(values, names.coverage("items"))
+    return {
+        "items": items,
+        "fields": {
+            field: round(_n(values, names.coverage(field)) / items, 4) if items else None
+            for field in COVERED_FIELDS
+        },
+    }
+
+
+def evaluate(values: Mapping[str, Any], limits: Thresholds, finish_reason: str) -> Verdict:
+    """Every check on a run's stats; pure, so it can be tested on a dict."""
+    checks = [
+        _finished(finish_reason),
+        _blocked(values, limits),
+        _min_items(values, limits),
+        _article_links(values),
+        _listings_have_links(values),
+        _listings_fetched(values),
+        _pagination(values),
+        _coverage(values, limits),
+        _error_rate(values, limits),
+        _drop_rate(values, limits),
+        _layout(values, limits),
+    ]
+    return Verdict(tuple(checks))
+
+
+def _finished(reason: str) -> Check:
+    if reason == "finished":
+        return Check("finished", True, "the run finished")
+    return Check("finished", False, f"the run stopped early ({reason}); its output is partial")
+
+
+def _blocked(values: Mapping[str, Any], limits: Thresholds) -> Check:
+    blocked = {
+        status: count
+        for status, count in names.with_prefix(values, names.BLOCKED).items()
+        if status in BLOCKING_STATUSES
+    }
+    total = sum(blocked.values())
+    listing_blocked = sum(
+        _n(values, names.listing_failed(f"http_{status}")) for status in BLOCKING_STATUSES
+    )
+    pages = _n(values, names.ITEMS) + sum(names.with_prefix(values, names.DROPS).values())
+    rate = total / pages if pages else (1.0 if total else 0.0)
+    if listing_blocked or rate > limits.max_blocked_rate:
+        return Check(
+            "blocked",
+            False,
+            f"BLOCKED: {total} requests still answered {_describe(blocked) or '403/429'} after "
+            f"retries ({_pct(total, pages)} of article pages, {listing_blocked} listing pages): "
+            "the site refuses the crawler; this is not 'no new articles'",
+        )
+    return Check("blocked", True, f"{total} requests blocked ({_pct(total, pages)})")
+
+
+def _min_items(values: Mapping[str, Any], limits: Thresholds) -> Check:
+    """At least NEWSARCHIVE_MIN_ITEMS articles; an incremental run (one that stops at the
+    first listing page with nothing new) may find none: its floor is 0, and the
+    article_links check still fails it when the listings showed no article at all."""
+    items = _n(values, names.ITEMS)
+    incremental = values.get(INCREMENTAL_MODE) == "incremental"
+    floor = 0 if incremental else limits.min_items
+    message = f"{items} articles archived (NEWSARCHIVE_MIN_ITEMS={limits.min_items}"
+    if incremental:
+        known = _n(values, INCREMENTAL_KNOWN_SKIPPED)
+        message += f"; incremental run, {known} listed articles archived before: floor 0"
+    return Check("min_items", items >= floor, message + ")")
+
+
+def _article_links(values: Mapping[str, Any]) -> Check:
+    links, read = _n(values, names.ARTICLE_LINKS), _n(values, names.LISTINGS_READ)
+    if links:
+        return Check("article_links", True, f"{links} article links on {read} listings")
+    return Check(
+        "article_links",
+        False,
+        f"no article links at all on {read} listing pages: nothing was found, which is not "
+        "the same as nothing new",
+    )
+
+
+def _listings_have_links(values: Mapping[str, Any]) -> Check:
+    empty, read = _n(values, names.LISTINGS_WITHOUT_LINKS), _n(values, names.LISTINGS_READ)
+    if empty:
+        return Check(
+            "listings_have_links", False, f"{empty} of {read} listing pages held no article links"
+        )
+    return Check("listings_have_links", True, f"all {read} listing pages held article links")
+
+
+def _listings_fetched(values: Mapping[str, Any]) -> Check:
+    failed = names.with_prefix(values, names.LISTING_FAILED)
+    if failed:
+        return Check(
+            "listings_fetched",
+            False,
+            f"{sum(failed.values())} listing pages could not be fetched ({_describe(failed)}): "
+            "the stream beyond them was not read",
+        )
+    return Check("listings_fetched", True, "every listing page was fetched")
+
+
+def _pagination(values: Mapping[str, Any]) -> Check:
+    loops = _n(values, names.LISTING_LOOPS)
+    if _n(values, names.LISTING_CAP_REACHED):
+        return Check(
+            "pagination",
+            False,
+            f"stopped at NEWSARCHIVE_MAX_LISTING_PAGES ({_n(values, names.LISTING_PAGES)} listing "
+            "pages): pagination never ended, or the stream is longer than the cap",
+        )
+    note = f" ({loops} loops back to earlier pages cut)" if loops else ""
+    return Check("pagination", True, f"pagination ended{note}")
+
+
+def _coverage(values: Mapping[str, Any], limits: Thresholds) -> Check:
+    report = coverage(values)
+    items = report["items"]
+    if not items:
+        return Check("coverage", True, "no items to cover")
+    low = {
+        field: share
+        for field, share in report["fields"].items()
+        if share is not None and share < limits.min_field_coverage
+    }
+    if low:
+        detail = ", ".join(
+            f"{field} {100 * share:.1f}% ({_n(values, names.coverage(field))} of {items})"
+            for field, share in low.items()
+        )
+        return Check(
+            "coverage",
+            False,
+            f"field coverage below {100 * limits.min_field_coverage:g}%: {detail}",
+        )
+    return Check(
+        "coverage",
+        True,
+        f"{', '.join(COVERED_FIELDS)} on every item ({items})"
+        if all(s == 1 for s in report["fields"].values())
+        else f"{', '.join(COVERED_FIELDS)} above {100 * limits.min_field_coverage:g}%",
+    )
+
+
+def _error_rate(values: Mapping[str, Any], limits: Thresholds) -> Check:
+    errors, requests = _n(values, "log_count/ERROR"), _n(values, "downloader/request_count")
+    rate = errors / requests if requests else (1.0 if errors else 0.0)
+    message = f"{errors} ERROR lines for {requests} requests ({_pct(errors, requests)})"
+    if rate > limits.max_error_rate:
+        return Check("error_rate", False, f"{message}, above {100 * limits.max_error_rate:g}%")
+    return Check("error_rate", True, message)
+
+
+def _drop_rate(values: Mapping[str, Any], limits: Thresholds) -> Check:
+    drops = names.with_prefix(values, names.DROPS)
+    dropped = sum(drops.values())
+    pages = _n(values, names.ITEMS) + dropped
+    rate = dropped / pages if pages else 0.0
+    message = f"{dropped} of {pages} article pages gave no item ({_pct(dropped, pages)})"
+    if rate > limits.max_drop_rate:
+        return Check(
+            "drop_rate",
+            False,
+            f"{message}, above {100 * limits.max_drop_rate:g}%: {_describe(drops)}",
+        )
+    return Check("drop_rate", True, message)
+
+
+def _layout(values: Mapping[str, Any], limits: Thresholds) -> Check:
+    """Layout drift: an anchor the spider reads pages by is missing on most pages."""
+    missing = names.with_prefix(values, names.MISSING_ANCHOR)
+    broken = []
+    for anchors, pages, kind in (
+        (ARTICLE_ANCHORS, _n(values, names.ARTICLE_PAGES), "article pages"),
+        (LISTING_ANCHORS, _n(values, names.LISTINGS_READ), "listing pages"),
+    ):
+        for anchor, label in anchors.items():
+            count = missing.get(anchor, 0)
+            if pages and count / pages > limits.max_anchor_missing_rate:
+                broken.append(
+                    f"{label} (anchor {anchor}) not found on {count} of {pages} {kind}"
+                    f" ({_pct(count, pages)})"
+                )
+    if broken:
+        return Check(
+            "layout",
+            False,
+            "LAYOUT DRIFT, the site's theme may have changed: "
+            + "; ".join(broken)
+            + " — update newsarchive/site.py",
+        )
+    return Check("layout", True, "every anchor found on most pages")

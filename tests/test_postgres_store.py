@@ -1,0 +1,461 @@
+"""The archive's SQL against a real PostgreSQL: migrations, versioning, gone/return, hostile
+text, rejects, concurrency, spill files, URL masking."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.test import get_crawler
+
+from newsarchive.db import migrate, spill
+from newsarchive.db.store import (
+    ArchiveStore,
+    DatabaseUnreachable,
+    RunRecord,
+    SchemaOutOfDate,
+    prepare_article,
+)
+from newsarchive.db.urls import describe_target, mask_url, scrub
+from newsarchive.pipelines.postgres import PostgresPipeline
+from tests.services import PostgresServer, free_port
+
+T = TypeVar("T")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def run(factory: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+def at(minutes: int) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat()
+
+
+def article(n: int, body: str = "Body.", minutes: int = 0, title: str | None = None) -> dict:
+    title = title if title is not None else f"Title {n}"
+    return {
+        "url": f"https://kcnawatch.org/newstream/1700000000-{n}/title-{n}/",
+        "article_id": f"1700000000-{n}",
+        "title": title,
+        "body": body,
+        "published_date": "2026-01-01",
+        "published_at": "2025-12-31T18:00:00+00:00",
+        "page_date": "2026-01-02",
+        "source": "Naenara (En)",
+        "source_name": "Naenara",
+        "source_language": "en",
+        "original_url": None,
+        "crawled_at": at(minutes),
+        "content_hash": hashlib.sha256(f"{title}\n\n{body}".encode()).hexdigest(),
+    }
+
+
+def gone(n: int, minutes: int, status: int = 410) -> dict:
+    return {
+        "article_id": f"1700000000-{n}",
+        "url": f"https://kcnawatch.org/newstream/1700000000-{n}/",
+        "status": status,
+        "seen_at": at(minutes),
+    }
+
+
+def rows(url: str, query: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+# --- no server needed -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://u:s3cr%40t@db.example:5432/arch", "postgresql://u:***@db.example:5432/arch"),
+        ("postgres://u@h/db", "postgres://u@h/db"),
+        ("postgresql://h/db?user=u&password=pw&sslmode=require",
+         "postgresql://h/db?user=u&password=***&sslmode=require"),
+        ("host=h user=u password='p w' dbname=d", "host=h user=u password=*** dbname=d"),
+        ("postgresql://u:p@h1:5432,h2:5433/db", "postgresql://u:***@h1:5432,h2:5433/db"),
+    ],
+)  # fmt: skip
+def test_mask_url_hides_every_password_form(url, masked):
+    assert mask_url(url) == masked
+
+
+def test_scrub_and_target_never_show_the_password():
+    url = "postgresql://archivist:Hunter%212@db.example:6543/archive"
+    assert describe_target(url) == "db.example:6543/archive as archivist"
+    assert scrub("auth failed for Hunter!2 and Hunter%212", url) == "auth failed for *** and ***"
+
+
+def test_every_item_field_has_a_column_or_a_documented_home():
+    """A field added to the item needs a migration (and ARTICLE_FIELDS in the store), or the
+    archive would silently drop it; ``run_id`` is ``articles.last_run_id``."""
+    from newsarchive.db.store import ARTICLE_FIELDS as STORED
+    from newsarchive.items import ARTICLE_FIELDS as ITEM
+
+    assert set(ITEM) - set(STORED) <= {"run_id"}
+    columns = set(
+        migrate.load_migrations()[0].sql.split("CREATE TABLE articles (")[1].split(");")[0].split()
+    )
+    assert set(STORED) <= columns
+
+
+def test_pipeline_is_off_without_a_database_url():
+    crawler = get_crawler(settings_dict={"NEWSARCHIVE_DATABASE_URL": ""})
+    with pytest.raises(NotConfigured):
+        PostgresPipeline.from_crawler(crawler)
+
+
+def test_nul_is_stripped_and_bad_values_rejected_before_sql():
+    row = prepare_article(article(1, body="a\x00b"))
+    assert row["body"] == "ab" and row.nul_stripped
+    assert row["content_hash"] == article(1, body="a\x00b")["content_hash"]  # the crawler's own
+    for broken, reason in [
+        ({"article_id": None}, "missing_article_id"),
+        ({"crawled_at": "yesterday"}, "bad_crawled_at"),
+        ({"published_date": "13/04/2024"}, "bad_published_date"),
+        ({"title": "lone \ud800 surrogate"}, "invalid_unicode_title"),
+        ({"content_hash": "DROP TABLE"}, "bad_content_hash"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            prepare_article({**article(1), **broken})
+        assert info.value.reason == reason  # type: ignore[attr-defined]
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_migrations_are_tracked_idempotent_and_concurrent_safe(pg_empty_url, tmp_path):
+    async def go() -> tuple[list, list, list]:
+        async def one() -> list:
+            async with await psycopg.AsyncConnection.connect(pg_empty_url, autocommit=True) as c:
+                return await migrate.migrate(c)
+
+        first = await asyncio.gather(one(), one())  # two processes migrating at once
+        again = await one()
+        # A later change is a new numbered file; only it is applied.
+        for source in migrate.load_migrations():
+            (tmp_path / f"{source.label}.sql").write_text(source.sql)
+        (tmp_path / "0002_note.sql").write_text("ALTER TABLE articles ADD COLUMN note text;")
+        async with await psycopg.AsyncConnection.connect(pg_empty_url, autocommit=True) as c:
+            later = await migrate.migrate(c, migrate.load_migrations(tmp_path))
+        return first, again, later
+
+    first, again, later = run(go)
+    assert sorted(len(applied) for applied in first) == [0, 1]
+    assert again == []
+    assert [m.label for m in later] == ["0002_note"]
+    assert rows(pg_empty_url, "SELECT version, name FROM schema_migrations ORDER BY 1") == [
+        ("0001", "initial"),
+        ("0002", "note"),
+    ]
+
+
+@pytest.mark.postgres
+def test_store_refuses_an_unmigrated_database(pg_empty_url):
+    with pytest.raises(SchemaOutOfDate, match="scrapy dbmigrate"):
+        run(lambda: ArchiveStore.open(pg_empty_url))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("failure", ["wrong_password", "no_server"])
+def test_open_failure_is_one_line_naming_the_host_not_the_password(postgres_server, failure):
+    if failure == "wrong_password":
+        url = postgres_server.url_with_password("not-the-Secret-42")
+        secret = "not-the-Secret-42"
+    else:
+        url = f"postgresql://newsarchive:Secret-42@127.0.0.1:{free_port()}/newsarchive"
+        secret = "Secret-42"
+    with pytest.raises(DatabaseUnreachable) as info:
+        run(lambda: ArchiveStore.open(url, connect_timeout=3))
+    message = str(info.value)
+    assert "\n" not in message and "127.0.0.1" in message and secret not in message
+    assert ("password authentication failed" if failure == "wrong_password" else "refused") in (
+        message
+    )
+
+
+# --- versioning -----------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_recrawl_only_moves_last_seen_and_a_change_adds_one_revision(pg_url):
+    async def go() -> list:
+        async with await ArchiveStore.open(pg_url) as store:
+            results = [await store.upsert_articles([article(n) for n in range(3)], "run-1")]
+            results.append(
+                await store.upsert_articles([article(n, minutes=60) for n in range(3)], "run-2")
+            )
+            results.append(
+                await store.upsert_articles([article(1, body="Edited.", minutes=120)], "run-3")
+            )
+            return results
+
+    first, same, edited = run(go)
+    assert (first.articles_added, first.revisions_added) == (3, 3)
+    assert (same.articles_added, same.revisions_added, same.articles_seen) == (0, 0, 3)
+    assert (edited.revisions_added, edited.articles_changed) == (1, 1)
+    assert rows(pg_url, "SELECT count(*) FROM articles") == [(3,)]
+    assert rows(pg_url, "SELECT count(*) FROM article_revisions") == [(4,)]
+    (current,) = rows(
+        pg_url,
+        "SELECT body, revision_count, first_seen_at, last_seen_at, last_changed_at, last_run_id"
+        " FROM articles WHERE article_id = '1700000000-1'",
+    )
+    assert current == ("Edited.", 2, T0, T0 + timedelta(minutes=120),
+                       T0 + timedelta(minutes=120), "run-3")  # fmt: skip
+    # The old text stays queryable, with when it was seen.
+    assert rows(
+        pg_url,
+        "SELECT body, first_seen_at, last_seen_at, first_run_id FROM article_revisions"
+        " WHERE article_id = '1700000000-1' ORDER BY first_seen_at",
+    ) == [
+        ("Body.", T0, T0 + timedelta(minutes=60), "run-1"),
+        ("Edited.", T0 + timedelta(minutes=120), T0 + timedelta(minutes=120), "run-3"),
+    ]
+    (untouched,) = rows(
+        pg_url,
+        "SELECT revision_count, last_seen_at, last_changed_at, last_run_id FROM articles"
+        " WHERE article_id = '1700000000-0'",
+    )
+    assert untouched == (1, T0 + timedelta(minutes=60), T0, "run-2")
+
+
+@pytest.mark.postgres
+def test_late_replay_of_older_sightings_never_rolls_back_the_latest_version(pg_url):
+    async def go() -> None:
+        async with await ArchiveStore.open(pg_url) as store:
+            await store.upsert_articles([article(1, body="New.", minutes=60)], "run-2")
+            await store.upsert_articles([article(1, body="Old.", minutes=0)], "run-1")
+            await store.upsert_articles([article(1, body="New.", minutes=60)], "run-2")
+
+    run(go)
+    assert rows(
+        pg_url,
+        "SELECT body, revision_count, first_seen_at, last_seen_at, last_run_id FROM articles",
+    ) == [("New.", 2, T0, T0 + timedelta(minutes=60), "run-2")]
+    assert rows(pg_url, "SELECT body FROM article_revisions ORDER BY first_seen_at") == [
+        ("Old.",),
+        ("New.",),
+    ]
+
+
+@pytest.mark.postgres
+def test_gone_is_recorded_and_a_return_clears_it_with_an_event(pg_url):
+    async def go() -> list:
+        async with await ArchiveStore.open(pg_url) as store:
+            await store.upsert_articles([article(1), article(2)], "run-1")
+            marked = await store.mark_gone([gone(1, 60), gone(9, 60, status=404)], "run-2")
+            again = await store.mark_gone([gone(1, 90)], "run-3")  # still gone: keeps 60
+            stale = await store.mark_gone([gone(2, -5)], "run-0")  # before it was last seen
+            back = await store.upsert_articles([article(1, minutes=120)], "run-4")
+            return [marked, again, stale, back]
+
+    marked, again, stale, back = run(go)
+    assert (marked.gone_marked, marked.gone_unknown) == (1, 1)
+    assert (again.gone_marked, stale.gone_marked) == (0, 0)
+    assert back.articles_returned == 1
+    assert rows(pg_url, "SELECT article_id, gone_at FROM articles ORDER BY 1") == [
+        ("1700000000-1", None),
+        ("1700000000-2", None),
+    ]
+    assert rows(
+        pg_url, "SELECT article_id, event, at, run_id, http_status FROM article_events ORDER BY at"
+    ) == [
+        ("1700000000-1", "gone", T0 + timedelta(minutes=60), "run-2", 410),
+        ("1700000000-1", "returned", T0 + timedelta(minutes=120), "run-4", None),
+    ]
+
+
+# --- hostile and unusual text -----------------------------------------------------------------
+
+HOSTILE = [
+    "Robert'); DROP TABLE articles;--",
+    "$$; DELETE FROM article_revisions; $$",
+    "%s %(article_id)s {} \\x00 \\' \\\\",
+    "1' OR '1'='1",
+    "E'\\047' || pg_sleep(5) --",
+]
+KOREAN = "조선민주주의인민공화국 최고인민회의 상임위원회 — 평양 4월 11일발 조선중앙통신"
+
+
+@pytest.mark.postgres
+def test_hostile_nul_huge_and_korean_text_round_trip(pg_url):
+    huge = ("가나다 abc " * 110_000)[:1_048_576]  # a 1 MB (in characters) body, multibyte
+    items = [article(i, title=text, body=text) for i, text in enumerate(HOSTILE)]
+    items += [
+        article(10, title=KOREAN, body=f"{KOREAN}\n\n{KOREAN}"),
+        article(11, body=huge),
+        article(12, title="Nul\x00title", body="Body with \x00 NUL"),
+    ]
+
+    async def go() -> Any:
+        async with await ArchiveStore.open(pg_url) as store:
+            return await store.upsert_articles(items, "run-1")
+
+    result = run(go)
+    assert (result.articles_added, result.nul_stripped, result.rejected) == (8, 1, [])
+    stored = dict(rows(pg_url, "SELECT article_id, title || '|' || body FROM articles"))
+    for i, text in enumerate(HOSTILE):
+        assert stored[f"1700000000-{i}"] == f"{text}|{text}"
+    assert stored["1700000000-10"] == f"{KOREAN}|{KOREAN}\n\n{KOREAN}"
+    assert stored["1700000000-11"] == f"Title 11|{huge}"
+    assert stored["1700000000-12"] == "Nultitle|Body with  NUL"
+    assert rows(pg_url, "SELECT count(*) FROM article_revisions") == [(8,)]
+    assert rows(pg_url, "SELECT length(body) FROM article_revisions WHERE article_id = %s",
+                ("1700000000-11",)) == [(len(huge),)]  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_items_that_cannot_be_stored_come_back_with_a_reason(pg_url):
+    items = [article(1), {**article(2), "article_id": ""}, {**article(3), "crawled_at": "nope"}]
+
+    async def go() -> Any:
+        async with await ArchiveStore.open(pg_url) as store:
+            return await store.upsert_articles(items, "run-1")
+
+    result = run(go)
+    assert result.articles_added == 1
+    assert sorted(reason for _, reason in result.rejected) == [
+        "bad_crawled_at",
+        "missing_article_id",
+    ]
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_concurrent_writers_never_duplicate_or_lose_a_row(pg_url):
+    """Two crawls at once: overlapping articles, shuffled batches, some contents changed."""
+    versions = {n: [article(n, minutes=0)] for n in range(300)}
+    for n in range(0, 300, 3):
+        versions[n].append(article(n, body="Edited.", minutes=30))
+    batches = [
+        [item for n in sorted(versions) for item in versions[n][:1]],
+        [item for n in sorted(versions) for item in versions[n][-1:]],
+    ]
+
+    async def writer(items: list[dict], run_id: str, seed: int) -> None:
+        items = items[:]
+        random.Random(seed).shuffle(items)
+        async with await ArchiveStore.open(pg_url) as store:
+            for start in range(0, len(items), 25):
+                await store.upsert_articles(items[start : start + 25], run_id)
+
+    async def go() -> None:
+        await asyncio.gather(
+            writer(batches[0], "run-a", 1),
+            writer(batches[1], "run-b", 2),
+            writer(batches[0] + batches[1], "run-c", 3),
+        )
+
+    run(go)
+    assert rows(pg_url, "SELECT count(*), count(DISTINCT article_id) FROM articles") == [(300, 300)]
+    assert rows(pg_url, "SELECT count(*) FROM article_revisions") == [(400,)]
+    assert rows(
+        pg_url,
+        "SELECT count(*) FROM articles a WHERE revision_count <>"
+        " (SELECT count(*) FROM article_revisions r WHERE r.article_id = a.article_id)",
+    ) == [(0,)]
+    assert rows(pg_url, "SELECT count(*) FROM articles WHERE body = 'Edited.'") == [(100,)]
+
+
+# --- runs and readers -------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_runs_and_the_readers_other_features_use(pg_url):
+    started = datetime.now(UTC)
+    recent = {**article(1), "published_date": datetime.now(UTC).date().isoformat()}
+
+    async def go() -> tuple:
+        async with await ArchiveStore.open(pg_url) as store:
+            await store.start_run(RunRecord("run-1", "naenara", "http://x/", started))
+            await store.start_run(RunRecord("run-1", "naenara", "http://x/", started))
+            await store.upsert_articles([recent, article(2)], "run-1")
+            await store.finish_run(
+                RunRecord("run-1", "naenara", "http://x/", started, finish_reason="finished",
+                          item_count=2, stats={"newsarchive/items": 2})
+            )  # fmt: skip
+            await store.set_run_verdict("run-1", failed=False)
+            await store.finish_run(
+                RunRecord("run-0", "naenara", None, started, finish_reason="shutdown")
+            )
+            listed = [row["article_id"] async for row in store.iter_articles()]
+            return (
+                await store.known_article_ids("Naenara (En)"),
+                await store.known_article_ids("KCNA"),
+                await store.article_ids_published_since(7),
+                listed,
+                await store.get_article("1700000000-2"),
+            )
+
+    known, other, recent_ids, listed, row = run(go)
+    assert known == {"1700000000-1", "1700000000-2"} and other == set()
+    assert recent_ids == {"1700000000-1"}
+    assert listed == ["1700000000-1", "1700000000-2"]
+    assert row is not None and row["title"] == "Title 2"
+    assert rows(
+        pg_url,
+        "SELECT run_id, status, finish_reason, item_count, failed FROM crawl_runs ORDER BY 1",
+    ) == [("run-0", "incomplete", "shutdown", 0, None), ("run-1", "finished", "finished", 2, False)]
+
+
+# --- spill files ------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_spill_files_load_idempotently(pg_url, tmp_path: Path):
+    path = spill.spill_path(tmp_path, "naenara", "run-9")
+    started = datetime.now(UTC)
+    spill.append_records(path, [spill.run_record(RunRecord("run-9", "naenara", None, started))])
+    spill.append_records(path, [spill.article_record(article(n), "run-9") for n in range(5)])
+    spill.append_records(path, [spill.gone_record(gone(4, 10), "run-9")])
+    spill.append_records(
+        path,
+        [spill.run_record(RunRecord("run-9", "naenara", None, started, started, "finished", 5))],
+    )
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"kind": "article", "run_id": "run-9", "item": {"url"')  # torn last line
+
+    async def go() -> tuple:
+        async with await ArchiveStore.open(pg_url) as store:
+            first = await spill.load_file(store, path, batch_size=2)
+            second = await spill.load_file(store, path, batch_size=3)
+            return first, second
+
+    first, second = run(go)
+    assert (first.articles, first.gone, first.runs, first.unreadable_lines) == (5, 1, 2, 1)
+    assert (first.result.articles_added, first.result.gone_marked) == (5, 1)
+    assert (second.result.articles_added, second.result.revisions_added) == (0, 0)
+    assert rows(pg_url, "SELECT count(*), count(gone_at) FROM articles") == [(5, 1)]
+    assert rows(pg_url, "SELECT status, item_count FROM crawl_runs") == [("finished", 5)]
+    json.loads(path.read_text(encoding="utf-8").splitlines()[1])  # readable JSON Lines
+
+
+@pytest.mark.postgres
+def test_the_server_helper_survives_a_kill(postgres_server: PostgresServer, pg_url):
+    """The crash the mid-crawl test relies on: SIGKILL, then a restart keeps committed rows."""
+    run(lambda: _write_one(pg_url))
+    postgres_server.kill()
+    assert not postgres_server.running
+    postgres_server.start()
+    assert rows(pg_url, "SELECT count(*) FROM articles") == [(1,)]
+
+
+async def _write_one(url: str) -> None:
+    async with await ArchiveStore.open(url) as store:
+        await store.upsert_articles([article(1)], "run-1")
