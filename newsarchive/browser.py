@@ -227,14 +227,18 @@ class BrowserMemoryUsage(ScrapyPlaywrightMemoryUsageExtension):
 
 # --- the click loop -------------------------------------------------------------------------
 
-#: Links not returned before, in page order; remembers them in the page, not in the DOM.
-_NEW_LINKS_JS = """(css) => {
+#: Links not returned before, in page order (remembered in the page, not marked in the DOM),
+#: with what the next click needs: how many links there are and whether the control shows.
+#: One round trip: the crawl's event loop is busy parsing articles meanwhile.
+_NEW_LINKS_JS = """([css, xpath]) => {
   const seen = (window.__newsarchiveSeen ??= new WeakSet());
-  const hrefs = [];
-  for (const a of document.querySelectorAll(css)) {
+  const links = document.querySelectorAll(css), hrefs = [];
+  for (const a of links) {
     if (!seen.has(a)) { seen.add(a); hrefs.push(a.href); }
   }
-  return hrefs;
+  const control = document.evaluate(
+    xpath, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+  return {hrefs, count: links.length, shown: !!control && control.getClientRects().length > 0};
 }"""
 #: True once the page changed after a click: more links, or the control gone or hidden.
 _CHANGED_JS = """([css, xpath, before]) => {
@@ -242,11 +246,6 @@ _CHANGED_JS = """([css, xpath, before]) => {
   const control = document.evaluate(
     xpath, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
   return !control || control.getClientRects().length === 0;
-}"""
-_CONTROL_SHOWN_JS = """(xpath) => {
-  const control = document.evaluate(
-    xpath, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
-  return !!control && control.getClientRects().length > 0;
 }"""
 
 
@@ -258,32 +257,36 @@ class ScriptedListing:
         self.click_timeout_ms = click_timeout * 1000
         self.pause = pause
         self.clicks = 0
+        self._links = 0  # links on the page at the last new_links()
+        self._shown = False  # whether the control showed then
 
     async def new_links(self) -> list[str]:
         """Absolute hrefs of the links that appeared since the last call (all, the first time)."""
-        return await self.page.evaluate(_NEW_LINKS_JS, site.RENDERED_LINKS_CSS)
+        found = await self.page.evaluate(
+            _NEW_LINKS_JS, [site.RENDERED_LINKS_CSS, site.MORE_ARTICLES_CONTROL_XPATH]
+        )
+        self._links, self._shown = found["count"], found["shown"]
+        return found["hrefs"]
 
     async def click(self) -> str | None:
-        """Click "More Articles" and wait for the page to change.
+        """Click "More Articles" (as seen by the last ``new_links``) and wait for the page to
+        change.
 
         Returns None when it did (more cards, or the control went away and the next call to
         ``new_links`` tells), else why clicking is over: ``exhausted`` (no control left),
         ``unchanged`` (the page did not change in time), ``click_failed``.
         """
-        xpath = site.MORE_ARTICLES_CONTROL_XPATH
-        if not await self.page.evaluate(_CONTROL_SHOWN_JS, xpath):
+        if not self._shown:
             return "exhausted"
         if self.pause > 0 and self.clicks:
             await asyncio.sleep(self.pause)  # the site's own pace: DOWNLOAD_DELAY between clicks
-        before = await self.page.evaluate(
-            "(css) => document.querySelectorAll(css).length", site.RENDERED_LINKS_CSS
-        )
+        xpath = site.MORE_ARTICLES_CONTROL_XPATH
         try:
             await self.page.locator(f"xpath={xpath}").first.click(timeout=self.click_timeout_ms)
             self.clicks += 1
             await self.page.wait_for_function(
                 _CHANGED_JS,
-                arg=[site.RENDERED_LINKS_CSS, xpath, before],
+                arg=[site.RENDERED_LINKS_CSS, xpath, self._links],
                 timeout=self.click_timeout_ms,
             )
         except PlaywrightTimeoutError:

@@ -28,16 +28,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import psycopg
-import pyarrow as pa
-import pyarrow.parquet as pq
 from psycopg import sql
 
 from newsarchive.db.urls import describe_target, scrub
 from newsarchive.items import ARTICLE_FIELDS, ARTICLE_FIELDS_VERSION
 from newsarchive.manifest import MANIFEST_NAME, build_manifest, file_entry, write_json_atomic
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMATS = ("jsonl", "csv", "parquet")
 #: Rows fetched per round trip and written per Parquet row group.
@@ -58,6 +59,8 @@ class Column:
 
     @property
     def arrow_type(self) -> pa.DataType:
+        import pyarrow as pa
+
         return {
             "text": pa.string(),
             "date": pa.date32(),
@@ -297,6 +300,13 @@ class ParquetWriter(_Writer):
 
     def __init__(self, folder: Path, stem: str, columns: Sequence[Column]) -> None:
         super().__init__(folder, stem, columns)
+        # Imported here: Scrapy imports every command module on every `scrapy` run, and
+        # pyarrow would add ~40 MiB and a fraction of a second to each crawl for nothing.
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.types = [column.arrow_type for column in columns]
         self.schema = pa.schema([pa.field(c.name, c.arrow_type) for c in columns])
         # Dictionary-encode only repetitive columns: a dictionary of unique bodies is wasted
         # memory and time before pyarrow falls back to plain encoding anyway.
@@ -308,9 +318,10 @@ class ParquetWriter(_Writer):
         )
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        pa = self.pa
         arrays = [
-            pa.array([row[i] for row in rows], type=column.arrow_type)
-            for i, column in enumerate(self.columns)
+            pa.array([row[i] for row in rows], type=arrow_type)
+            for i, arrow_type in enumerate(self.types)
         ]
         self.writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
         self.rows += len(rows)

@@ -426,6 +426,18 @@ class Incremental:
             self.stats.inc_value(KNOWN_SKIPPED)
         return skip
 
+    def start_page_is_archived(self, article_id: str | None) -> bool:
+        """Whether the start article is archived and not due a recheck: its page then serves
+        as the first listing page only. (Due a recheck, its fetch counts as that recheck.)"""
+        if not article_id or article_id not in self.archived:
+            return False
+        source = self._recheck_source.get(article_id)
+        if source is None:
+            return True
+        self._rechecks_issued.add(article_id)
+        self.stats.inc_value(RECHECKS)
+        return False
+
     def caught_up(self, article_ids: list[str]) -> bool:
         """Whether a listing page with these article links ends the walk: all known."""
         for article_id in article_ids:

@@ -165,7 +165,7 @@ def _blocked(values: Mapping[str, Any], limits: Thresholds) -> Check:
     listing_blocked = sum(
         _n(values, names.listing_failed(f"http_{status}")) for status in BLOCKING_STATUSES
     )
-    pages = _n(values, names.ITEMS) + sum(names.with_prefix(values, names.DROPS).values())
+    pages = _article_outcomes(values)
     rate = total / pages if pages else (1.0 if total else 0.0)
     if listing_blocked or rate > limits.max_blocked_rate:
         return Check(
@@ -268,9 +268,16 @@ def _coverage(values: Mapping[str, Any], limits: Thresholds) -> Check:
 
 
 def _error_rate(values: Mapping[str, Any], limits: Thresholds) -> Check:
-    errors, requests = _n(values, "log_count/ERROR"), _n(values, "downloader/request_count")
+    """ERROR lines other than retry give-ups (those pages are judged as drops, blocked or
+    failed listings): exceptions in the spider, the pipelines, the extensions."""
+    gave_up = _n(values, "retry/max_reached")
+    errors = max(0, _n(values, "log_count/ERROR") - gave_up)
+    requests = _n(values, "downloader/request_count")
     rate = errors / requests if requests else (1.0 if errors else 0.0)
-    message = f"{errors} ERROR lines for {requests} requests ({_pct(errors, requests)})"
+    message = (
+        f"{errors} ERROR lines for {requests} requests ({_pct(errors, requests)}; "
+        f"{gave_up} retry give-ups counted as drops)"
+    )
     if rate > limits.max_error_rate:
         return Check("error_rate", False, f"{message}, above {100 * limits.max_error_rate:g}%")
     return Check("error_rate", True, message)
@@ -279,9 +286,9 @@ def _error_rate(values: Mapping[str, Any], limits: Thresholds) -> Check:
 def _drop_rate(values: Mapping[str, Any], limits: Thresholds) -> Check:
     drops = names.with_prefix(values, names.DROPS)
     dropped = sum(drops.values())
-    pages = _n(values, names.ITEMS) + dropped
+    pages = _article_outcomes(values)
     rate = dropped / pages if pages else 0.0
-    message = f"{dropped} of {pages} article pages gave no item ({_pct(dropped, pages)})"
+    message = f"{dropped} of {pages} articles gave no item ({_pct(dropped, pages)})"
     if rate > limits.max_drop_rate:
         return Check(
             "drop_rate",
@@ -289,6 +296,13 @@ def _drop_rate(values: Mapping[str, Any], limits: Thresholds) -> Check:
             f"{message}, above {100 * limits.max_drop_rate:g}%: {_describe(drops)}",
         )
     return Check("drop_rate", True, message)
+
+
+def _article_outcomes(values: Mapping[str, Any]) -> int:
+    """Articles this run accounted for: archived, dropped, or listed and archived before
+    (an incremental run skips those, and re-asks only about a few known failures)."""
+    dropped = sum(names.with_prefix(values, names.DROPS).values())
+    return _n(values, names.ITEMS) + dropped + _n(values, INCREMENTAL_KNOWN_SKIPPED)
 
 
 def _layout(values: Mapping[str, Any], limits: Thresholds) -> Check:

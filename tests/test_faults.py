@@ -225,7 +225,7 @@ def test_pagination_that_never_ends_stops_at_the_cap(site, tmp_path):
     assert failed_checks(result) == ["pagination"]
 
 
-# --- oversized responses, off-site links and redirects: not followed -------------------------------
+# --- oversized responses, off-site links and redirects: not followed -----------------------
 
 
 def test_oversized_response_is_not_downloaded(site, tmp_path):
@@ -279,3 +279,56 @@ def test_missing_body_gives_no_item_and_is_layout_drift(site, tmp_path):
     assert result.summary["drops"] == {"no_body": 40}
     assert {"layout", "min_items", "drop_rate"} <= set(failed_checks(result))
     assert any("the article body (anchor body)" in line for line in monitor_errors(result))
+
+
+# --- a clean stop (SIGTERM) with a job directory, then the same command again -------------------
+
+
+def test_sigterm_with_jobdir_then_the_same_command_resumes(site, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.crawling import FAST, ROOT, SCRAPY, read_jsonl
+
+    site.faults.add("^/newstream/", "delay:0.1", repeat=True)
+
+    def command(output: str) -> list[str]:
+        line = [*SCRAPY, "crawl", "naenara", "-a", f"start_url={site.start_url(STREAM)}",
+                "-O", str(tmp_path / output)]  # fmt: skip
+        settings = {**FAST, "NEWSARCHIVE_DATA_DIR": str(tmp_path), "JOBDIR": str(tmp_path / "job"),
+                    "CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_DELAY": "0.01"}  # fmt: skip
+        for name, value in settings.items():
+            line += ["-s", f"{name}={value}"]
+        return line
+
+    env = {k: v for k, v in os.environ.items() if k != "NEWSARCHIVE_DATABASE_URL"}
+    first = subprocess.Popen(
+        command("first.jsonl"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while sum(e["status"] == 200 for e in site.requests if "/newstream/" in e["path"]) < 10:
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        first.send_signal(signal.SIGTERM)
+        _, first_log = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 1  # stopped early: not a finished run
+    assert "Monitor check finished FAILED" in first_log
+    second = subprocess.run(
+        command("second.jsonl"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "did not stop cleanly" not in second.stderr  # Scrapy's own resume, trusted
+    first_ids = [item["article_id"] for item in read_jsonl(tmp_path / "first.jsonl")]
+    second_ids = [item["article_id"] for item in read_jsonl(tmp_path / "second.jsonl")]
+    assert 10 <= len(first_ids) < 40
+    assert len(first_ids) + len(second_ids) == len(set(first_ids) | set(second_ids)) == 40
+    assert set(first_ids) | set(second_ids) == {
+        item["article_id"] for item in site.expected(STREAM)
+    }

@@ -54,9 +54,11 @@ def archive(request) -> dict[str, str]:
 class Runner:
     """Crawls of one stream into one data folder, each measured on the replica's log."""
 
-    def __init__(self, site: ReplicaServer, data: Path, settings: dict[str, str]) -> None:
+    def __init__(
+        self, site: ReplicaServer, data: Path, settings: dict[str, str], kind: str = "listing"
+    ) -> None:
         self.site, self.data, self.settings = site, data, settings
-        self.start_url = site.start_url("naenara", "listing")
+        self.start_url = site.start_url("naenara", kind)
         self.measured: list[tuple[str, int, int]] = []
 
     def run(self, *arguments: str, label: str = "", **settings: str) -> tuple[CrawlResult, list]:
@@ -174,6 +176,21 @@ def test_recheck_records_edits_and_deletions(site, archive, tmp_path):
     assert again.returncode == 0, ok(again)
     assert len(article_paths(requests)) == len(recent) - 1
     assert urlsplit(deleted["url"]).path not in article_paths(requests)
+
+
+def test_an_article_start_page_is_the_first_listing_page(site, tmp_path):
+    """The default start page is an article: its "More From" cards are listing page 1."""
+    runner = Runner(site, tmp_path, {}, kind="article")
+    first, _ = runner.run(label="first run (article start)")
+    assert first.returncode == 0, ok(first)
+    assert ids(first.items) == ids(site.expected("naenara"))
+    again, requests = runner.run(label="nothing new (article start)")
+    assert again.returncode == 0, ok(again)
+    assert again.items == [] and len(requests) <= budget(0), requests
+    added = set(site.publish("naenara", 5))
+    result, requests = runner.run(label="k=5 (article start)")
+    assert ids(result.items) == added  # the archived start article is not archived again
+    assert len(requests) <= budget(5), [r["path"] + "?" + r["query"] for r in requests]
 
 
 # --- walks that did not end, full=1, bad arguments, a broken state file --------------------------

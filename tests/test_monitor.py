@@ -122,12 +122,24 @@ def test_error_rate():
     assert check(healthy(**{"log_count/ERROR": 5}), "error_rate").passed  # 4.5 %
     failed = check(healthy(**{"log_count/ERROR": 6}), "error_rate")
     assert not failed.passed and "6 ERROR lines for 110 requests" in failed.message
+    # Retry give-ups log ERROR too; those pages are judged as drops, blocked or listings.
+    gave_up = healthy(**{"log_count/ERROR": 9, "retry/max_reached": 8})
+    assert check(gave_up, "error_rate").passed
 
 
 def test_drop_rate():
     assert check(healthy(**{names.drop("gone"): 5}), "drop_rate").passed
     failed = check(healthy(**{names.drop("gone"): 8, names.drop("paywall"): 8}), "drop_rate")
     assert not failed.passed and "gone 8, paywall 8" in failed.message
+    # An incremental run re-asks about a few known failures among many archived articles.
+    incremental = {
+        names.ITEMS: 0,
+        names.drop("gone"): 5,
+        "newsarchive/incremental/known_skipped": 150,
+    }
+    assert check(incremental, "drop_rate").passed
+    full = {**incremental, "newsarchive/incremental/known_skipped": 0}
+    assert not check(full, "drop_rate").passed
 
 
 @pytest.mark.parametrize(

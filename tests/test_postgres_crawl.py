@@ -24,16 +24,15 @@ from psycopg.rows import dict_row
 
 from newsarchive.db.store import ARTICLE_FIELDS
 from newsarchive.replica.server import ReplicaServer
+from tests.crawling import FAST as CRAWL_FAST
 from tests.services import PostgresServer, free_port
 
 pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The shared fast-crawl settings (no politeness delays, short retry waits), small batches.
 FAST = {
-    "DOWNLOAD_DELAY": "0",
-    "AUTOTHROTTLE_ENABLED": "False",
-    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
-    "RETRY_TIMES": "2",
+    **CRAWL_FAST,
     "NEWSARCHIVE_DB_BATCH_SIZE": "50",
     "NEWSARCHIVE_DB_BATCH_SECONDS": "0.5",
 }
@@ -282,14 +281,16 @@ def test_server_killed_mid_crawl_loses_nothing_after_the_spill_is_replayed(
             site, pg_url, tmp_path,
             DOWNLOAD_DELAY="0.004", CONCURRENT_REQUESTS_PER_DOMAIN="4",
             NEWSARCHIVE_DB_BATCH_SIZE="20", NEWSARCHIVE_DB_BATCH_SECONDS="0.2",
-            NEWSARCHIVE_DB_RETRY_BACKOFF="0.1", NEWSARCHIVE_DB_PROBE_SECONDS="0.3",
+            NEWSARCHIVE_DB_RETRY_TIMES="2", NEWSARCHIVE_DB_RETRY_BACKOFF="0.1",
+            NEWSARCHIVE_DB_PROBE_SECONDS="0.3",
             NEWSARCHIVE_DB_TIMEOUT="2",
         )  # fmt: skip
         try:
             total = len(expected)
             wait_for(lambda: article_requests(site) >= total // 4, 60, "a quarter of the crawl")
             postgres_server.kill()
-            wait_for(lambda: article_requests(site) >= total // 2, 60, "half of the crawl")
+            # An outage longer than the retries (~0.3 s here): batches go to the spill file.
+            wait_for(lambda: article_requests(site) >= total * 3 // 5, 60, "60% of the crawl")
             postgres_server.start()  # back while the crawl still runs: writing resumes
             _, stderr = process.communicate(timeout=180)
         finally:

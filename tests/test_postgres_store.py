@@ -459,3 +459,25 @@ def test_the_server_helper_survives_a_kill(postgres_server: PostgresServer, pg_u
 async def _write_one(url: str) -> None:
     async with await ArchiveStore.open(url) as store:
         await store.upsert_articles([article(1)], "run-1")
+
+
+def test_a_spill_line_written_during_a_load_is_never_lost(tmp_path: Path):
+    """A crawl still spilling while the file is loaded: its line waits for the loader's lock,
+    then goes to a fresh file, not into the one just loaded and renamed."""
+    import threading
+
+    path = spill.spill_path(tmp_path, "naenara", "run-1")
+    spill.append_records(path, [spill.article_record(article(1), "run-1")])
+    handle = spill._open_locked(path)  # what load_file holds while it reads
+    writer = threading.Thread(
+        target=spill.append_records, args=(path, [spill.article_record(article(2), "run-1")])
+    )
+    writer.start()
+    writer.join(0.3)
+    assert writer.is_alive()  # waiting for the lock
+    path.rename(path.with_name(path.name + spill.LOADED_SUFFIX))
+    handle.close()
+    writer.join(5)
+    loaded = path.with_name(path.name + spill.LOADED_SUFFIX).read_text(encoding="utf-8")
+    assert "1700000000-1" in loaded and "1700000000-2" not in loaded
+    assert "1700000000-2" in path.read_text(encoding="utf-8")

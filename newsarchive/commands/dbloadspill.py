@@ -100,11 +100,5 @@ async def load(
     report = spill.LoadReport()
     async with await ArchiveStore.open(url, max_size=1) as store:
         for path in paths:
-            before = len(report.result.rejected) + report.unreadable_lines
-            await spill.load_file(store, path, batch_size, report)
-            clean = len(report.result.rejected) + report.unreadable_lines == before
-            if clean and not keep:
-                await asyncio.to_thread(
-                    path.rename, path.with_name(path.name + spill.LOADED_SUFFIX)
-                )
+            await spill.load_file(store, path, batch_size, report, rename_when_clean=not keep)
     return report

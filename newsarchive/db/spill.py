@@ -13,12 +13,14 @@ written), ``{"kind": "article", "run_id": ..., "item": {...}}`` and
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from newsarchive.db.store import ArchiveStore, BatchResult, RunRecord, dumps_record
 
@@ -32,11 +34,26 @@ def spill_path(folder: Path, spider: str, run_id: str) -> Path:
 
 
 def append_records(path: Path, records: list[Mapping[str, Any]]) -> None:
-    """Append records and flush them to disk (blocking: call it in a thread)."""
+    """Append records and flush them to disk (blocking: call it in a thread).
+
+    Under an exclusive lock, and only to the file still at ``path``: a loader holds the lock
+    while it reads a file and renames it ``*.loaded``, so a line is either read by it or
+    written to a fresh file at ``path``, never appended to a file already loaded.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.writelines(dumps_record(record) for record in records)
-        handle.flush()
+    text = "".join(dumps_record(record) for record in records)
+    while True:
+        with path.open("a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                continue  # renamed away while we waited: write to a new file
+            if current != os.fstat(handle.fileno()).st_ino:
+                continue
+            handle.write(text)
+            handle.flush()
+            return
 
 
 def article_record(item: Mapping[str, Any], run_id: str) -> dict[str, Any]:
@@ -51,19 +68,18 @@ def run_record(run: RunRecord) -> dict[str, Any]:
     return {"kind": "run", "run": run.to_json()}
 
 
-def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
+def read_records(handle: TextIO) -> Iterator[tuple[int, dict[str, Any] | None]]:
     """``(line number, record)``; ``None`` for a line that is not a record (e.g. the torn last
     line of a file whose writer was killed)."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                yield number, None
-                continue
-            yield number, record if isinstance(record, dict) else None
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            yield number, None
+            continue
+        yield number, record if isinstance(record, dict) else None
 
 
 @dataclass
@@ -78,9 +94,9 @@ class LoadReport:
     result: BatchResult = field(default_factory=BatchResult)
 
 
-def _chunks(path: Path, size: int) -> Iterator[list[tuple[int, dict[str, Any] | None]]]:
+def _chunks(handle: TextIO, size: int) -> Iterator[list[tuple[int, dict[str, Any] | None]]]:
     chunk: list[tuple[int, dict[str, Any] | None]] = []
-    for entry in read_records(path):
+    for entry in read_records(handle):
         chunk.append(entry)
         if len(chunk) >= size:
             yield chunk
@@ -100,16 +116,46 @@ def _parse(record: dict[str, Any] | None) -> tuple[str, str, dict[str, Any]] | N
     return kind, str(record.get("run_id") or "spill"), payload
 
 
+def _open_locked(path: Path) -> TextIO:
+    handle = path.open(encoding="utf-8")
+    fcntl.flock(handle, fcntl.LOCK_EX)  # a crawl still spilling to it waits
+    return handle
+
+
 async def load_file(
-    store: ArchiveStore, path: Path, batch_size: int = 500, report: LoadReport | None = None
+    store: ArchiveStore,
+    path: Path,
+    batch_size: int = 500,
+    report: LoadReport | None = None,
+    rename_when_clean: bool = False,
 ) -> LoadReport:
     """Replay one spill file through the store (idempotent: loading twice changes nothing).
 
     Reading happens in a thread, a chunk of ``batch_size`` lines at a time, so memory stays
-    flat for large files and the event loop is never blocked on the disk.
+    flat for large files and the event loop is never blocked on the disk. The file is locked
+    meanwhile; with ``rename_when_clean`` it becomes ``*.loaded`` (before the lock is released)
+    if every line was a record and no item was rejected.
     """
     report = report or LoadReport()
-    chunks = _chunks(path, batch_size)
+    problems_before = len(report.result.rejected) + report.unreadable_lines
+    handle = await asyncio.to_thread(_open_locked, path)
+    try:
+        await _load_chunks(store, path, _chunks(handle, batch_size), report)
+        clean = len(report.result.rejected) + report.unreadable_lines == problems_before
+        if rename_when_clean and clean:
+            await asyncio.to_thread(path.rename, path.with_name(path.name + LOADED_SUFFIX))
+    finally:
+        await asyncio.to_thread(handle.close)
+    report.files += 1
+    return report
+
+
+async def _load_chunks(
+    store: ArchiveStore,
+    path: Path,
+    chunks: Iterator[list[tuple[int, dict[str, Any] | None]]],
+    report: LoadReport,
+) -> None:
     while True:
         chunk = await asyncio.to_thread(next, chunks, None)
         if chunk is None:
@@ -141,5 +187,3 @@ async def load_file(
             report.result.add(await store.write_batch(batch_articles, batch_gones, run_id))
             report.articles += len(batch_articles)
             report.gone += len(batch_gones)
-    report.files += 1
-    return report

@@ -497,6 +497,22 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
 # --- the store --------------------------------------------------------------------------------
 
 
+def _new_pool(
+    url: str, min_size: int, max_size: int, timeout: float, kwargs: Mapping[str, Any]
+) -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={k: v for k, v in kwargs.items() if k != "autocommit"},
+        open=False,
+        timeout=timeout,
+        check=AsyncConnectionPool.check_connection,
+        configure=ArchiveStore._configure,
+        name="newsarchive",
+    )
+
+
 def one_line_error(exc: BaseException, url: str) -> str:
     """A driver error as one line without the password or the server address we already name."""
     text = " ".join(str(exc).split())
@@ -513,10 +529,11 @@ class ArchiveStore:
     the schema first so a wrong URL or a missing ``scrapy dbmigrate`` is one clear line.
     """
 
-    def __init__(self, pool: AsyncConnectionPool, url: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool, url: str, pool_timeout: float = 10.0) -> None:
         self.pool = pool
         self.url = url
         self.target = describe_target(url)
+        self.pool_timeout = pool_timeout
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -563,25 +580,26 @@ class ArchiveStore:
             ) from None
         finally:
             await conn.close()
-        pool = AsyncConnectionPool(
-            url,
-            min_size=min_size,
-            max_size=max_size,
-            kwargs={k: v for k, v in kwargs.items() if k != "autocommit"},
-            open=False,
-            timeout=pool_timeout,
-            check=AsyncConnectionPool.check_connection,
-            configure=cls._configure,
-            name="newsarchive",
+        store = cls(
+            _new_pool(url, min_size, max_size, pool_timeout, kwargs), url, pool_timeout=pool_timeout
         )
         try:
-            await pool.open(wait=True, timeout=pool_timeout)
+            await store.pool.open(wait=True, timeout=pool_timeout)
         except psycopg.Error as exc:
-            await pool.close()
+            await store.pool.close()
             raise DatabaseUnreachable(
                 f"cannot connect to PostgreSQL at {target}: {one_line_error(exc, url)}"
             ) from None
-        return cls(pool, url)
+        return store
+
+    async def reset_pool(self) -> None:
+        """Replace the pool with a fresh one: after an outage the old pool may be waiting out
+        its reconnection backoff (seconds to minutes) although the server is back."""
+        old = self.pool
+        pool = _new_pool(self.url, old.min_size, old.max_size, self.pool_timeout, old.kwargs)
+        await pool.open(wait=True, timeout=self.pool_timeout)
+        self.pool = pool
+        await old.close(timeout=0)
 
     async def ping(self, connect_timeout: float = 5.0) -> bool:
         """Whether the server accepts a new connection now (a direct one, not from the pool,

@@ -22,6 +22,9 @@ from newsarchive.monitor import Thresholds, Verdict, evaluate
 
 logger = logging.getLogger(__name__)
 
+#: Set by the PostgreSQL pipeline when the archive refused the run before its first request.
+STARTUP_ERROR = f"{names.PREFIX}/startup_error"
+
 
 class RunMonitor:
     """Judge the run on spider_closed; ``judge`` is idempotent so every reader sees one verdict."""
@@ -59,7 +62,9 @@ class RunMonitor:
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         verdict = self.judge(reason)
         run_id = getattr(spider, "run_id", None)
-        if self.database_url and run_id:
+        # A database that refused the run at its start has no row to mark (it said so once).
+        started = not self.crawler.stats.get_value(STARTUP_ERROR)
+        if self.database_url and run_id and started:
             await self.record(run_id, verdict)
 
     async def record(self, run_id: str, verdict: Verdict) -> None:

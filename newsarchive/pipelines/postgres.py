@@ -91,6 +91,7 @@ class PostgresPipeline:
         self.closing = False
         self.writers: list[asyncio.Task[None]] = []
         self.spill_lock = asyncio.Lock()
+        self.recover_lock = asyncio.Lock()
         self.db_down = False
         self.next_probe = 0.0
         self.spill_file: Path | None = None
@@ -224,8 +225,10 @@ class PostgresPipeline:
             if key.startswith(names.PREFIX + "/") and isinstance(value, int | float)
         }
         try:
-            if self.db_down and not await self.store.ping(self.timeout):
-                raise psycopg.OperationalError("server still unreachable")
+            if self.db_down:
+                self.next_probe = 0.0  # one more look before giving the run's end to the spill
+                if not await self._recover():
+                    raise psycopg.OperationalError("server still unreachable")
             await self.store.finish_run(run)
         except CONNECTION_ERRORS:
             await self._spill_run(run)
@@ -258,7 +261,8 @@ class PostgresPipeline:
             ):
                 batch = self.buffer[: self.batch_size]
                 del self.buffer[: self.batch_size]
-                self.oldest = time.monotonic()  # what is left arrived after the batch began
+                # Per-item arrival times are not kept: what is left waits <= one more period.
+                self.oldest = time.monotonic()
                 if len(self.buffer) < self.max_pending:
                     self.room.set()
                 return batch
@@ -272,15 +276,12 @@ class PostgresPipeline:
     async def _write(self, batch: list[Entry]) -> None:
         """One transaction; on connection errors retry with backoff, then spill the batch."""
         assert self.store is not None and self.run is not None
-        if self.db_down and (
-            time.monotonic() < self.next_probe or not await self.store.ping(self.timeout)
-        ):
-            self.next_probe = max(self.next_probe, time.monotonic() + self.probe_seconds)
+        if self.db_down and not await self._recover():
             await self._spill(batch)
             return
         articles = [item for kind, item in batch if kind == "article"]
         gones = [item for kind, item in batch if kind == "gone"]
-        attempts = 1 if self.db_down else self.retry_times + 1
+        attempts = self.retry_times + 1
         error: Exception | None = None
         for attempt in range(attempts):
             if attempt:
@@ -295,6 +296,10 @@ class PostgresPipeline:
                     attempts - 1,
                 )
                 await asyncio.sleep(delay)
+                # A refused connect fails at once; asking the pool would wait its timeout.
+                if not await self.store.ping(self.timeout):
+                    error = psycopg.OperationalError("the server does not accept connections")
+                    continue
             try:
                 result = await self.store.write_batch(articles, gones, self.run.run_id)
             except CONNECTION_ERRORS as exc:
@@ -308,9 +313,6 @@ class PostgresPipeline:
                 )
                 result = await self._write_one_by_one(articles, gones)
             await self._account(result)
-            if self.db_down:
-                self.db_down = False
-                logger.warning("PostgreSQL at %s answers again; writing resumed", self.target)
             return
         if not self.db_down:
             logger.error(
@@ -322,6 +324,27 @@ class PostgresPipeline:
         self.db_down = True
         self.next_probe = time.monotonic() + self.probe_seconds
         await self._spill(batch)
+
+    async def _recover(self) -> bool:
+        """While the server is down: every ``probe_seconds``, one writer pings it; once it
+        answers, a fresh pool replaces the old one (which may be waiting out a long reconnect
+        backoff) and writing resumes. False: still down, spill the batch."""
+        assert self.store is not None
+        async with self.recover_lock:
+            if not self.db_down:
+                return True
+            if time.monotonic() < self.next_probe:
+                return False
+            try:
+                if not await self.store.ping(self.timeout):
+                    raise psycopg.OperationalError("the server does not accept connections")
+                await self.store.reset_pool()
+            except CONNECTION_ERRORS:
+                self.next_probe = time.monotonic() + self.probe_seconds
+                return False
+            self.db_down = False
+            logger.warning("PostgreSQL at %s answers again; writing resumed", self.target)
+            return True
 
     async def _write_one_by_one(
         self, articles: list[dict[str, Any]], gones: list[dict[str, Any]]

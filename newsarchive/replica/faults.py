@@ -28,7 +28,7 @@ shorthand                              what the client gets
 ``loop:2``                             listing: "More Articles" leads back to page 2 (a new URL
                                        each time, so a URL dupefilter cannot see the loop)
 ``endless``                            listing: "More Articles" is always there; pages past the
-                                       end repeat the last page's cards
+                                       end show a moving window of older cards
 ``offsite_links``                      listing: cards linking articles on another host added
 =====================================  ===========================================================
 
@@ -165,6 +165,7 @@ class FaultInjector:
     def __init__(self) -> None:
         self.rules: list[FaultRule] = []
         self.lock = threading.RLock()
+        self._loops = 0  # makes every looping "More Articles" URL new
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -283,10 +284,15 @@ class FaultInjector:
         last = state.page_count()
         links = server.links
         cards = state.page(min(page, last))
+        if page > last:  # past the end: a window of older cards that moves with the page
+            size, total = state.spec.page_size, state.listed_count()
+            every = state.page(1) + [a for n in range(2, last + 1) for a in state.page(n)[2:]]
+            start = (page - last) * 7 % max(1, total)
+            cards = [every[(start + i) % len(every)] for i in range(min(size, len(every)))]
         html = render.listing_page(state.spec, cards, links, page, True, False)
         do = action["do"]
         if do == "loop":
-            self._loops = getattr(self, "_loops", 0) + 1
+            self._loops += 1
             target = f"{links.listing(state.spec, int(action['to']))}&loop={self._loops}"
             if int(action["to"]) == 1:
                 target = target.replace("&sort=recent", "&sort=recent&paged=1", 1)
@@ -295,10 +301,7 @@ class FaultInjector:
             if page > last:
                 return None
             html = render.listing_page(state.spec, cards, links, page, page < last, False)
-            offsite = render.Links(OFFSITE_BASE)
-            html = html.replace(
-                _ARCHIVE_LIST, _ARCHIVE_LIST + render.cards_fragment(cards[:3], offsite), 1
-            )
+            html = html.replace(_ARCHIVE_LIST, _ARCHIVE_LIST + _offsite_cards(page), 1)
         return 200, {"Content-Type": HTML}, html.encode("utf-8")
 
     # --- connection-level behaviours (in the handler thread, outside the server lock) --------
@@ -318,6 +321,18 @@ class FaultInjector:
         if directive.startswith("delay="):
             time.sleep(float(directive.removeprefix("delay=")))
         return False
+
+
+def _offsite_cards(page: int, count: int = 3) -> str:
+    """Cards linking articles on another host (ids of their own, as a mirror's would be)."""
+    cards = []
+    for n in range(count):
+        href = f"{OFFSITE_BASE}/newstream/1700000000-{page * 100 + n}/offsite-story-{n}/"
+        cards.append(
+            f'      <article class="clearfix"><div class="article-desc"><h4><a href="{href}">'
+            f"Offsite story {n}</a></h4></div></article>\n"
+        )
+    return "".join(cards)
 
 
 def _flag(value: Any) -> bool:

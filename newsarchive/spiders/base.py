@@ -7,6 +7,7 @@ lives here, and all page knowledge lives in ``newsarchive.site``/``pages``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
@@ -219,6 +220,10 @@ class StreamSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self.drop(response.url, "not_html")
             return
+        if incomplete := response.meta.get(INCOMPLETE):
+            # Truncated or empty after retries: follow what it holds, but the walk has a gap.
+            self.crawler.stats.inc_value(stats.listing_failed(f"{incomplete}_page"))
+            self.logger.warning("Listing %s is %s after retries", response.url, incomplete)
         yield from self.follow_listing(ListingPage(response))
 
     def follow_listing(self, listing: ListingPage) -> Iterator[Request]:
@@ -356,6 +361,7 @@ class StreamSpider(scrapy.Spider):
                 reason = "limit"
                 self.crawler.stats.set_value(stats.LISTING_CAP_REACHED, 1)
             else:
+                await self.wait_for_article_backlog()
                 reason = await clicker.click()
                 count(browser.LISTING_CLICKS, 0 if reason else 1)
         count(f"{browser.LISTING_STOPPED}/{reason}")
@@ -369,6 +375,15 @@ class StreamSpider(scrapy.Spider):
             clicker.clicks,
             reason,
         )
+
+    async def wait_for_article_backlog(self) -> None:
+        """Click only when few requests wait: as on linked listings, where articles outrank
+        the next page, the queue holds a page or two of cards, not the whole stream."""
+        engine = self.crawler.engine
+        limit = max(40, 2 * self.crawler.settings.getint("CONCURRENT_REQUESTS"))
+        # polled: the scheduler has no event to wait on
+        while engine.running and engine.scheduler is not None and len(engine.scheduler) > limit:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     def queue_articles(self, urls: Iterable[str], quiet: bool = False) -> Iterator[Request]:
         """Requests for the articles among ``urls`` not queued yet in this run; ``quiet``:
@@ -411,6 +426,10 @@ class StreamSpider(scrapy.Spider):
         self, response: Response, follow_stream: bool = False
     ) -> Iterator[ArticleItem | Request]:
         self.crawler.stats.inc_value(stats.ARTICLE_PAGES)
+        if incomplete := response.meta.get(INCOMPLETE):
+            # Still truncated or empty after retries: whatever text it holds is not the article.
+            self.drop(response.url, f"{incomplete}_page")
+            return
         if PAYWALL_PATH in response.url:
             # Name the article that was asked for, not the sign-up form it was sent to.
             self.drop(response.meta.get("redirect_urls", [response.url])[0], "paywall")
@@ -423,6 +442,12 @@ class StreamSpider(scrapy.Spider):
             self.drop(response.url, self.unreadable_reason(response, "title"))
             return
         item = load_article(page, crawled_at=utc_now_iso(), run_id=self.run_id)
+        if follow_stream and self.incremental.start_page_is_archived(item["article_id"]):
+            # An archived start article is read as the first listing page, not archived again.
+            self.seen_article_ids.add(item["article_id"])
+            yield from self.rechecks({item["source"]} if item.get("source") else ())
+            yield from self.follow_listing(ListingPage(response, links=list(page.stream_links())))
+            return
         self.count_unreadable(page, item)
         if not item["body"]:
             # An item without its text would replace the archived one: not an article today.

@@ -1,0 +1,111 @@
+"""The pure parts of incremental crawling and scheduling: arguments, the state file, URLs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from newsarchive.incremental import (
+    CrawlState,
+    StateError,
+    _Changes,
+    parse_full,
+    parse_recheck_days,
+    state_path,
+    write_atomically,
+)
+from newsarchive.schedule import EXIT_USAGE, ScheduleError, Target, _mask
+from newsarchive.spiders.base import ConfigurationError
+from newsarchive.spiders.naenara import NaenaraSpider
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("1", True), ("true", True), ("0", False), (None, False)]
+)
+def test_full(text, value):
+    assert parse_full(text) is value
+
+
+@pytest.mark.parametrize(("text", "value"), [("0", 0), ("3", 3), (" 30 ", 30), (None, None)])
+def test_recheck_days(text, value):
+    assert parse_recheck_days(text) == value
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"recheck_days": "abc"}, {"recheck_days": "1.5"}, {"full": "2"}, {"ful": "1"}],
+)
+def test_bad_arguments_are_configuration_errors(arguments):
+    with pytest.raises(ConfigurationError) as raised:
+        NaenaraSpider.check_arguments(arguments)
+    assert "\n" not in str(raised.value)
+
+
+def test_scrapyd_job_arguments_are_accepted():
+    NaenaraSpider.check_arguments({"_job": "abc", "_version": "r1", "full": "1"})
+
+
+def test_state_path_names_spider_and_site(tmp_path):
+    assert state_path(tmp_path, "naenara", "https://kcnawatch.org/newstream/1-2/x/") == (
+        tmp_path / "state" / "naenara-kcnawatch.org.json"
+    )
+    assert state_path(tmp_path, "naenara", "http://127.0.0.1:8765/?s=").name == (
+        "naenara-127.0.0.1_8765.json"
+    )
+
+
+def test_state_round_trip_and_atomic_write(tmp_path):
+    path = tmp_path / "state" / "s.json"
+    assert CrawlState.load(path) == CrawlState()
+    state = CrawlState(
+        articles={"Naenara (En)": {"1-2": {"url": "u", "published_date": "2025-01-02"}}}
+    )
+    write_atomically(path, state.to_json(spider="naenara"))
+    assert CrawlState.load(path) == state
+    assert [p.name for p in path.parent.iterdir()] == ["s.json"]  # no temporary file left
+    path.write_text(json.dumps({"format": 99}))
+    with pytest.raises(StateError, match="unreadable"):
+        CrawlState.load(path)
+
+
+def test_changes_merge_into_what_another_run_wrote():
+    """A run's record is applied to the file as it is at the end, not as it was at the start."""
+    theirs = CrawlState(
+        articles={"Naenara (En)": {"1-1": {"url": "a"}}},
+        not_articles={"3-3": {"reason": "paywall"}},
+        retry={"2-2": {"url": "b", "attempts": 1}, "4-4": {"url": "d", "attempts": 2}},
+    )
+    ours = _Changes()
+    ours.archived["2-2"] = ("Naenara (En)", {"url": "b", "published_date": "2025-01-01"})
+    ours.gone["1-1"] = "2025-01-03T00:00:00+00:00"
+    ours.not_articles["4-4"] = {"reason": "http_503 (after 3 runs)"}
+    ours.apply(theirs, keep_articles=True)
+    assert set(theirs.articles["Naenara (En)"]) == {"1-1", "2-2"}
+    assert theirs.articles["Naenara (En)"]["1-1"]["gone_at"]
+    assert theirs.retry == {}
+    assert set(theirs.not_articles) == {"3-3", "4-4"}
+
+
+def test_database_mode_keeps_no_articles_in_the_file():
+    state = CrawlState(retry={"2-2": {"url": "b"}})
+    changes = _Changes()
+    changes.archived["2-2"] = ("Naenara (En)", {"url": "b"})
+    changes.apply(state, keep_articles=False)
+    assert state.articles == {} and state.retry == {}
+
+
+def test_schedule_target_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    target = Target.from_environment(environ={"SCRAPYD_URL": "http://u:p%40ss@host:6800"})
+    assert target == Target("http://host:6800/", "u", "p@ss")
+    env = {"SCRAPYD_URL": "https://h/scrapyd", "SCRAPYD_USERNAME": "a", "SCRAPYD_PASSWORD": "b"}
+    assert Target.from_environment(environ=env) == Target("https://h/scrapyd/", "a", "b")
+    assert Target.from_environment(environ={}) == Target("http://127.0.0.1:6800/")
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login n password m\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    assert Target.from_environment(environ={}) == Target("http://127.0.0.1:6800/", "n", "m")
+    with pytest.raises(ScheduleError) as raised:
+        Target.from_environment(environ={"SCRAPYD_URL": "http://u:secret@h:99999/"})
+    assert raised.value.code == EXIT_USAGE and "secret" not in str(raised.value)
+    assert _mask("http://u:secret@h:1/") == "http://u:***@h:1/"
