@@ -207,9 +207,9 @@ class OnDemandPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
 class BrowserMemoryUsage(ScrapyPlaywrightMemoryUsageExtension):
     """scrapy-playwright's memory check (MEMUSAGE_*), counting the driver and Chromium.
 
-    Why a subclass: scrapy-playwright 0.0.48 looks for the driver process where Playwright
-    kept it before 1.65 (``._connection``); since then it is under ``._client``, and without
-    this the browser's memory silently counts as zero.
+    Why a subclass: scrapy-playwright 0.0.48 looks for the driver process under
+    ``._connection``, where older Playwright kept it; Playwright 1.65 keeps it under
+    ``._client``, and there the browser's memory silently counted as zero.
     """
 
     def _get_main_process_ids(self) -> list[int]:
