@@ -35,6 +35,9 @@ LISTING_ANCHORS = {"more_articles": "the 'More Articles' link"}
 INCREMENTAL_MODE = f"{names.PREFIX}/incremental/mode"
 INCREMENTAL_KNOWN_SKIPPED = f"{names.PREFIX}/incremental/known_skipped"
 
+#: Set by the spider when a scripted listing could not be paged in a browser (+ "/<reason>").
+LISTING_NOT_FOLLOWED = f"{names.PREFIX}/listing/not_followed"
+
 #: Statuses that mean the site refuses the crawler.
 BLOCKING_STATUSES = ("403", "429")
 
@@ -214,7 +217,12 @@ def _listings_have_links(values: Mapping[str, Any]) -> Check:
 
 
 def _listings_fetched(values: Mapping[str, Any]) -> Check:
-    failed = names.with_prefix(values, names.LISTING_FAILED)
+    """Listing pages that never came, or scripted listings a browser could not page (without
+    render=never, which is the user's choice): the stream beyond them was not read."""
+    failed = dict(names.with_prefix(values, names.LISTING_FAILED))
+    for reason, count in names.with_prefix(values, LISTING_NOT_FOLLOWED).items():
+        if reason != "render_never":
+            failed[f"not_rendered_{reason}"] = count
     if failed:
         return Check(
             "listings_fetched",

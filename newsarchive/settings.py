@@ -81,7 +81,7 @@ ITEM_PIPELINES: dict[str, int] = {
 #: crawl writes feeds only. Prefer the environment variable: ``-s`` shows the password in `ps`.
 NEWSARCHIVE_DATABASE_URL = os.environ.get("NEWSARCHIVE_DATABASE_URL", "")
 #: One transaction per this many items, or per this many seconds, whichever comes first.
-NEWSARCHIVE_DB_BATCH_SIZE = int(os.environ.get("NEWSARCHIVE_DB_BATCH_SIZE", "500"))
+NEWSARCHIVE_DB_BATCH_SIZE = int(os.environ.get("NEWSARCHIVE_DB_BATCH_SIZE", "1000"))
 NEWSARCHIVE_DB_BATCH_SECONDS = float(os.environ.get("NEWSARCHIVE_DB_BATCH_SECONDS", "2"))
 
 LOG_LEVEL = os.environ.get("NEWSARCHIVE_LOG_LEVEL", "INFO")

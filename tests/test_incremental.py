@@ -43,7 +43,7 @@ def site():
         yield server
 
 
-@pytest.fixture(params=["state_file", "postgres"])
+@pytest.fixture(params=["state_file", pytest.param("postgres", marks=pytest.mark.postgres)])
 def archive(request) -> dict[str, str]:
     """Settings for each kind of archive: none (state file) or a fresh migrated database."""
     if request.param == "state_file":

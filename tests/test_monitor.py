@@ -100,6 +100,10 @@ def test_listings_have_links_and_listings_fetched():
     assert check(healthy(), "listings_fetched").passed
     failed = check(healthy(**{names.listing_failed("http_503"): 1}), "listings_fetched")
     assert not failed.passed and "http_503 1" in failed.message
+    no_browser = healthy(**{"newsarchive/listing/not_followed/no_browser": 1})
+    assert "not_rendered_no_browser 1" in check(no_browser, "listings_fetched").message
+    by_choice = healthy(**{"newsarchive/listing/not_followed/render_never": 1})
+    assert check(by_choice, "listings_fetched").passed
 
 
 def test_pagination_cap():

@@ -292,7 +292,9 @@ KOREAN = "조선민주주의인민공화국 최고인민회의 상임위원회 �
 
 
 @pytest.mark.postgres
-def test_hostile_nul_huge_and_korean_text_round_trip(pg_url):
+@pytest.mark.parametrize("path", ["copy_new", "upsert"])
+def test_hostile_nul_huge_and_korean_text_round_trip(pg_url, path):
+    """Both write paths: a batch of unknown articles is COPYed, any other upserted."""
     huge = ("가나다 abc " * 110_000)[:1_048_576]  # a 1 MB (in characters) body, multibyte
     items = [article(i, title=text, body=text) for i, text in enumerate(HOSTILE)]
     items += [
@@ -303,17 +305,23 @@ def test_hostile_nul_huge_and_korean_text_round_trip(pg_url):
 
     async def go() -> Any:
         async with await ArchiveStore.open(pg_url) as store:
+            if path == "upsert":
+                await store.upsert_articles([article(99)], "run-0")
+                items.append(article(99, minutes=5))  # a known article: the batch is upserted
             return await store.upsert_articles(items, "run-1")
 
     result = run(go)
     assert (result.articles_added, result.nul_stripped, result.rejected) == (8, 1, [])
+    assert result.articles_seen == (8 if path == "copy_new" else 9)
     stored = dict(rows(pg_url, "SELECT article_id, title || '|' || body FROM articles"))
     for i, text in enumerate(HOSTILE):
         assert stored[f"1700000000-{i}"] == f"{text}|{text}"
     assert stored["1700000000-10"] == f"{KOREAN}|{KOREAN}\n\n{KOREAN}"
     assert stored["1700000000-11"] == f"Title 11|{huge}"
     assert stored["1700000000-12"] == "Nultitle|Body with  NUL"
-    assert rows(pg_url, "SELECT count(*) FROM article_revisions") == [(8,)]
+    assert rows(pg_url, "SELECT count(*) FROM article_revisions") == [
+        (8 if path == "copy_new" else 9,)
+    ]
     assert rows(pg_url, "SELECT length(body) FROM article_revisions WHERE article_id = %s",
                 ("1700000000-11",)) == [(len(huge),)]  # fmt: skip
 
@@ -371,6 +379,53 @@ def test_concurrent_writers_never_duplicate_or_lose_a_row(pg_url):
         " (SELECT count(*) FROM article_revisions r WHERE r.article_id = a.article_id)",
     ) == [(0,)]
     assert rows(pg_url, "SELECT count(*) FROM articles WHERE body = 'Edited.'") == [(100,)]
+
+
+@pytest.mark.postgres
+def test_a_new_article_stored_meanwhile_by_another_writer_falls_back_to_the_upsert(
+    pg_url, monkeypatch
+):
+    """The COPY path is chosen when no article of the batch is archived; if another writer
+    commits one of them before our COPY does, ours fails on the key and is upserted."""
+    import threading
+
+    other = psycopg.connect(pg_url)
+    other.execute(
+        "INSERT INTO articles (article_id, url, crawled_at, content_hash, first_seen_at,"
+        " last_seen_at, last_changed_at, revision_count, last_run_id, title, body)"
+        " VALUES (%s, 'u', %s, %s, %s, %s, %s, 1, 'other', 'Title 1', 'Body.')",
+        ("1700000000-1", T0, article(1)["content_hash"], T0, T0, T0),
+    )
+    other.execute(
+        "INSERT INTO article_revisions (article_id, content_hash, title, body, first_seen_at,"
+        " last_seen_at, first_run_id, last_run_id)"
+        " VALUES (%s, %s, 'Title 1', 'Body.', %s, %s, 'other', 'other')",
+        ("1700000000-1", article(1)["content_hash"], T0, T0),
+    )  # not committed yet: invisible to the store's look for known articles
+    threading.Timer(0.5, other.commit).start()
+    paths: list[bool] = []
+    original = ArchiveStore._write
+
+    async def spy(self, batch, gones, run_id, copy_new):  # type: ignore[no-untyped-def]
+        paths.append(copy_new)
+        return await original(self, batch, gones, run_id, copy_new)
+
+    monkeypatch.setattr(ArchiveStore, "_write", spy)
+
+    async def go() -> Any:
+        async with await ArchiveStore.open(pg_url) as store:
+            return await store.upsert_articles(
+                [article(1, minutes=10), article(2, minutes=10)], "run-1"
+            )
+
+    result = run(go)
+    other.close()
+    assert paths == [True, False]  # tried the COPY, hit the other writer's key, upserted
+    assert (result.articles_added, result.revisions_added, result.articles_seen) == (1, 1, 2)
+    assert rows(
+        pg_url, "SELECT article_id, revision_count, last_run_id FROM articles ORDER BY 1"
+    ) == [("1700000000-1", 1, "run-1"), ("1700000000-2", 1, "run-1")]
+    assert rows(pg_url, "SELECT count(*) FROM article_revisions") == [(2,)]
 
 
 # --- runs and readers -------------------------------------------------------------------------

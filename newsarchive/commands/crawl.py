@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 from scrapy.spiderloader import get_spider_loader
 
@@ -44,18 +45,16 @@ class Command(ScrapyCrawlCommand):
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
+        stats = _stats_of(crawler)
         # A component that refused to start (e.g. the database) left its one-line reason.
-        startup_error = (
-            crawler.stats.get_value("newsarchive/startup_error") if crawler.stats else None
-        )
+        startup_error = stats.get("newsarchive/startup_error")
         if startup_error:
             self._fail(str(startup_error), 1)
             return
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
             return
-        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
-        if reason not in SUCCESS_REASONS or crawler.stats.get_value("newsarchive/run_failed"):
+        if stats.get("finish_reason") not in SUCCESS_REASONS or stats.get("newsarchive/run_failed"):
             self.exitcode = 1
 
     @staticmethod
@@ -66,3 +65,11 @@ class Command(ScrapyCrawlCommand):
     def _fail(self, message: str, code: int) -> None:
         print(f"scrapy crawl: error: {message}", file=sys.stderr)
         self.exitcode = code
+
+
+def _stats_of(crawler: Crawler) -> dict[str, Any]:
+    """The crawler's stats, or none when it never got as far as creating them."""
+    try:
+        return crawler.stats.get_stats()
+    except RuntimeError:  # Scrapy 2.19 raises on a crawler attribute that was never set
+        return {}

@@ -51,7 +51,7 @@ class Command(ScrapyCommand):
         if not paths:
             print("no spill files to load")
             return
-        batch_size = self.settings.getint("NEWSARCHIVE_DB_BATCH_SIZE", 500)
+        batch_size = self.settings.getint("NEWSARCHIVE_DB_BATCH_SIZE", 1000)
         try:
             report = asyncio.run(load(url, paths, batch_size, keep=opts.keep))
         except (ArchiveUnavailable, ValueError) as exc:

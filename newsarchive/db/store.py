@@ -13,8 +13,10 @@ the version with the greatest ``crawled_at`` and the earliest/latest sighting ti
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -45,6 +47,9 @@ INSTANT_FIELDS = frozenset({"published_at", "crawled_at"})
 #: Fields an article row cannot do without.
 REQUIRED_FIELDS = ("article_id", "url", "crawled_at", "content_hash")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+#: Immediate retries of a batch that lost a deadlock to a concurrent writer.
+DEADLOCK_RETRIES = 5
 
 #: Errors that mean "the server or the connection", not "this data": worth a retry.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
@@ -139,6 +144,9 @@ _DATE_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in DATE
 _INSTANT_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in INSTANT_FIELDS)
 _REQUIRED_INDEXES = tuple((_FIELD_INDEX[name], name) for name in REQUIRED_FIELDS)
 _HASH_INDEX = _FIELD_INDEX["content_hash"]
+_AID = _FIELD_INDEX["article_id"]
+_TITLE = _FIELD_INDEX["title"]
+_BODY = _FIELD_INDEX["body"]
 
 
 def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
@@ -310,6 +318,25 @@ CREATE_STAGING = sql.SQL(
 COPY_STAGING = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
     sql.Identifier(STAGING_TABLE),
     sql.SQL(", ").join(sql.Identifier(name) for name, _ in STAGING_COLUMNS),
+)
+
+#: Articles the archive does not hold yet go straight into the tables by COPY.
+_NEW_ARTICLE_COLUMNS = (
+    *((name, _PG_TYPES[name]) for name in ARTICLE_FIELDS),
+    ("first_seen_at", "timestamptz"),
+    ("last_seen_at", "timestamptz"),
+    ("last_changed_at", "timestamptz"),
+    ("revision_count", "int4"),
+    ("last_run_id", "text"),
+)
+NEW_ARTICLE_TYPES = [pg for _, pg in _NEW_ARTICLE_COLUMNS]
+COPY_ARTICLES = sql.SQL("COPY articles ({}) FROM STDIN (FORMAT BINARY)").format(
+    sql.SQL(", ").join(sql.Identifier(name) for name, _ in _NEW_ARTICLE_COLUMNS)
+)
+NEW_REVISION_TYPES = ["text", "text", "text", "text", "timestamptz", "timestamptz", "text", "text"]
+COPY_REVISIONS = sql.SQL(
+    "COPY article_revisions (article_id, content_hash, title, body, first_seen_at, "
+    "last_seen_at, first_run_id, last_run_id) FROM STDIN (FORMAT BINARY)"
 )
 
 #: Item fields take the incoming value only when it is at least as recent as the stored one.
@@ -728,13 +755,79 @@ class ArchiveStore:
                 gone_rows[gone.article_id] = gone
         if not rows and not gone_rows:
             return result
+        batch = _prepare_batch(rows)
+        gone_list = [gone_rows[k] for k in sorted(gone_rows)]
+        copy_new = True
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                written = await self._write(batch, gone_list, run_id, copy_new)
+                break
+            except psycopg.errors.UniqueViolation:
+                # A concurrent writer stored one of "our" new articles first: upsert them all.
+                if not copy_new:
+                    raise
+                copy_new = False
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                # Two crawls writing the same articles at once; PostgreSQL chose us to yield.
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+                await asyncio.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        written.nul_stripped, written.rejected = result.nul_stripped, result.rejected
+        return written
+
+    async def _write(
+        self, batch: _PreparedBatch, gones: list[GoneRow], run_id: str, copy_new: bool
+    ) -> BatchResult:
+        """One transaction. A batch of articles the archive does not hold yet is COPYed
+        straight into both tables (``copy_new``: PostgreSQL appends COPY rows in bulk, several
+        times faster than INSERT); any other is upserted through the staging table. Either
+        way revisions are written before articles, each in key order, so concurrent writers
+        take row locks in one order. Then the 404/410s."""
+        result = BatchResult()
         async with self.pool.connection() as conn, conn.transaction():
-            if rows:
-                await self._upsert(conn, _prepare_batch(rows), run_id, result)
-            if gone_rows:
-                await self._mark_gone(conn, [gone_rows[k] for k in sorted(gone_rows)], run_id,
-                                      result)  # fmt: skip
+            if batch.staging:
+                if copy_new and not await self._any_known(conn, batch):
+                    await self._copy_new(conn, batch, run_id, result)
+                else:
+                    await self._upsert(conn, batch, run_id, result)
+            if gones:
+                await self._mark_gone(conn, gones, run_id, result)
         return result
+
+    async def _any_known(self, conn: psycopg.AsyncConnection, batch: _PreparedBatch) -> bool:
+        cur = conn.cursor()
+        await cur.execute(
+            "SELECT EXISTS (SELECT FROM articles WHERE article_id = ANY(%s::text[]))",
+            (list(batch.sightings),),
+        )
+        row = await cur.fetchone()
+        return bool(row and row[0])
+
+    async def _copy_new(
+        self, conn: psycopg.AsyncConnection, new: _PreparedBatch, run_id: str, result: BatchResult
+    ) -> None:
+        n = len(ARTICLE_FIELDS)
+        contents: dict[str, int] = defaultdict(int)
+        for row in new.staging:
+            contents[row[_AID]] += 1
+        cur = conn.cursor()
+        async with cur.copy(COPY_REVISIONS) as copy:
+            copy.set_types(NEW_REVISION_TYPES)
+            for row in new.staging:
+                await copy.write_row(
+                    (row[_AID], row[_HASH_INDEX], row[_TITLE], row[_BODY], row[n], row[n + 1],
+                     run_id, run_id)
+                )  # fmt: skip
+        async with cur.copy(COPY_ARTICLES) as copy:
+            copy.set_types(NEW_ARTICLE_TYPES)
+            for row in new.staging:
+                if row[n + 5]:  # is_current
+                    await copy.write_row(
+                        (*row[:n], row[n + 2], row[n + 3], row[n + 4], contents[row[_AID]], run_id)
+                    )
+        result.articles_added += len(contents)
+        result.articles_seen += len(contents)
+        result.revisions_added += len(new.staging)
 
     async def _upsert(
         self, conn: psycopg.AsyncConnection, batch: _PreparedBatch, run_id: str, result: BatchResult

@@ -67,7 +67,7 @@ class PostgresPipeline:
         self.crawler = crawler
         self.url = url
         self.target = describe_target(url)
-        self.batch_size = max(1, settings.getint("NEWSARCHIVE_DB_BATCH_SIZE", 500))
+        self.batch_size = max(1, settings.getint("NEWSARCHIVE_DB_BATCH_SIZE", 1000))
         self.batch_seconds = max(0.01, settings.getfloat("NEWSARCHIVE_DB_BATCH_SECONDS", 2.0))
         self.max_pending = max(
             self.batch_size, settings.getint("NEWSARCHIVE_DB_MAX_PENDING", 10 * self.batch_size)
