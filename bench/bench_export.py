@@ -80,19 +80,31 @@ def article(n: int, rng: random.Random) -> tuple[tuple[Any, ...], list[tuple[Any
 
 
 def load(url: str, start: int, stop: int) -> None:
-    """COPY articles [start, stop) and their revisions into the archive tables."""
-    rng = random.Random(start)
+    """COPY articles [start, stop) and their revisions into the archive tables.
+
+    Rows are generated twice (same seed) rather than kept: this process forks the measured
+    exports, and a child's peak RSS starts from its parent's resident memory.
+    """
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        revisions: list[tuple[Any, ...]] = []
         with cur.copy(f"COPY articles ({', '.join(ARTICLE_COLUMNS)}) FROM STDIN") as copy:
+            rng = random.Random(start)
             for n in range(start, stop):
-                row, more = article(n, rng)
-                copy.write_row(row)
-                revisions += more
+                copy.write_row(article(n, rng)[0])
         with cur.copy(f"COPY article_revisions ({', '.join(REVISION_COLUMNS)}) FROM STDIN") as c:
-            for revision in revisions:
-                c.write_row(revision)
+            rng = random.Random(start)
+            for n in range(start, stop):
+                for revision in article(n, rng)[1]:
+                    c.write_row(revision)
         conn.commit()
+
+
+def own_rss_mib() -> float:
+    """This process's resident memory (what a forked child starts from)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 async def migrate_database(url: str) -> None:
@@ -152,7 +164,8 @@ def main() -> None:
         for rows in (args.small, args.large):
             load(url, loaded, rows)
             loaded = rows
-            print(f"bench: {rows} articles loaded with COPY", flush=True)
+            print(f"bench: {rows} articles loaded with COPY (bench RSS {own_rss_mib():.0f} MiB)",
+                  flush=True)  # fmt: skip
             for revisions in (False, True):
                 results.append(measure(url, out, rows, args.batch_size, revisions))
         report(results)

@@ -536,3 +536,49 @@ def test_a_spill_line_written_during_a_load_is_never_lost(tmp_path: Path):
     loaded = path.with_name(path.name + spill.LOADED_SUFFIX).read_text(encoding="utf-8")
     assert "1700000000-1" in loaded and "1700000000-2" not in loaded
     assert "1700000000-2" in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.postgres
+def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypatch):
+    """A batch the server refuses for its data is retried item by item: the culprit is
+    rejected (counted, logged, kept in <data>/rejected/), the rest written."""
+    from scrapy import Spider
+
+    from newsarchive.items import ArticleItem
+
+    original = ArchiveStore.write_batch
+
+    async def refusing(self, articles, gones, run_id):  # type: ignore[no-untyped-def]
+        articles = list(articles)
+        if any(item.get("title") == "poison" for item in articles):
+            raise psycopg.errors.NumericValueOutOfRange("value out of range")
+        return await original(self, articles, gones, run_id)
+
+    monkeypatch.setattr(ArchiveStore, "write_batch", refusing)
+    crawler = get_crawler(
+        Spider,
+        {"NEWSARCHIVE_DATABASE_URL": pg_url, "NEWSARCHIVE_DATA_DIR": str(tmp_path)},
+    )
+    spider = Spider(name="unit")
+    spider.run_id = "run-unit"  # type: ignore[attr-defined]
+    crawler.spider = spider
+    pipeline = PostgresPipeline.from_crawler(crawler)
+
+    async def go() -> None:
+        await pipeline.open_spider()
+        for n in range(5):
+            item = ArticleItem(article(n, title="poison" if n == 2 else None))
+            assert await pipeline.process_item(item) is item  # returned at once
+        await pipeline.close_spider()
+        await pipeline.spider_closed(spider, "finished")
+
+    run(go)
+    stats = crawler.stats.get_stats()
+    assert stats["newsarchive/db/articles_written"] == 4
+    assert stats["newsarchive/db/rejected/db_22003"] == 1
+    rejected = (tmp_path / "rejected" / "unit-run-unit.jsonl").read_text(encoding="utf-8")
+    assert '"title": "poison"' in rejected and '"reason": "db_22003"' in rejected
+    assert rows(pg_url, "SELECT count(*) FROM articles") == [(4,)]
+    assert rows(pg_url, "SELECT status, item_count, db_rejected_count FROM crawl_runs") == [
+        ("finished", 0, 1)
+    ]

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
-from scrapy.exceptions import UsageError
 
 from newsarchive.db import spill
 from newsarchive.db.store import CONNECTION_ERRORS, ArchiveStore, ArchiveUnavailable, one_line_error
@@ -47,7 +46,15 @@ class Command(ScrapyCommand):
         if not url:
             self._fail("NEWSARCHIVE_DATABASE_URL is not set (environment or -s), nor --url")
             return
-        paths = spill_files(args or [str(data_dir(self.settings) / "spill")])
+        default = data_dir(self.settings) / "spill"
+        if not args and not default.is_dir():
+            print(f"no spill files to load ({default} does not exist)")
+            return
+        try:
+            paths = spill_files(args or [str(default)])
+        except FileNotFoundError as exc:
+            self._fail(str(exc))
+            return
         if not paths:
             print("no spill files to load")
             return
@@ -89,7 +96,7 @@ def spill_files(arguments: list[str]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise UsageError(f"no such spill file or folder: {path}", print_help=False)
+            raise FileNotFoundError(f"no such spill file or folder: {path}")
     return found
 
 
