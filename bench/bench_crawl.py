@@ -11,16 +11,16 @@ Peak RSS of `naenara` at two stream sizes shows memory does not grow with the ar
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, SCRAPY, Measured, free_port, nginx_serving, run_measured  # noqa: E402
-
-from newsarchive.replica.export import export_static  # noqa: E402
+from common import ROOT, SCRAPY, Measured, free_port, nginx_serving, run_measured
 
 #: Same for both spiders: no politeness delays against a local server, 16 in flight.
 SETTINGS = {
@@ -41,26 +41,18 @@ def setting_args(extra: dict[str, str] | None = None) -> list[str]:
 
 
 def crawl_naenara(start_url: str, work: Path) -> Measured:
+    # A fresh data folder each time: an incremental re-run would fetch nothing.
+    data = Path(tempfile.mkdtemp(dir=work, prefix="data-"))
     output = work / "naenara.jsonl"
-    return run_measured(
-        [*SCRAPY, "crawl", "naenara", "-a", f"start_url={start_url}", "-O", str(output)]
-        + setting_args({"NEWSARCHIVE_DATA_DIR": str(work / "data")})
-    )
+    command = [*SCRAPY, "crawl", "naenara", "-a", f"start_url={start_url}", "-O", str(output)]
+    return run_measured([*command, *setting_args({"NEWSARCHIVE_DATA_DIR": str(data)})])
 
 
 def crawl_minimal(start_url: str, work: Path) -> Measured:
     # Run outside the project so only Scrapy's defaults apply to the baseline.
-    return run_measured(
-        [
-            *SCRAPY,
-            "runspider",
-            str(ROOT / "bench" / "minimal_spider.py"),
-            "-a",
-            f"start_url={start_url}",
-        ]
-        + setting_args(),
-        cwd=work,
-    )
+    spider = str(ROOT / "bench" / "minimal_spider.py")
+    command = [*SCRAPY, "runspider", spider, "-a", f"start_url={start_url}"]
+    return run_measured([*command, *setting_args()], cwd=work)
 
 
 def count_lines(path: Path) -> int:
@@ -68,18 +60,27 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in lines)
 
 
+def export_site(articles: int, port: int, work: Path) -> Path:
+    """A static replica export of ``articles`` articles; in a child process, because a
+    child's peak RSS counts from its parent's and the parent must stay small."""
+    site = work / f"site-{articles}"
+    command = [sys.executable, "-m", "newsarchive.replica.cli", "export", str(site)]
+    options = [f"--base-url=http://127.0.0.1:{port}", f"--naenara-articles={articles}"]
+    subprocess.run([*command, *options], check=True, capture_output=True, cwd=ROOT)
+    return site
+
+
 def bench_size(articles: int, rounds: int, work: Path) -> dict:
     port = free_port()
-    export = export_static(
-        work / f"site-{articles}", f"http://127.0.0.1:{port}", naenara_articles=articles
-    )
-    expected = count_lines(export.directory / "expected.jsonl")
+    site = export_site(articles, port, work)
+    start_url = f"http://127.0.0.1:{port}/listing/1/"
+    expected = count_lines(site / "expected.jsonl")
     rates: dict[str, list[float]] = {"naenara": [], "minimal": []}
     peaks: list[float] = []
-    with nginx_serving(export.directory, port):
+    with nginx_serving(site, port):
         for _ in range(rounds):
             for name, runner in (("naenara", crawl_naenara), ("minimal", crawl_minimal)):
-                measured = runner(export.start_url, work)
+                measured = runner(start_url, work)
                 if measured.returncode != 0:
                     raise SystemExit(f"bench: {name} failed:\n{measured.output[-2000:]}")
                 rates[name].append(expected / measured.seconds)
@@ -88,6 +89,7 @@ def bench_size(articles: int, rounds: int, work: Path) -> dict:
                     if got != expected:
                         raise SystemExit(f"bench: naenara archived {got} of {expected} articles")
                     peaks.append(measured.peak_rss_mib)
+    shutil.rmtree(site, ignore_errors=True)
     return {
         "articles": expected,
         "naenara_rate": statistics.median(rates["naenara"]),
@@ -112,9 +114,8 @@ def main() -> None:
         )
     if len(results) > 1:
         growth = results[-1]["naenara_peak_rss_mib"] / results[0]["naenara_peak_rss_mib"]
-        print(
-            f"peak RSS at {results[-1]['articles']} vs {results[0]['articles']} articles: x{growth:.2f}"
-        )
+        sizes = f"{results[-1]['articles']} vs {results[0]['articles']} articles"
+        print(f"peak RSS at {sizes}: x{growth:.2f}")
 
 
 if __name__ == "__main__":

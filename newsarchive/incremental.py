@@ -59,7 +59,9 @@ RETRY_RUNS = 3
 #: HTTP answers (after Scrapy's own retries) worth trying again in a later run.
 TRANSIENT_STATUSES = frozenset({408, 429})
 #: Drop reasons that are final answers about an article URL.
-FINAL_REASONS = frozenset({"gone", "paywall", "no_title", "not_html", "IgnoreRequest"})
+FINAL_REASONS = frozenset(
+    {"gone", "paywall", "no_title", "not_html", "IgnoreRequest", "offsite_redirect", "oversized"}
+)
 
 PREFIX = f"{names.PREFIX}/incremental"
 KNOWN_AT_START = f"{PREFIX}/known_at_start"

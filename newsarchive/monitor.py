@@ -1,7 +1,7 @@
 """The run monitor: checks on a finished run's stats that say whether its output makes sense.
 
 Why plain functions on Scrapy's stats rather than Spidermon: every number the checks need is
-already a stat (the spider, the middlewares and the coverage pipeline count them), so the
+already a stat (the spider and the middlewares count them), so the
 checks are a few lines each, unit-testable on a dict, with no extra dependency, no second
 configuration language and no second place that reads settings. ``evaluate`` is pure; the
 ``RunMonitor`` extension (newsarchive.extensions.monitor) runs it once at the end of a run
@@ -123,15 +123,20 @@ def _describe(counts: Mapping[str, int]) -> str:
 
 
 def coverage(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"items": n, "fields": {field: share}}`` from the coverage pipeline's counts."""
-    items = _n(values, names.coverage("items"))
+    """``{"items": n, "fields": {field: share}}`` from the spider's item and null-field counts."""
+    items = _n(values, names.ITEMS)
     return {
         "items": items,
         "fields": {
-            field: round(_n(values, names.coverage(field)) / items, 4) if items else None
+            field: round(_covered(values, field) / items, 4) if items else None
             for field in COVERED_FIELDS
         },
     }
+
+
+def _covered(values: Mapping[str, Any], field: str) -> int:
+    """Items that hold ``field``: every item the spider yielded but those it counted null."""
+    return _n(values, names.ITEMS) - _n(values, names.null_field(field))
 
 
 def evaluate(values: Mapping[str, Any], limits: Thresholds, finish_reason: str) -> Verdict:
@@ -258,7 +263,7 @@ def _coverage(values: Mapping[str, Any], limits: Thresholds) -> Check:
     }
     if low:
         detail = ", ".join(
-            f"{field} {100 * share:.1f}% ({_n(values, names.coverage(field))} of {items})"
+            f"{field} {100 * share:.1f}% ({_covered(values, field)} of {items})"
             for field, share in low.items()
         )
         return Check(

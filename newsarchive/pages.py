@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from urllib.parse import urlsplit
 
 from lxml import etree
 from lxml.html import HtmlElement
@@ -31,6 +32,7 @@ _CANONICAL = _compile(site.CANONICAL_XPATH)
 _TITLES = tuple(_compile(xpath) for xpath in site.TITLE_XPATHS[:-1])
 _ABOVE_TITLE = _compile(site.ABOVE_TITLE_TEXT_XPATH)
 _META_LINE_STARTS = _compile(site.META_LINE_START_XPATH)
+_META_LINE_HINT = _compile(site.META_LINE_HINT_XPATH)
 #: How many enclosing elements a meta line may be split across ("<p><span>Date:…</span>").
 _META_LINE_MAX_DEPTH = 3
 _READ_ORIGINAL = _compile(site.READ_ORIGINAL_XPATH)
@@ -46,6 +48,12 @@ _MORE_ARTICLES_CONTROL = _compile(site.MORE_ARTICLES_CONTROL_XPATH)
 
 def _text(node: HtmlElement) -> str:
     return "".join(_BLOCK_TEXT(node))
+
+
+def _is_meta_line(text: str) -> bool:
+    return len(text) <= _META_LINE_MAX_CHARS and text.startswith(
+        (site.DATE_LABEL, site.SOURCE_LABEL)
+    )
 
 
 def _first(nodes: list) -> HtmlElement | None:
@@ -91,13 +99,16 @@ class ArticlePage:
     @cached_property
     def meta_line_node(self) -> HtmlElement | None:
         """The element of the ``Date: … | Source: …`` line, however the theme splits it."""
+        hint = _first(_META_LINE_HINT(_root(self.response)))
+        if hint is not None and _is_meta_line(collapse_whitespace(_text(hint))):
+            return hint
         for start in _META_LINE_STARTS(_root(self.response)):
             line = None
             for candidate in [start, *start.iterancestors()][: _META_LINE_MAX_DEPTH + 1]:
                 text = collapse_whitespace(_text(candidate))
                 if len(text) > _META_LINE_MAX_CHARS:
                     break
-                if text.startswith((site.DATE_LABEL, site.SOURCE_LABEL)):
+                if _is_meta_line(text):
                     line = candidate
             if line is not None:
                 return line
@@ -155,14 +166,15 @@ class ListingPage:
 
     @cached_property
     def article_urls(self) -> list[str]:
-        """Article links in page order, each article once however often it is linked."""
+        """Article links in page order, each article once per host however often it is linked
+        (an off-site copy of a link must not hide the on-site one)."""
         hrefs = self.links if self.links is not None else self._all_links()
-        seen: set[str] = set()
+        seen: set[tuple[str | None, str]] = set()
         urls = []
         for url in hrefs:
             parts = article_url_parts(url)
-            if parts and parts[0] not in seen:
-                seen.add(parts[0])
+            if parts and (key := (urlsplit(url).hostname, parts[0])) not in seen:
+                seen.add(key)
                 urls.append(url)
         return urls
 

@@ -81,7 +81,7 @@ def collapse_whitespace(text: str | None) -> str:
 
 def is_promotional(text: str) -> bool:
     """True for text the site injects into bodies ("NK News is hiring…"): not article text."""
-    return bool(PROMO_TEXT_RE.match(collapse_whitespace(text)))
+    return bool(PROMO_TEXT_RE.match(text.lstrip()))
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:

@@ -149,4 +149,3 @@ NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE = float(
 )
 EXTENSIONS["newsarchive.extensions.monitor.RunMonitor"] = 490
 EXTENSIONS["newsarchive.extensions.jobstate.CrashSafeJob"] = 480
-ITEM_PIPELINES["newsarchive.pipelines.coverage.FieldCoverage"] = 100

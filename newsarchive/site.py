@@ -31,7 +31,7 @@ DEAD_HREF_RE = re.compile(r"^\s*(#.*|javascript:.*)?\s*$", re.IGNORECASE)
 
 #: Body paragraphs the site injects that are not article text (NK News promotions).
 PROMO_TEXT_RE = re.compile(
-    r"^(NK News is hiring|Subscribe to NK Pro|Sign up for NK Pro|Become an NK Pro member)",
+    r"^(NK\s+News\s+is\s+hiring|(Subscribe\s+to|Sign\s+up\s+for|Become\s+an)\s+NK\s+Pro)",
     re.IGNORECASE,
 )
 # --- article page -------------------------------------------------------------------------
@@ -42,6 +42,8 @@ TITLE_XPATHS = ("//main//h1", "//h1", "//meta[@property='og:title']/@content")
 #: The meta line: found from the text that holds "Source:" (pages without a date have no
 #: "Date:"), then widened to the largest enclosing line that starts with "Date:"/"Source:".
 META_LINE_START_XPATH = "//body//text()[contains(., 'Source:')]/parent::*"
+#: The theme's class for that line: tried first, kept only if its text is such a line.
+META_LINE_HINT_XPATH = "//*[contains(@class, 'article-meta')]"
 READ_ORIGINAL_XPATH = f"//a[normalize-space(.)='{READ_ORIGINAL_TEXT}']/@href"
 
 #: Everything a reader sees above the title: the header date(s) and the "KCNA <label>" line.

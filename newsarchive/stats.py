@@ -54,7 +54,6 @@ BACKOFF_HOST_PAUSES = f"{PREFIX}/backoff/host_pauses"  # 403/429/Retry-After: wh
 INCOMPLETE = f"{PREFIX}/responses/incomplete"  # + "/<kind>": truncated or empty HTML seen
 OVERSIZED = f"{PREFIX}/responses/oversized"
 OFFSITE_REDIRECTS = f"{PREFIX}/redirects/offsite_blocked"
-COVERAGE = f"{PREFIX}/coverage"  # + "/items" and "/<field>": items with that field non-null
 RUN_FAILED = f"{PREFIX}/run_failed"  # set to 1 by the monitor; `scrapy crawl` then exits 1
 MONITOR_FAILED = f"{PREFIX}/monitor/failed"  # + "/<check>"
 JOB_CRASH_RECOVERED = f"{PREFIX}/job/crash_recovered"
@@ -63,6 +62,3 @@ JOB_CRASH_RECOVERED = f"{PREFIX}/job/crash_recovered"
 def listing_failed(reason: str) -> str:
     return f"{LISTING_FAILED}/{reason}"
 
-
-def coverage(field: str) -> str:
-    return f"{COVERAGE}/{field}"

@@ -25,8 +25,6 @@ def healthy(**changes: int) -> dict[str, int]:
         names.LISTING_PAGES: 6,
         names.LISTINGS_READ: 6,
         names.ARTICLE_LINKS: 110,
-        names.coverage("items"): 100,
-        **{names.coverage(field): 100 for field in ("title", "body", "published_date", "source")},
         names.missing_anchor("more_articles"): 1,  # the last page has no "More Articles"
         "downloader/request_count": 110,
         "log_count/ERROR": 0,
@@ -64,7 +62,7 @@ def test_min_items_floor_and_zero_for_incremental_runs():
     few = check(healthy(**{names.ITEMS: 4}), "min_items", limits=Thresholds(min_items=5))
     assert not few.passed and "NEWSARCHIVE_MIN_ITEMS=5" in few.message
     # NEWSARCHIVE_MIN_ITEMS=0, or an incremental run: finding nothing new passes ...
-    nothing_new = healthy(**{names.ITEMS: 0, names.coverage("items"): 0})
+    nothing_new = healthy(**{names.ITEMS: 0})
     assert check(nothing_new, "min_items", limits=Thresholds(min_items=0)).passed
     incremental = {**nothing_new, "newsarchive/incremental/mode": "incremental"}
     assert check(incremental, "min_items").passed
@@ -114,12 +112,14 @@ def test_pagination_cap():
 
 def test_field_coverage():
     assert check(healthy(), "coverage").passed
-    assert check(healthy(**{names.coverage("body"): 99}), "coverage").passed  # 99 % is enough
-    failed = check(healthy(**{names.coverage("body"): 98, names.coverage("title"): 50}), "coverage")
+    assert check(healthy(**{names.null_field("body"): 1}), "coverage").passed  # 99 % is enough
+    failed = check(
+        healthy(**{names.null_field("body"): 2, names.null_field("title"): 50}), "coverage"
+    )
     assert not failed.passed
     assert "body 98.0% (98 of 100)" in failed.message and "title 50.0%" in failed.message
-    assert check({names.coverage("items"): 0}, "coverage").passed  # nothing to cover
-    assert coverage(healthy(**{names.coverage("source"): 97}))["fields"]["source"] == 0.97
+    assert check({names.ITEMS: 0}, "coverage").passed  # nothing to cover
+    assert coverage(healthy(**{names.null_field("source"): 3}))["fields"]["source"] == 0.97
 
 
 def test_error_rate():

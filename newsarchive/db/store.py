@@ -4,11 +4,13 @@ Why one module: the pipeline writes through it, the spill loader replays through
 incremental crawl asks it which article ids are archived, and exports read from it; keeping
 the queries here means one place decides what "the latest version" or "gone" means.
 
-Writes are set-based and idempotent: a batch of items becomes a few ``INSERT … SELECT FROM
-unnest(…) ON CONFLICT …`` statements in one transaction, keyed on ``article_id`` and
-``(article_id, content_hash)``. Every value is a bound parameter. Whatever order batches
-arrive in (a spill file replayed a day later, two crawls at once), the row ends up holding
-the version with the greatest ``crawled_at`` and the earliest/latest sighting times.
+Writes are set-based and idempotent: a batch of items travels by binary COPY (into a
+per-session staging table, or straight into the tables when none of its articles is archived
+yet) and is applied by ``INSERT … SELECT … ON CONFLICT`` keyed on ``article_id`` and
+``(article_id, content_hash)``, all in one transaction. No value is ever spliced into SQL
+text: values are COPY fields or bound parameters. Whatever order batches arrive in (a spill
+file replayed a day later, two crawls at once), a row ends up holding the version with the
+greatest ``crawled_at`` and the earliest/latest sighting times.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ from newsarchive.processors import content_hash as compute_content_hash
 
 logger = logging.getLogger(__name__)
 
-#: The item fields an ``articles`` row holds. An item's ``run_id`` is not a column: the run
-#: that writes a batch is recorded as ``last_run_id`` / ``first_run_id`` (the same value).
+#: The item fields an ``articles`` row holds. An item's ``run_id`` is not a column: the run a
+#: batch is written for (the spider's run, which sets the items' run_id) is recorded as
+#: ``articles.last_run_id`` and ``article_revisions.first_run_id`` / ``last_run_id``.
 ARTICLE_FIELDS = tuple(name for name in ITEM_FIELDS if name != "run_id")
 
 DATE_FIELDS = frozenset({"published_date", "page_date"})
@@ -238,7 +241,7 @@ class BatchResult:
 
 @dataclass
 class RunRecord:
-    """A ``crawl_runs`` row. ``start_run`` writes the first five fields, ``finish_run`` all."""
+    """A ``crawl_runs`` row: ``start_run`` records the first four fields, ``finish_run`` all."""
 
     run_id: str
     spider: str

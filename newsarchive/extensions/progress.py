@@ -11,7 +11,6 @@ from typing import Any, Self
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
 from newsarchive import stats as names
@@ -100,9 +99,8 @@ class CrawlProgress:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        # 0 turns the progress lines off; the end-of-run summary is always written.
         interval = crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL", 30.0)
-        if interval <= 0:
-            raise NotConfigured
         extension = cls(crawler, interval)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
@@ -110,7 +108,8 @@ class CrawlProgress:
 
     def spider_opened(self, spider: Spider) -> None:
         self.task = create_looping_call(self.log_progress, spider)
-        self.task.start(self.interval, now=False)
+        if self.interval > 0:
+            self.task.start(self.interval, now=False)
 
     def log_progress(self, spider: Spider) -> None:
         values = self.crawler.stats.get_stats()

@@ -167,9 +167,9 @@ class PostgresPipeline:
         """Queue the item for the writer and return it at once (the crawl never waits on the
         database, unless the writer is ``NEWSARCHIVE_DB_MAX_PENDING`` items behind)."""
         if isinstance(item, ArticleItem):
-            entry: Entry = ("article", dict(item))
+            entry: Entry = ("article", _as_dict(item))
         elif isinstance(item, ArticleGoneItem):
-            entry = ("gone", dict(item))
+            entry = ("gone", _as_dict(item))
         else:
             return item
         if not self._writing():
@@ -430,6 +430,13 @@ class PostgresPipeline:
         async with self.spill_lock:
             await asyncio.to_thread(spill.append_records, self.spill_file, [spill.run_record(run)])
         logger.warning("The end of run %s was spilled to %s", run.run_id, self.spill_file)
+
+
+def _as_dict(item: Any) -> dict[str, Any]:
+    """A copy of the item's fields (later pipelines may change the item). A Scrapy Item keeps
+    them in ``_values``: copying that dict is several times faster than ``dict(item)``."""
+    values = getattr(item, "_values", None)
+    return dict(values) if isinstance(values, dict) else dict(item)
 
 
 def _describe(error: BaseException | None, url: str) -> str:

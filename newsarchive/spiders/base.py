@@ -227,21 +227,16 @@ class StreamSpider(scrapy.Spider):
         yield from self.follow_listing(ListingPage(response))
 
     def follow_listing(self, listing: ListingPage) -> Iterator[Request]:
-        urls = self.on_stream(listing.article_urls)
         self.count_listing(listing)
         if not listing.article_urls:
             self.crawler.stats.inc_value(stats.LISTINGS_WITHOUT_LINKS)
             self.logger.warning("Listing %s holds no article links", listing.response.url)
-        for url in urls:
-            article_id = article_url_parts(url)[0]  # type: ignore[index]
-            if article_id in self.seen_article_ids:
-                self.crawler.stats.inc_value(stats.DUPLICATE_LINKS)
-                continue
-            if self.incremental.skips(article_id):  # archived before: not fetched again
-                continue
-            self.seen_article_ids.add(article_id)
-            yield self.article_request(url)
-        ids = [article_url_parts(url)[0] for url in urls]  # type: ignore[index]
+        yield from self.queue_articles(listing.article_urls)
+        ids = [
+            article_url_parts(url)[0]  # type: ignore[index]
+            for url in listing.article_urls
+            if self.is_on_stream_host(url)
+        ]
         yield from self.rechecks(self.incremental.sources_of(ids))
         if self.incremental.caught_up(ids):
             # Nothing new on a whole page: the rest of the stream is older and archived.
@@ -455,7 +450,7 @@ class StreamSpider(scrapy.Spider):
             return
         if item["article_id"]:
             self.seen_article_ids.add(item["article_id"])
-        self.crawler.stats.inc_value(stats.ITEMS)
+        self.count_item(item)
         yield item
         if item.get("source"):
             yield from self.rechecks({item["source"]})
@@ -572,16 +567,6 @@ class StreamSpider(scrapy.Spider):
 
     # --- helpers --------------------------------------------------------------------------
 
-    def on_stream(self, urls: Iterable[str]) -> list[str]:
-        """Links on the start URL's host; links elsewhere are counted and left alone."""
-        kept = []
-        for url in urls:
-            if self.is_on_stream_host(url):
-                kept.append(url)
-            else:
-                self.crawler.stats.inc_value(stats.OFFSITE_LINKS)
-        return kept
-
     def is_on_stream_host(self, url: str) -> bool:
         return urlsplit(url).hostname == self.start_host
 
@@ -590,8 +575,16 @@ class StreamSpider(scrapy.Spider):
         self.logger.warning("Dropped %s: %s", url, reason)
         self.incremental.record_failure(url, reason)
 
+    def count_item(self, item: ArticleItem) -> None:
+        """Count the item and its null fields: the monitor's field coverage is made of these."""
+        count = self.crawler.stats.inc_value
+        count(stats.ITEMS)
+        for field in ARTICLE_FIELDS:
+            if item[field] is None and field != "original_url":
+                count(stats.null_field(field))
+
     def count_unreadable(self, page: ArticlePage, item: ArticleItem) -> None:
-        """Count anchors that were missing and fields that stayed null, for the monitor."""
+        """Count anchors that were missing and values that could not be read, for the monitor."""
         count = self.crawler.stats.inc_value
         date_text = meta_line_date_text(page.meta_line)
         if page.meta_line is None:
@@ -605,9 +598,6 @@ class StreamSpider(scrapy.Spider):
             count(stats.missing_anchor("body"))
         if item["original_url"] is None:
             count(stats.missing_anchor("original_link"))
-        for field in ARTICLE_FIELDS:
-            if item[field] is None and field != "original_url":
-                count(stats.null_field(field))
         label = strip_brand(page.above_title)
         if label and item["source"] and label != item["source"]:
             count(stats.SOURCE_MISMATCH)
