@@ -25,10 +25,13 @@ def _ci() -> bool:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
+    server: PostgresServer | None = None
     try:
         server = PostgresServer()
         server.start()
     except PostgresUnavailable as exc:
+        if server is not None:
+            server.cleanup()
         if _ci():
             pytest.fail(f"CI=true and no PostgreSQL server could be started: {exc}")
         pytest.skip(f"no PostgreSQL server could be started: {exc}")

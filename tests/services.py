@@ -113,7 +113,11 @@ class PostgresServer:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def __enter__(self) -> PostgresServer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.cleanup()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -144,18 +148,20 @@ class PostgresServer:
             for path in (self.root, self.sockdir, pwfile):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         os.chmod(self.root, 0o700)
-        self._run(
-            "initdb",
-            "-D", str(self.datadir),
-            "-U", self.user,
-            "--pwfile", str(pwfile),
-            "--auth-host=scram-sha-256",
-            "--auth-local=trust",
-            "-E", "UTF8",
-            "--locale=C.UTF-8",
-            "--no-sync",
-        )  # fmt: skip
-        pwfile.unlink()
+        try:
+            self._run(
+                "initdb",
+                "-D", str(self.datadir),
+                "-U", self.user,
+                "--pwfile", str(pwfile),
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "-E", "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            )  # fmt: skip
+        finally:
+            pwfile.unlink(missing_ok=True)
         self._initialized = True
 
     def start(self, timeout: float = 60) -> None:
