@@ -20,24 +20,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, SCRAPY, Measured, free_port, nginx_serving, run_measured
+from common import (
+    FAST_CRAWL_SETTINGS,
+    ROOT,
+    SCRAPY,
+    Measured,
+    free_port,
+    nginx_serving,
+    run_measured,
+    setting_args,
+)
 
-#: Same for both spiders: no politeness delays against a local server, 16 in flight.
-SETTINGS = {
-    "DOWNLOAD_DELAY": "0",
-    "AUTOTHROTTLE_ENABLED": "False",
-    "CONCURRENT_REQUESTS": "16",
-    "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
-    "LOG_LEVEL": "INFO",
-    "ROBOTSTXT_OBEY": "True",
-}
+#: The same for both spiders.
+SETTINGS = {**FAST_CRAWL_SETTINGS, "ROBOTSTXT_OBEY": "True"}
 
 
-def setting_args(extra: dict[str, str] | None = None) -> list[str]:
-    args: list[str] = []
-    for name, value in {**SETTINGS, **(extra or {})}.items():
-        args += ["-s", f"{name}={value}"]
-    return args
+def crawl_args(extra: dict[str, str] | None = None) -> list[str]:
+    return setting_args({**SETTINGS, **(extra or {})})
 
 
 def crawl_naenara(start_url: str, work: Path) -> Measured:
@@ -45,14 +44,14 @@ def crawl_naenara(start_url: str, work: Path) -> Measured:
     data = Path(tempfile.mkdtemp(dir=work, prefix="data-"))
     output = work / "naenara.jsonl"
     command = [*SCRAPY, "crawl", "naenara", "-a", f"start_url={start_url}", "-O", str(output)]
-    return run_measured([*command, *setting_args({"NEWSARCHIVE_DATA_DIR": str(data)})])
+    return run_measured([*command, *crawl_args({"NEWSARCHIVE_DATA_DIR": str(data)})])
 
 
 def crawl_minimal(start_url: str, work: Path) -> Measured:
     # Run outside the project so only Scrapy's defaults apply to the baseline.
     spider = str(ROOT / "bench" / "minimal_spider.py")
     command = [*SCRAPY, "runspider", spider, "-a", f"start_url={start_url}"]
-    return run_measured([*command, *setting_args()], cwd=work)
+    return run_measured([*command, *crawl_args()], cwd=work)
 
 
 def count_lines(path: Path) -> int:

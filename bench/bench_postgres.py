@@ -85,6 +85,35 @@ async def copy_rate(url: str, items: list[dict[str, Any]]) -> float:
         return len(items) / (time.perf_counter() - started)
 
 
+REVISION_COLUMNS = ("article_id", "content_hash", "title", "body", "first_seen_at",
+                    "last_seen_at", "first_run_id", "last_run_id")  # fmt: skip
+HISTORY_COLUMNS = ("first_seen_at", "last_seen_at", "last_changed_at", "revision_count",
+                   "last_run_id")  # fmt: skip
+
+
+async def archive_copy_rate(url: str, items: list[dict[str, Any]]) -> float:
+    """The same rows COPYed straight into the archive's own two tables (their keys and
+    indexes, text stored twice): the floor of what this schema costs, with no checking,
+    typing, de-duplication or upsert logic at all."""
+    fields = list(ARTICLE_FIELDS)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        started = time.perf_counter()
+        async with conn.transaction():
+            cur = conn.cursor()
+            columns = ", ".join(REVISION_COLUMNS)
+            async with cur.copy(f"COPY article_revisions ({columns}) FROM STDIN") as copy:
+                for item in items:
+                    at = item["crawled_at"]
+                    key = [item["article_id"], item["content_hash"]]
+                    await copy.write_row([*key, item["title"], item["body"], at, at, "b", "b"])
+            columns = ", ".join([*fields, *HISTORY_COLUMNS])
+            async with cur.copy(f"COPY articles ({columns}) FROM STDIN") as copy:
+                for item in items:
+                    at = item["crawled_at"]
+                    await copy.write_row([*(item[name] for name in fields), at, at, at, 1, "b"])
+        return len(items) / (time.perf_counter() - started)
+
+
 async def store_rate(url: str, items: list[dict[str, Any]], run_id: str) -> float:
     async with await ArchiveStore.open(url) as store:
         started = time.perf_counter()
@@ -119,9 +148,16 @@ async def bench_store(server: PostgresServer, count: int, rounds: int, work: Pat
     items = prepared_items(count)
     later = [{**item, "crawled_at": "2026-01-02T00:00:00+00:00"} for item in items]
     megabytes = sum(len(i["title"].encode()) + len(i["body"].encode()) for i in items) / 2**20
-    rates: dict[str, list[float]] = {"copy": [], "store": [], "pipeline": [], "recrawl": []}
+    rates: dict[str, list[float]] = {
+        "copy": [],
+        "copy_archive": [],
+        "store": [],
+        "pipeline": [],
+        "recrawl": [],
+    }
     for round_ in range(rounds):
         rates["copy"].append(await copy_rate(await fresh_database(server), items))
+        rates["copy_archive"].append(await archive_copy_rate(await fresh_database(server), items))
         url = await fresh_database(server)
         rates["store"].append(await store_rate(url, items, f"bench-{round_}"))
         rates["recrawl"].append(await store_rate(url, later, f"bench-{round_}-again"))
@@ -137,14 +173,20 @@ async def bench_store(server: PostgresServer, count: int, rounds: int, work: Pat
         for name, values in rates.items()
     }
     medians = {name: statistics.median(values) for name, values in rates.items()}
-    return {"items": count, "text_mib": megabytes, "rates": medians, "ratios": ratios}
+    return {
+        "items": count,
+        "text_mib": megabytes,
+        "rates": medians,
+        "ratios": ratios,
+        "all": rates,
+    }
 
 
 # --- crawl on vs off --------------------------------------------------------------------------
 
 
 def bench_crawl(server: PostgresServer, articles: int, rounds: int, work: Path) -> dict:
-    from bench_crawl import count_lines, setting_args
+    from bench_crawl import count_lines, crawl_args
     from common import SCRAPY, free_port, nginx_serving, run_measured
 
     from newsarchive.replica.export import export_static
@@ -164,7 +206,7 @@ def bench_crawl(server: PostgresServer, articles: int, rounds: int, work: Path) 
                 output = work / f"{mode}-{round_}.jsonl"
                 measured = run_measured(
                     [*SCRAPY, "crawl", "naenara", "-a", f"start_url={export.start_url}",
-                     "-O", str(output), *setting_args(extra)],
+                     "-O", str(output), *crawl_args(extra)],
                     env=environment,
                 )  # fmt: skip
                 if measured.returncode != 0:
@@ -217,6 +259,14 @@ def main() -> None:
         for label, name, note in rows:
             ratio = "" if name == "copy" else f"  ratio {ratios[name]:.2f}{note}"
             print(f"  {label:<31}: {rates[name]:>8.0f} items/s{ratio}")
+        to_archive = statistics.median(
+            p / c
+            for p, c in zip(result["all"]["pipeline"], result["all"]["copy_archive"], strict=True)
+        )
+        print(
+            f"  {'raw COPY into the archive tables':<31}: {rates['copy_archive']:>8.0f} items/s"
+            f"  ratio {ratios['copy_archive']:.2f}; the pipeline against it: {to_archive:.2f}"
+        )
         if not options.no_crawl:
             crawl = bench_crawl(server, options.crawl_articles, options.crawl_rounds, Path(tmp))
             print(

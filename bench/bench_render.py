@@ -20,28 +20,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SCRAPY, Measured, run_measured
+from common import FAST_CRAWL_SETTINGS, SCRAPY, Measured, run_measured, setting_args
 
 from newsarchive.replica.server import ReplicaServer
 
 #: As bench_crawl.py: no politeness delays against a local server, 16 in flight; memory
 #: sampled every second so a short run still records its peak.
-SETTINGS = {
-    "DOWNLOAD_DELAY": "0",
-    "AUTOTHROTTLE_ENABLED": "False",
-    "CONCURRENT_REQUESTS": "16",
-    "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
-    "LOG_LEVEL": "INFO",
-    "MEMUSAGE_CHECK_INTERVAL_SECONDS": "1",
-}
+SETTINGS = {**FAST_CRAWL_SETTINGS, "MEMUSAGE_CHECK_INTERVAL_SECONDS": "1"}
 PER_RUN_FIELDS = ("crawled_at", "run_id")
 
 
 def crawl(start_url: str, work: Path, name: str) -> tuple[Measured, list[dict]]:
     output = work / f"{name}.jsonl"
     command = [*SCRAPY, "crawl", "naenara", "-a", f"start_url={start_url}", "-O", str(output)]
-    for setting, value in {**SETTINGS, "NEWSARCHIVE_DATA_DIR": str(work / name)}.items():
-        command += ["-s", f"{setting}={value}"]
+    command += setting_args({**SETTINGS, "NEWSARCHIVE_DATA_DIR": str(work / name)})
     measured = run_measured(command)
     if measured.returncode != 0:
         raise SystemExit(f"bench: the {name} crawl failed:\n{measured.output[-3000:]}")

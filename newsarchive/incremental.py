@@ -213,16 +213,19 @@ class RecheckTarget:
 class _Changes:
     """What this run learned, applied to the file's latest content at the end."""
 
-    archived: dict[str, tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
+    #: article_id -> (source, url, published_date): tuples, not dicts, since a long first
+    #: run holds one per article until it ends.
+    archived: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
     gone: dict[str, str] = field(default_factory=dict)
     not_articles: dict[str, dict[str, Any]] = field(default_factory=dict)
     retry: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # None: resolved
 
     def apply(self, state: CrawlState, keep_articles: bool) -> None:
-        for article_id, (source, record) in self.archived.items():
+        for article_id, (source, url, published_date) in self.archived.items():
             if keep_articles:
                 for stream in state.articles.values():
                     stream.pop(article_id, None)
+                record = {"url": url, "published_date": published_date}
                 state.articles.setdefault(source or "", {})[article_id] = record
             state.not_articles.pop(article_id, None)
             state.retry.pop(article_id, None)
@@ -489,10 +492,14 @@ class Incremental:
         if not article_id:
             return
         self._archived_now.add(article_id)
-        record = {"url": item.get("url"), "published_date": item.get("published_date")}
-        self._changes.archived[article_id] = (item.get("source"), record)
+        self._changes.archived[article_id] = (
+            item.get("source"),
+            item.get("url"),
+            item.get("published_date"),
+        )
         self._changes.not_articles.pop(article_id, None)
-        self._changes.retry[article_id] = None
+        if article_id in self._retry_attempts:
+            self._changes.retry[article_id] = None  # resolved
 
     def record_failure(self, url: str, reason: str) -> None:
         """An article URL that gave no item, for ``reason`` (the spider's drop reason)."""

@@ -8,6 +8,19 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
+from typing import Any
+
+
+def _env_number(kind: type[int] | type[float], name: str, default: str) -> Any:
+    """A number from the environment; a malformed one is a one-line error, not a traceback."""
+    raw = os.environ.get(name, default)
+    try:
+        return kind(raw)
+    except ValueError:
+        wanted = "a whole number" if kind is int else "a number"
+        sys.exit(f"newsarchive: error: environment variable {name}={raw!r} is not {wanted}")
+
 
 BOT_NAME = "newsarchive"
 SPIDER_MODULES = ["newsarchive.spiders"]
@@ -55,10 +68,10 @@ NEWSARCHIVE_NAENARA_START_URL = os.environ.get(
     "talks-held-between-choe-ryong-hae-and-zhao-leji/",
 )
 #: Seconds between progress lines in the log.
-NEWSARCHIVE_PROGRESS_INTERVAL = float(os.environ.get("NEWSARCHIVE_PROGRESS_INTERVAL", "30"))
+NEWSARCHIVE_PROGRESS_INTERVAL = _env_number(float, "NEWSARCHIVE_PROGRESS_INTERVAL", "30")
 #: Items per file of a run's default feeds (articles-00001.jsonl.gz, -00002, …); 0: one file
 #: per run. FEED_EXPORT_BATCH_ITEM_COUNT, when set, wins (it is Scrapy's own).
-NEWSARCHIVE_FEED_BATCH_SIZE = int(os.environ.get("NEWSARCHIVE_FEED_BATCH_SIZE", "10000"))
+NEWSARCHIVE_FEED_BATCH_SIZE = _env_number(int, "NEWSARCHIVE_FEED_BATCH_SIZE", "10000")
 #: Keep the raw HTTP exchanges of article pages as WARC: data/warc/<spider>/<run_id>.warc.gz.
 NEWSARCHIVE_WARC_ENABLED = os.environ.get("NEWSARCHIVE_WARC_ENABLED", "False")
 
@@ -81,8 +94,8 @@ ITEM_PIPELINES: dict[str, int] = {
 #: crawl writes feeds only. Prefer the environment variable: ``-s`` shows the password in `ps`.
 NEWSARCHIVE_DATABASE_URL = os.environ.get("NEWSARCHIVE_DATABASE_URL", "")
 #: One transaction per this many items, or per this many seconds, whichever comes first.
-NEWSARCHIVE_DB_BATCH_SIZE = int(os.environ.get("NEWSARCHIVE_DB_BATCH_SIZE", "1000"))
-NEWSARCHIVE_DB_BATCH_SECONDS = float(os.environ.get("NEWSARCHIVE_DB_BATCH_SECONDS", "2"))
+NEWSARCHIVE_DB_BATCH_SIZE = _env_number(int, "NEWSARCHIVE_DB_BATCH_SIZE", "1000")
+NEWSARCHIVE_DB_BATCH_SECONDS = _env_number(float, "NEWSARCHIVE_DB_BATCH_SECONDS", "2")
 
 LOG_LEVEL = os.environ.get("NEWSARCHIVE_LOG_LEVEL", "INFO")
 
@@ -96,9 +109,9 @@ DOWNLOAD_HANDLERS = {
 #: Chromium to use; default /usr/bin/chromium, else Playwright's own browser if installed.
 NEWSARCHIVE_CHROMIUM_PATH = os.environ.get("NEWSARCHIVE_CHROMIUM_PATH", "")
 #: At most this many listing pages in a run, linked ones and those revealed by clicks.
-NEWSARCHIVE_MAX_LISTING_PAGES = int(os.environ.get("NEWSARCHIVE_MAX_LISTING_PAGES", "5000"))
+NEWSARCHIVE_MAX_LISTING_PAGES = _env_number(int, "NEWSARCHIVE_MAX_LISTING_PAGES", "5000")
 #: Seconds a "More Articles" click may take to change the page before clicking stops.
-NEWSARCHIVE_CLICK_TIMEOUT = float(os.environ.get("NEWSARCHIVE_CLICK_TIMEOUT", "30"))
+NEWSARCHIVE_CLICK_TIMEOUT = _env_number(float, "NEWSARCHIVE_CLICK_TIMEOUT", "30")
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_MAX_CONTEXTS = 1
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
@@ -117,13 +130,13 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.middlewares.resilience.OffsiteRedirectMiddleware": 650,
 }
 #: Seconds before the first retry; each further retry waits twice as long, up to the max.
-NEWSARCHIVE_RETRY_BACKOFF_BASE = float(os.environ.get("NEWSARCHIVE_RETRY_BACKOFF_BASE", "1"))
-NEWSARCHIVE_RETRY_BACKOFF_MAX = float(os.environ.get("NEWSARCHIVE_RETRY_BACKOFF_MAX", "60"))
+NEWSARCHIVE_RETRY_BACKOFF_BASE = _env_number(float, "NEWSARCHIVE_RETRY_BACKOFF_BASE", "1")
+NEWSARCHIVE_RETRY_BACKOFF_MAX = _env_number(float, "NEWSARCHIVE_RETRY_BACKOFF_MAX", "60")
 #: A Retry-After longer than this many seconds is cut to it.
-NEWSARCHIVE_RETRY_AFTER_MAX = float(os.environ.get("NEWSARCHIVE_RETRY_AFTER_MAX", "600"))
+NEWSARCHIVE_RETRY_AFTER_MAX = _env_number(float, "NEWSARCHIVE_RETRY_AFTER_MAX", "600")
 #: Retries during a 403/429 burst (429, Retry-After, or 403s in a row) before a page counts
 #: as blocked; a lone 403 among good pages gets RETRY_TIMES like a 5xx.
-NEWSARCHIVE_THROTTLE_RETRY_TIMES = int(os.environ.get("NEWSARCHIVE_THROTTLE_RETRY_TIMES", "5"))
+NEWSARCHIVE_THROTTLE_RETRY_TIMES = _env_number(int, "NEWSARCHIVE_THROTTLE_RETRY_TIMES", "5")
 #: Retry 200 HTML pages that arrive empty or without </html> (truncated) like a 503.
 NEWSARCHIVE_RETRY_INCOMPLETE_HTML = True
 #: Pages are ~50 KB: anything past 8 MiB is not a page of this site (counted, not followed).
@@ -134,18 +147,18 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 #: newsarchive/run_failed (exit status 1), crawl_runs.failed, and the summary's "monitor".
 NEWSARCHIVE_MONITOR_ENABLED = True
 #: Fewest articles a run must archive; 0 for incremental runs that may find nothing new.
-NEWSARCHIVE_MIN_ITEMS = int(os.environ.get("NEWSARCHIVE_MIN_ITEMS", "1"))
+NEWSARCHIVE_MIN_ITEMS = _env_number(int, "NEWSARCHIVE_MIN_ITEMS", "1")
 #: Share of items that must have title, body, published_date and source.
-NEWSARCHIVE_MIN_FIELD_COVERAGE = float(os.environ.get("NEWSARCHIVE_MIN_FIELD_COVERAGE", "0.99"))
+NEWSARCHIVE_MIN_FIELD_COVERAGE = _env_number(float, "NEWSARCHIVE_MIN_FIELD_COVERAGE", "0.99")
 #: Highest share of requests that may end in an ERROR line (give-ups, exceptions).
-NEWSARCHIVE_MAX_ERROR_RATE = float(os.environ.get("NEWSARCHIVE_MAX_ERROR_RATE", "0.05"))
+NEWSARCHIVE_MAX_ERROR_RATE = _env_number(float, "NEWSARCHIVE_MAX_ERROR_RATE", "0.05")
 #: Highest share of article pages that may give no item (deleted, paywall, 403, no title…).
-NEWSARCHIVE_MAX_DROP_RATE = float(os.environ.get("NEWSARCHIVE_MAX_DROP_RATE", "0.10"))
+NEWSARCHIVE_MAX_DROP_RATE = _env_number(float, "NEWSARCHIVE_MAX_DROP_RATE", "0.10")
 #: Highest share of article requests that may end blocked (403/429 after retries).
-NEWSARCHIVE_MAX_BLOCKED_RATE = float(os.environ.get("NEWSARCHIVE_MAX_BLOCKED_RATE", "0.05"))
+NEWSARCHIVE_MAX_BLOCKED_RATE = _env_number(float, "NEWSARCHIVE_MAX_BLOCKED_RATE", "0.05")
 #: An anchor (Date: line, body, More Articles…) missing on this share of pages = layout drift.
-NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE = float(
-    os.environ.get("NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE", "0.5")
+NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE = _env_number(
+    float, "NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE", "0.5"
 )
 EXTENSIONS["newsarchive.extensions.monitor.RunMonitor"] = 490
 EXTENSIONS["newsarchive.extensions.jobstate.CrashSafeJob"] = 480

@@ -77,7 +77,7 @@ def test_changes_merge_into_what_another_run_wrote():
         retry={"2-2": {"url": "b", "attempts": 1}, "4-4": {"url": "d", "attempts": 2}},
     )
     ours = _Changes()
-    ours.archived["2-2"] = ("Naenara (En)", {"url": "b", "published_date": "2025-01-01"})
+    ours.archived["2-2"] = ("Naenara (En)", "b", "2025-01-01")
     ours.gone["1-1"] = "2025-01-03T00:00:00+00:00"
     ours.not_articles["4-4"] = {"reason": "http_503 (after 3 runs)"}
     ours.apply(theirs, keep_articles=True)
@@ -90,7 +90,7 @@ def test_changes_merge_into_what_another_run_wrote():
 def test_database_mode_keeps_no_articles_in_the_file():
     state = CrawlState(retry={"2-2": {"url": "b"}})
     changes = _Changes()
-    changes.archived["2-2"] = ("Naenara (En)", {"url": "b"})
+    changes.archived["2-2"] = ("Naenara (En)", "b", None)
     changes.apply(state, keep_articles=False)
     assert state.articles == {} and state.retry == {}
 

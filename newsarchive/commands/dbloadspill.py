@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
-from typing import Any, ClassVar
-
-from scrapy.commands import ScrapyCommand
 
 from newsarchive.db import spill
+from newsarchive.db.command import DatabaseCommand
 from newsarchive.db.store import CONNECTION_ERRORS, ArchiveStore, ArchiveUnavailable, one_line_error
 from newsarchive.db.urls import describe_target
 from newsarchive.settings_helpers import data_dir
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING"}
+class Command(DatabaseCommand):
+    command_name = "dbloadspill"
 
     def syntax(self) -> str:
         return "[--keep] [--url URL] [FILE|FOLDER …]"
@@ -36,15 +31,10 @@ class Command(ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--keep", action="store_true", help="do not rename loaded files")
-        parser.add_argument(
-            "--url", help="database URL (default: the NEWSARCHIVE_DATABASE_URL setting)"
-        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        assert self.settings is not None
-        url = (opts.url or self.settings.get("NEWSARCHIVE_DATABASE_URL") or "").strip()
-        if not url:
-            self._fail("NEWSARCHIVE_DATABASE_URL is not set (environment or -s), nor --url")
+        url = self.database_url(opts)
+        if url is None:
             return
         default = data_dir(self.settings) / "spill"
         if not args and not default.is_dir():
@@ -80,10 +70,6 @@ class Command(ScrapyCommand):
             print(f"rejected {item.get('article_id') or item.get('url')}: {reason}")
         if rejected or report.unreadable_lines:
             self.exitcode = 1
-
-    def _fail(self, message: str) -> None:
-        print(f"scrapy dbloadspill: error: {message}", file=sys.stderr)
-        self.exitcode = 1
 
 
 def spill_files(arguments: list[str]) -> list[Path]:

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
-from typing import Any, ClassVar
 
 import psycopg
-from scrapy.commands import ScrapyCommand
 
 from newsarchive.db import migrate
+from newsarchive.db.command import DatabaseCommand
 from newsarchive.db.store import DatabaseUnreachable, one_line_error
 from newsarchive.db.urls import InvalidDatabaseURL, describe_target
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING"}
+class Command(DatabaseCommand):
+    command_name = "dbmigrate"
 
     def syntax(self) -> str:
         return "[--status] [--url URL]"
@@ -35,15 +31,10 @@ class Command(ScrapyCommand):
         parser.add_argument(
             "--status", action="store_true", help="list applied and pending migrations only"
         )
-        parser.add_argument(
-            "--url", help="database URL (default: the NEWSARCHIVE_DATABASE_URL setting)"
-        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        assert self.settings is not None
-        url = (opts.url or self.settings.get("NEWSARCHIVE_DATABASE_URL") or "").strip()
-        if not url:
-            self._fail("NEWSARCHIVE_DATABASE_URL is not set (environment or -s), nor --url")
+        url = self.database_url(opts)
+        if url is None:
             return
         try:
             lines = asyncio.run(run_migrations(url, status_only=opts.status))
@@ -52,10 +43,6 @@ class Command(ScrapyCommand):
             return
         for line in lines:
             print(line)
-
-    def _fail(self, message: str) -> None:
-        print(f"scrapy dbmigrate: error: {message}", file=sys.stderr)
-        self.exitcode = 1
 
 
 async def run_migrations(url: str, status_only: bool = False) -> list[str]:
