@@ -25,6 +25,8 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
+from newsarchive.extensions.jobstate import process_alive
+
 #: Where Debian and Ubuntu keep the server binaries (one folder per major version).
 DEBIAN_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 #: The system user that owns the data folder when tests run as root (PostgreSQL refuses root).
@@ -196,12 +198,12 @@ class PostgresServer:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(target, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self._alive(pid):
+        while time.monotonic() < deadline and process_alive(pid):
             time.sleep(0.05)
         # A crashed server leaves postmaster.pid behind; the server treats it as stale unless
         # the pid still exists, and where nobody reaps orphans (some container inits) the dead
         # postmaster stays a zombie with that pid. It is dead either way: drop the lock file.
-        if not self._alive(pid):
+        if not process_alive(pid):
             for lock in [self.datadir / "postmaster.pid", *self.sockdir.glob(".s.PGSQL.*.lock")]:
                 with contextlib.suppress(FileNotFoundError):
                     lock.unlink()
@@ -226,22 +228,7 @@ class PostgresServer:
             pid = int(pidfile.read_text().split("\n", 1)[0])
         except (OSError, ValueError):
             return None
-        return pid if self._alive(pid) else None
-
-    @staticmethod
-    def _alive(pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        # A killed child of ours may linger as a zombie; it is not a running server.
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True
-        return state != "Z"
+        return pid if process_alive(pid) else None
 
     @property
     def running(self) -> bool:

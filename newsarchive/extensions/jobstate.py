@@ -33,7 +33,8 @@ MARKER = "newsarchive.running"
 JOB_FILES = ("requests.queue", "requests.seen", "spider.state")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process runs under ``pid`` (a zombie, killed but not reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -73,7 +74,7 @@ class CrashSafeJob:
         except (OSError, ValueError, IndexError):
             pid = None
         if self.marker.exists() and (pid is None or pid != os.getpid()):
-            if pid is not None and _alive(pid):
+            if pid is not None and process_alive(pid):
                 logger.error(
                     "JOBDIR %s is in use by running process %d: two crawls must not share a job "
                     "directory",
