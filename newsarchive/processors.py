@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -169,7 +170,9 @@ def article_url_parts(url: str | None) -> tuple[str, int] | None:
     if not match:
         return None
     timestamp = int(match.group("timestamp"))
-    return f"{match.group('timestamp')}-{match.group('number')}", timestamp
+    # Interned: a long crawl keeps each id in several sets (seen, listed, archived); one
+    # string object per article instead of one per place keeps that memory small.
+    return sys.intern(f"{match.group('timestamp')}-{match.group('number')}"), timestamp
 
 
 def is_article_url(url: str | None) -> bool:
