@@ -7,8 +7,6 @@ lives here, and all page knowledge lives in ``newsarchive.site``/``pages``.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,11 +37,8 @@ from newsarchive.processors import (
 )
 from newsarchive.settings_helpers import data_dir, default_feeds, feed_batch_size
 from newsarchive.site import PAYWALL_PATH
-
-#: Article requests outrank listing pages, so the queue holds one page of cards at a time and
-#: memory stays flat however long the stream is.
-ARTICLE_PRIORITY = 10
-LISTING_PRIORITY = 0
+from newsarchive.spiders import ARTICLE_PRIORITY, LISTING_PRIORITY
+from newsarchive.spiders.rendering import ScriptedListings
 
 #: HTTP answers that mean an article was deleted.
 GONE_STATUSES = frozenset({404, 410})
@@ -82,7 +77,7 @@ def check_render(mode: str) -> str:
     return mode
 
 
-class StreamSpider(scrapy.Spider):
+class StreamSpider(ScriptedListings, scrapy.Spider):
     """Archive every article of the source stream that ``start_url`` belongs to."""
 
     #: The setting that holds the default start page when no ``-a start_url`` is given.
@@ -257,128 +252,13 @@ class StreamSpider(scrapy.Spider):
         else:
             self.incremental.note_walk_end(caught_up=False)  # the end of the stream
 
-    # --- listings only a browser can page (newsarchive.browser) ----------------------------
+    # --- queueing articles -------------------------------------------------------------------
 
     def is_known(self, article_id: str) -> bool:
         """Whether an earlier run archived this article: incremental crawling replaces this
         (method or attribute). A listing shows the newest first, so clicking "More Articles"
         stops once a click reveals only known articles."""
         return self.incremental.is_known(article_id)
-
-    def follow_scripted_listing(self, listing: ListingPage) -> Iterable[Request]:
-        """Only a browser can page this listing: render it and click, unless render=never."""
-        self.crawler.stats.inc_value(stats.LISTINGS_NEEDING_BROWSER)
-        if self.render == browser.RENDER_NEVER:
-            self.crawler.stats.inc_value(f"{browser.LISTING_NOT_FOLLOWED}/render_never")
-            self.logger.warning(
-                "Listing %s pages with a script and render=never: its later pages were not "
-                "followed",
-                listing.response.url,
-            )
-            return ()
-        return (self.rendered_listing_request(listing.response.url, already_followed=True),)
-
-    def rendered_listing_request(self, url: str, already_followed: bool = False) -> Request:
-        return Request(
-            url,
-            callback=self.parse_rendered_listing,
-            errback=self.rendered_listing_failed,
-            priority=LISTING_PRIORITY,
-            # with render=auto the same URL was just fetched over HTTP to learn it needs this
-            dont_filter=True,
-            meta=browser.rendered_meta(include_page=True),
-            cb_kwargs={"already_followed": already_followed},
-        )
-
-    async def parse_rendered_listing(
-        self, response: Response, already_followed: bool = False
-    ) -> AsyncIterator[Request]:
-        """A listing in Chromium: its article links, then a page of cards per click.
-
-        ``already_followed``: it was read over HTTP first and its first cards are queued.
-        Otherwise (render=always) it is a listing like any other: one that links its next
-        page is followed by that link.
-        """
-        try:
-            if not already_followed:
-                self.crawler.stats.inc_value(stats.LISTING_PAGES)
-                if not isinstance(response, TextResponse):
-                    self.drop(response.url, "not_html")
-                    return
-                listing = ListingPage(response)
-                if not listing.needs_browser:
-                    await browser.close_page(response.meta)
-                    for request in self.follow_listing(listing):
-                        yield request
-                    return
-                self.crawler.stats.inc_value(stats.LISTINGS_NEEDING_BROWSER)
-            async for request in self.click_through(response, already_followed):
-                yield request
-        finally:
-            await browser.close_page(response.meta)
-
-    async def click_through(
-        self, response: Response, already_followed: bool
-    ) -> AsyncIterator[Request]:
-        """Click "More Articles" until it is gone, the page stops changing, a click reveals
-        only known articles, or the run has read NEWSARCHIVE_MAX_LISTING_PAGES listing pages;
-        queue the articles as they show."""
-        settings = self.crawler.settings
-        clicker = browser.ScriptedListing(
-            response.meta["playwright_page"],
-            click_timeout=settings.getfloat("NEWSARCHIVE_CLICK_TIMEOUT", 30.0),
-            pause=settings.getfloat("DOWNLOAD_DELAY"),
-        )
-        # the run's listing pages, static and scripted alike, as listing_cap_reached counts
-        cap = settings.getint("NEWSARCHIVE_MAX_LISTING_PAGES", 5000)
-        count = self.crawler.stats.inc_value
-        count(browser.LISTINGS_RENDERED)
-        listed: set[str] = set()
-        pages, idle, reason = 0, 0, None
-        while reason is None:
-            urls = ListingPage(response, links=await clicker.new_links()).article_urls
-            fresh = {article_url_parts(url)[0] for url in urls} - listed  # type: ignore[index]
-            listed |= fresh
-            first = pages == 0
-            for request in self.queue_articles(urls, quiet=already_followed and first):
-                yield request
-            if fresh:
-                pages, idle = pages + 1, 0
-                if not first:
-                    count(stats.LISTING_PAGES)
-            else:
-                idle += 1
-            if fresh and all(self.is_known(article_id) for article_id in fresh):
-                reason = "known"
-            elif idle >= 3:  # the page keeps changing but shows no new article
-                reason = "unchanged"
-            elif 0 < cap <= self.crawler.stats.get_value(stats.LISTING_PAGES, 0):
-                reason = "limit"
-                self.crawler.stats.set_value(stats.LISTING_CAP_REACHED, 1)
-            else:
-                await self.wait_for_article_backlog()
-                reason = await clicker.click()
-                count(browser.LISTING_CLICKS, 0 if reason else 1)
-        count(f"{browser.LISTING_STOPPED}/{reason}")
-        complete = reason in ("exhausted", "known")
-        self.logger.log(
-            logging.INFO if complete else logging.WARNING,
-            "Listing %s: %d pages of cards, %d articles, %d clicks on More Articles; stopped: %s",
-            response.url,
-            pages,
-            len(listed),
-            clicker.clicks,
-            reason,
-        )
-
-    async def wait_for_article_backlog(self) -> None:
-        """Click only when few requests wait: as on linked listings, where articles outrank
-        the next page, the queue holds a page or two of cards, not the whole stream."""
-        engine = self.crawler.engine
-        limit = max(40, 2 * self.crawler.settings.getint("CONCURRENT_REQUESTS"))
-        # polled: the scheduler has no event to wait on
-        while engine.running and engine.scheduler is not None and len(engine.scheduler) > limit:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
     def queue_articles(self, urls: Iterable[str], quiet: bool = False) -> Iterator[Request]:
         """Requests for the articles among ``urls`` not queued yet in this run; ``quiet``:
@@ -397,25 +277,6 @@ class StreamSpider(scrapy.Spider):
                 continue
             self.seen_article_ids.add(article_id)
             yield self.article_request(url)
-
-    async def rendered_listing_failed(self, failure: Failure) -> None:
-        """A listing that could not be rendered: its first cards stand, later pages do not."""
-        request = failure.request  # type: ignore[attr-defined]
-        await browser.close_page(request.meta)
-        if failure.check(browser.BrowserUnavailable):
-            reason = "no_browser"  # the download handler said so once, in one line
-        else:
-            reason = "error"
-            if failure.check(HttpError):
-                detail = f"HTTP {failure.value.response.status}"
-            else:
-                detail = (failure.getErrorMessage().strip().splitlines() or ["?"])[0]
-            self.logger.warning(
-                "Rendering listing %s failed (%s); its later pages were not followed",
-                request.url,
-                detail,
-            )
-        self.crawler.stats.inc_value(f"{browser.LISTING_NOT_FOLLOWED}/{reason}")
 
     def parse_article(
         self, response: Response, follow_stream: bool = False
