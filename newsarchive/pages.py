@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain, islice
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -104,7 +105,9 @@ class ArticlePage:
             return hint
         for start in _META_LINE_STARTS(_root(self.response)):
             line = None
-            for candidate in [start, *start.iterancestors()][: _META_LINE_MAX_DEPTH + 1]:
+            for candidate in islice(
+                chain((start,), start.iterancestors()), _META_LINE_MAX_DEPTH + 1
+            ):
                 text = collapse_whitespace(_text(candidate))
                 if len(text) > _META_LINE_MAX_CHARS:
                     break

@@ -61,4 +61,3 @@ JOB_CRASH_RECOVERED = f"{PREFIX}/job/crash_recovered"
 
 def listing_failed(reason: str) -> str:
     return f"{LISTING_FAILED}/{reason}"
-

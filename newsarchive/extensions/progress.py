@@ -20,13 +20,6 @@ from newsarchive.settings_helpers import data_dir
 logger = logging.getLogger(__name__)
 
 
-class _KeepUnknown(dict):
-    """%-format mapping that leaves placeholders it cannot fill (e.g. %(time)s) as they are."""
-
-    def __missing__(self, key: str) -> str:
-        return f"%({key})s"
-
-
 #: A %-placeholder with its conversion, e.g. ``%(run_id)s`` or ``%(batch_id)05d``.
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]")
 
@@ -34,7 +27,7 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]")
 def feed_paths(crawler: Crawler, spider: Spider) -> list[str]:
     """The run's feed URIs with the spider's own parameters filled in (others, such as
     ``%(batch_id)05d``, are left as they are; the manifest lists the files written)."""
-    params = _KeepUnknown(name=spider.name, run_id=getattr(spider, "run_id", ""))
+    params = {"name": spider.name, "run_id": getattr(spider, "run_id", "")}
     return [
         _PLACEHOLDER.sub(lambda m: str(params[m[1]]) if m[1] in params else m[0], uri)
         for uri in crawler.settings.getdict("FEEDS")

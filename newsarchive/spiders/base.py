@@ -45,8 +45,11 @@ GONE_STATUSES = frozenset({404, 410})
 
 
 def failure_reason(failure: Failure) -> str:
-    """A drop reason for a request that gave no page: the exception's ``drop_reason`` (set by
-    newsarchive.middlewares.resilience: offsite_redirect, oversized), else its class name."""
+    """A drop reason for a request that gave no page: ``http_<status>`` for an HTTP error, the
+    exception's ``drop_reason`` (set by newsarchive.middlewares.resilience: offsite_redirect,
+    oversized), else its class name."""
+    if failure.check(HttpError):
+        return f"http_{failure.value.response.status}"
     reason = getattr(failure.value, "drop_reason", None)
     return reason or (failure.type.__name__ if failure.type else "error")
 
@@ -255,9 +258,9 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
     # --- queueing articles -------------------------------------------------------------------
 
     def is_known(self, article_id: str) -> bool:
-        """Whether an earlier run archived this article: incremental crawling replaces this
-        (method or attribute). A listing shows the newest first, so clicking "More Articles"
-        stops once a click reveals only known articles."""
+        """Whether an earlier run archived this article (newsarchive.incremental). A listing
+        shows the newest first, so clicking "More Articles" stops once a click reveals only
+        known articles."""
         return self.incremental.is_known(article_id)
 
     def queue_articles(self, urls: Iterable[str], quiet: bool = False) -> Iterator[Request]:
@@ -321,26 +324,22 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
     def article_failed(self, failure: Failure) -> Iterator[ArticleGoneItem]:
         """An article request that ended without a page: count it, log it once, go on."""
         request = failure.request  # type: ignore[attr-defined]
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            reason = "gone" if status in GONE_STATUSES else f"http_{status}"
-            if status in GONE_STATUSES and (parts := article_url_parts(request.url)):
+        reason = failure_reason(failure)
+        status = failure.value.response.status if failure.check(HttpError) else None
+        if status in GONE_STATUSES:
+            reason = "gone"
+            if parts := article_url_parts(request.url):
                 self.crawler.stats.inc_value(stats.GONE)
                 yield ArticleGoneItem(
                     article_id=parts[0], url=request.url, status=status, seen_at=utc_now_iso()
                 )
-        else:
-            reason = failure_reason(failure)
         self.drop(request.url, reason)
 
     def listing_failed(self, failure: Failure) -> None:
         """A listing page that gave no page: the walk of the stream breaks here, so the next
         run walks the whole stream rather than stop early above a gap."""
         request = failure.request  # type: ignore[attr-defined]
-        if failure.check(HttpError):
-            reason = f"http_{failure.value.response.status}"
-        else:
-            reason = failure_reason(failure)
+        reason = failure_reason(failure)
         self.crawler.stats.inc_value(stats.listing_failed(reason))
         self.logger.warning("Listing %s failed (%s): its later pages were not followed",
                             request.url, reason)  # fmt: skip
@@ -384,14 +383,21 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
         if listing.more_articles_control is None:
             count(stats.missing_anchor("more_articles"))
 
-    def listing_cap_reached(self, listing: ListingPage) -> bool:
-        """Whether NEWSARCHIVE_MAX_LISTING_PAGES listing pages were read: pagination that never
-        ends must still end the crawl."""
+    def listing_pages_exhausted(self) -> bool:
+        """Whether the run has read NEWSARCHIVE_MAX_LISTING_PAGES listing pages (linked and
+        scripted alike): pagination that never ends must still end the crawl. Counted once
+        reached, for the monitor."""
         cap = self.crawler.settings.getint("NEWSARCHIVE_MAX_LISTING_PAGES", 5000)
-        pages = self.crawler.stats.get_value(stats.LISTING_PAGES, 0)
-        if cap <= 0 or pages < cap:
+        if cap <= 0 or self.crawler.stats.get_value(stats.LISTING_PAGES, 0) < cap:
             return False
         self.crawler.stats.set_value(stats.LISTING_CAP_REACHED, 1)
+        return True
+
+    def listing_cap_reached(self, listing: ListingPage) -> bool:
+        """listing_pages_exhausted, said in the log with the page whose link is not followed."""
+        if not self.listing_pages_exhausted():
+            return False
+        cap = self.crawler.settings.getint("NEWSARCHIVE_MAX_LISTING_PAGES", 5000)
         self.logger.warning(
             "Stopped at %s: NEWSARCHIVE_MAX_LISTING_PAGES=%d listing pages read; its "
             '"More Articles" was not followed',

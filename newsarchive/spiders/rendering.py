@@ -96,8 +96,6 @@ class ScriptedListings(_Base):
             click_timeout=settings.getfloat("NEWSARCHIVE_CLICK_TIMEOUT", 30.0),
             pause=settings.getfloat("DOWNLOAD_DELAY"),
         )
-        # the run's listing pages, static and scripted alike, as listing_cap_reached counts
-        cap = settings.getint("NEWSARCHIVE_MAX_LISTING_PAGES", 5000)
         count = self.crawler.stats.inc_value
         count(browser.LISTINGS_RENDERED)
         listed: set[str] = set()
@@ -119,9 +117,8 @@ class ScriptedListings(_Base):
                 reason = "known"
             elif idle >= 3:  # the page keeps changing but shows no new article
                 reason = "unchanged"
-            elif 0 < cap <= self.crawler.stats.get_value(stats.LISTING_PAGES, 0):
+            elif self.listing_pages_exhausted():  # the run's listing pages, static and scripted
                 reason = "limit"
-                self.crawler.stats.set_value(stats.LISTING_CAP_REACHED, 1)
             else:
                 await self.wait_for_article_backlog()
                 reason = await clicker.click()
