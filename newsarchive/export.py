@@ -34,8 +34,9 @@ import psycopg
 from psycopg import sql
 
 from newsarchive.db.urls import describe_target, scrub
+from newsarchive.files import write_json_atomically
 from newsarchive.items import ARTICLE_FIELDS, ARTICLE_FIELDS_VERSION
-from newsarchive.manifest import MANIFEST_NAME, build_manifest, file_entry, write_json_atomic
+from newsarchive.manifest import MANIFEST_NAME, build_manifest, file_entry
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -478,7 +479,7 @@ def export_archive(
         filters=filters.as_json(),
         rows=total,
     )
-    write_json_atomic(manifest_path, manifest)
+    write_json_atomically(manifest_path, manifest, indent=2)
     return ExportResult(folder, manifest_path, total, [w.path for w in writers], run_ids)
 
 

@@ -32,11 +32,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -47,6 +45,8 @@ from scrapy.exceptions import CloseSpider
 from scrapy.statscollectors import StatsCollector
 
 from newsarchive import stats as names
+from newsarchive.clock import utc_now_iso, utc_today
+from newsarchive.files import write_json_atomically
 from newsarchive.items import ArticleItem
 from newsarchive.processors import article_url_parts
 from newsarchive.settings_helpers import data_dir
@@ -72,7 +72,7 @@ RECHECKS = f"{PREFIX}/rechecks"
 RETRIES = f"{PREFIX}/retries"
 MODE = f"{PREFIX}/mode"
 #: Shared with the PostgreSQL pipeline: the crawl command prints it and exits 1.
-STARTUP_ERROR = f"{names.PREFIX}/startup_error"
+STARTUP_ERROR = names.STARTUP_ERROR
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -173,30 +173,6 @@ class CrawlState:
         return None
 
 
-def write_atomically(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON to a temporary file beside ``path``, fsync it, then rename it over ``path``:
-    a crash leaves the old file or the new one, never half of one. Blocking: run in a thread."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
 # --- one run ----------------------------------------------------------------------------------
 
 
@@ -242,10 +218,6 @@ class _Changes:
                 state.retry.pop(article_id, None)
             elif article_id not in self.archived and article_id not in self.not_articles:
                 state.retry[article_id] = retry
-
-
-def utc_today() -> date:
-    return datetime.now(UTC).date()
 
 
 class Incremental:
@@ -507,7 +479,7 @@ class Incremental:
         if not parts:
             return
         article_id = parts[0]
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        now = utc_now_iso()
         if article_id in self.archived or article_id in self._archived_now:
             # A re-fetched article: only a deletion changes what the archive knows.
             if reason == "gone":
@@ -559,7 +531,7 @@ class Incremental:
             "complete": complete,
             "run_id": run_id,
             "finish_reason": reason,
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "at": utc_now_iso(),
         }
         await asyncio.to_thread(self._save_blocking, walk, run_id, spider_name)
         logger.info(
@@ -575,7 +547,7 @@ class Incremental:
             "complete": False,
             "run_id": run_id,
             "finish_reason": None,
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "at": utc_now_iso(),
         }
         self._update_file(lambda state: state.walks.__setitem__(self.start_url, walk), run_id,
                           getattr(spider, "name", ""))  # fmt: skip
@@ -600,11 +572,11 @@ class Incremental:
         extra = {
             "spider": spider_name,
             "site": urlsplit(self.start_url).netloc,
-            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "updated_at": utc_now_iso(),
             "run_id": run_id,
             "archive": "postgresql" if self.uses_database else "state_file",
         }
         try:
-            write_atomically(self.path, state.to_json(**extra))
+            write_json_atomically(self.path, state.to_json(**extra))
         except OSError as exc:
             logger.error("Cannot write the state file %s: %s", self.path, exc.strerror or exc)

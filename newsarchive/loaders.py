@@ -6,6 +6,7 @@ from itemloaders.processors import Compose, Join, MapCompose, TakeFirst
 from scrapy.loader import ItemLoader
 
 from newsarchive import processors as p
+from newsarchive.clock import utc_now_iso
 from newsarchive.items import ARTICLE_FIELDS, ArticleItem
 from newsarchive.pages import ArticlePage
 
@@ -63,6 +64,6 @@ def load_article(
     loader.add_value("source", p.meta_line_source(page.meta_line))
     loader.add_value("source", p.strip_brand(page.above_title))
     loader.add_value("original_url", page.original_href)
-    loader.add_value("crawled_at", crawled_at or p.utc_now_iso())
+    loader.add_value("crawled_at", crawled_at or utc_now_iso())
     loader.add_value("run_id", run_id)
     return loader.load_item()

@@ -14,12 +14,12 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from newsarchive.clock import utc_now_iso
 
 #: The layout of manifest.json itself; bump it when keys change meaning.
 MANIFEST_VERSION = 1
@@ -52,10 +52,6 @@ def software() -> dict[str, str]:
         "scrapy": scrapy.__version__,
         "python": platform.python_version(),
     }
-
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def file_entry(
@@ -107,20 +103,6 @@ def build_manifest(
         **extra,
         "files": files,
     }
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def verify_manifest(path: Path) -> list[str]:

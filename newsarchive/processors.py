@@ -203,10 +203,6 @@ def iso_date(value: date | str | None) -> str | None:
     return parsed.isoformat() if parsed else None
 
 
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def content_hash(title: str | None, body: str | None) -> str:
     """sha256 hex of ``title + "\\n\\n" + body``: equal hashes mean an unchanged article."""
     return hashlib.sha256(f"{title or ''}\n\n{body or ''}".encode()).hexdigest()

@@ -61,3 +61,6 @@ JOB_CRASH_RECOVERED = f"{PREFIX}/job/crash_recovered"
 
 def listing_failed(reason: str) -> str:
     return f"{LISTING_FAILED}/{reason}"
+
+
+STARTUP_ERROR = f"{PREFIX}/startup_error"  # a one-line reason the run could not start

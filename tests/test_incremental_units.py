@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from newsarchive.files import write_json_atomically
 from newsarchive.incremental import (
     CrawlState,
     StateError,
@@ -13,7 +14,6 @@ from newsarchive.incremental import (
     parse_full,
     parse_recheck_days,
     state_path,
-    write_atomically,
 )
 from newsarchive.schedule import EXIT_USAGE, ScheduleError, Target, _mask
 from newsarchive.spiders.base import ConfigurationError
@@ -61,7 +61,7 @@ def test_state_round_trip_and_atomic_write(tmp_path):
     state = CrawlState(
         articles={"Naenara (En)": {"1-2": {"url": "u", "published_date": "2025-01-02"}}}
     )
-    write_atomically(path, state.to_json(spider="naenara"))
+    write_json_atomically(path, state.to_json(spider="naenara"))
     assert CrawlState.load(path) == state
     assert [p.name for p in path.parent.iterdir()] == ["s.json"]  # no temporary file left
     path.write_text(json.dumps({"format": 99}))

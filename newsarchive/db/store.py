@@ -33,6 +33,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from newsarchive.clock import utc_now
 from newsarchive.db import migrate
 from newsarchive.db.urls import describe_target, scrub
 from newsarchive.items import ARTICLE_FIELDS as ITEM_FIELDS
@@ -696,7 +697,7 @@ class ArchiveStore:
     async def finish_run(self, run: RunRecord) -> None:
         """Record a run's end and counts (creates the row if its start was never recorded)."""
         if run.finished_at is None:
-            run.finished_at = datetime.now(UTC)
+            run.finished_at = utc_now()
         await self._write_run(run)
 
     async def _write_run(self, run: RunRecord) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
@@ -25,6 +24,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.job import job_dir
 
 from newsarchive import stats as names
+from newsarchive.clock import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class CrashSafeJob:
         present = [name for name in JOB_FILES if (self.folder / name).exists()]
         if not present:
             return None
-        target = self.folder / f"crashed-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+        target = self.folder / f"crashed-{utc_now():%Y%m%dT%H%M%S%fZ}"
         target.mkdir(parents=True)
         for name in present:
             (self.folder / name).rename(target / name)

@@ -25,12 +25,12 @@ from w3lib.url import file_uri_to_path
 
 from newsarchive.extensions.progress import summary_path
 from newsarchive.extensions.warc import warc_enabled, warc_path
+from newsarchive.files import write_json_atomically
 from newsarchive.items import ARTICLE_FIELDS, ARTICLE_FIELDS_VERSION
 from newsarchive.manifest import (
     MANIFEST_NAME,
     build_manifest,
     file_entry,
-    write_json_atomic,
 )
 from newsarchive.settings_helpers import data_dir, run_feed_folder
 
@@ -157,7 +157,7 @@ class FeedManifest:
             spider=self.spider_name,
             finish_reason=self.reason,
         )
-        write_json_atomic(path, manifest)
+        write_json_atomically(path, manifest, indent=2)
         self._add_to_summary(folder, path, [feed.path for feed in self.feeds], warc)
         return path
 
@@ -179,4 +179,4 @@ class FeedManifest:
         summary["feed_files"] = [str(p) for p in feed_files if p is not None]
         if warc.is_file():
             summary["warc"] = str(warc)
-        write_json_atomic(summary_file, summary)
+        write_json_atomically(summary_file, summary, indent=2)

@@ -23,7 +23,7 @@ from newsarchive.monitor import Thresholds, Verdict, evaluate
 logger = logging.getLogger(__name__)
 
 #: Set by the PostgreSQL pipeline when the archive refused the run before its first request.
-STARTUP_ERROR = f"{names.PREFIX}/startup_error"
+STARTUP_ERROR = names.STARTUP_ERROR
 
 
 class RunMonitor:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -14,6 +13,7 @@ from scrapy.crawler import Crawler
 from scrapy.utils.asyncio import create_looping_call
 
 from newsarchive import stats as names
+from newsarchive.clock import utc_now
 from newsarchive.monitor import coverage
 from newsarchive.settings_helpers import data_dir
 
@@ -37,8 +37,8 @@ def feed_paths(crawler: Crawler, spider: Spider) -> list[str]:
 def run_summary(crawler: Crawler, spider: Spider, reason: str) -> dict[str, Any]:
     """The machine-readable account of a run: counts, drops by reason, duration, feeds."""
     values = crawler.stats.get_stats()
-    started = values.get("start_time") or datetime.now(UTC)
-    finished = values.get("finish_time") or datetime.now(UTC)
+    started = values.get("start_time") or utc_now()
+    finished = values.get("finish_time") or utc_now()
     return {
         "run_id": getattr(spider, "run_id", None),
         "spider": spider.name,

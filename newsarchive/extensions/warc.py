@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from http import HTTPStatus
 from importlib.metadata import version
 from io import BytesIO
@@ -36,6 +36,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+from newsarchive.clock import new_run_id, utc_now
 from newsarchive.manifest import software
 from newsarchive.processors import is_article_url
 from newsarchive.settings_helpers import data_dir
@@ -98,7 +99,7 @@ class WarcArchive:
     # --- signal handlers (reactor thread: no I/O here) ----------------------------------------
 
     def spider_opened(self, spider: Spider) -> None:
-        run_id = getattr(spider, "run_id", None) or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        run_id = getattr(spider, "run_id", None) or new_run_id()
         self.path = warc_path(data_dir(self.crawler.settings), spider.name, run_id)
         info = {
             "software": " ".join(
@@ -131,7 +132,7 @@ class WarcArchive:
             response_headers=_header_pairs(response.headers, _FRAMING_HEADERS),
             response_body=response.body,
             ip_address=str(response.ip_address) if response.ip_address else None,
-            fetched_at=datetime.now(UTC),
+            fetched_at=utc_now(),
         )
 
     async def spider_closed(self, spider: Spider) -> None:

@@ -15,10 +15,8 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
-from uuid import uuid4
 
 import psycopg
 from scrapy import Spider, signals
@@ -26,6 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, NotConfigured
 
 from newsarchive import stats as names
+from newsarchive.clock import new_run_id, utc_now
 from newsarchive.db import spill
 from newsarchive.db.store import (
     CONNECTION_ERRORS,
@@ -54,7 +53,7 @@ RETRIES = f"{DB}/retries"
 SPILLED = f"{DB}/spilled"
 REJECTED = f"{DB}/rejected"  # + "/<reason>"
 #: A one-line reason the crawl could not start; the crawl command prints it and exits 1.
-STARTUP_ERROR = f"{names.PREFIX}/startup_error"
+STARTUP_ERROR = names.STARTUP_ERROR
 
 Entry = tuple[str, dict[str, Any]]  # ("article" | "gone", item as a dict)
 
@@ -114,11 +113,10 @@ class PostgresPipeline:
         spider = self.crawler.spider
         assert spider is not None
         self.run = RunRecord(
-            run_id=getattr(spider, "run_id", None)
-            or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid4().hex[:8]}",
+            run_id=getattr(spider, "run_id", None) or new_run_id(),
             spider=spider.name,
             start_url=getattr(spider, "start_url", None),
-            started_at=getattr(spider, "run_started_at", None) or datetime.now(UTC),
+            started_at=getattr(spider, "run_started_at", None) or utc_now(),
         )
         logger.info("Archiving to PostgreSQL at %s", mask_url(self.url))
         try:
@@ -209,7 +207,7 @@ class PostgresPipeline:
             return
         run = self.run
         values = self.crawler.stats.get_stats()
-        run.finished_at = datetime.now(UTC)
+        run.finished_at = utc_now()
         run.finish_reason = reason
         run.item_count = int(values.get(names.ITEMS, 0))
         run.gone_count = int(values.get(names.GONE, 0))

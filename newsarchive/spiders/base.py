@@ -8,11 +8,9 @@ lives here, and all page knowledge lives in ``newsarchive.site``/``pages``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
-from uuid import uuid4
 
 import scrapy
 from scrapy.crawler import Crawler
@@ -22,6 +20,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from newsarchive import browser, stats
+from newsarchive.clock import new_run_id, utc_now, utc_now_iso
 from newsarchive.incremental import Incremental, parse_full, parse_recheck_days
 from newsarchive.items import ARTICLE_FIELDS, ArticleGoneItem, ArticleItem
 from newsarchive.loaders import load_article
@@ -33,7 +32,6 @@ from newsarchive.processors import (
     iso_date,
     meta_line_date_text,
     strip_brand,
-    utc_now_iso,
 )
 from newsarchive.settings_helpers import data_dir, default_feeds, feed_batch_size
 from newsarchive.site import PAYWALL_PATH
@@ -109,8 +107,8 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
             self.recheck_days = parse_recheck_days(recheck_days)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
-        self.run_started_at = datetime.now(UTC)
-        self.run_id = f"{self.run_started_at:%Y%m%dT%H%M%SZ}-{uuid4().hex[:8]}"
+        self.run_started_at = utc_now()
+        self.run_id = new_run_id(self.run_started_at)
         self.seen_article_ids: set[str] = set()
         self.start_url = ""
         self.start_host = ""
