@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import FAST_CRAWL_SETTINGS, SCRAPY, Measured, run_measured, setting_args
 
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 
 #: As bench_crawl.py: no politeness delays against a local server, 16 in flight; memory
 #: sampled every second so a short run still records its peak.

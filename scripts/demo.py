@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,8 +22,8 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from newsarchive import browser, stats
-from newsarchive.replica.server import ReplicaServer
 from newsarchive.spiders.base import ConfigurationError, StreamSpider
+from newsarchive_replica.server import ReplicaServer
 from tests import crawling
 from tests.crawling import FAST, ROOT, SCRAPY, CrawlResult, crawl, read_jsonl
 

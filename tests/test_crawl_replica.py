@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from newsarchive.items import ARTICLE_FIELDS
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 from tests.crawling import CrawlResult, crawl, read_jsonl
 
 ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d")

@@ -27,13 +27,13 @@ from urllib.parse import unquote
 import pytest
 from parsel import Selector
 
-from newsarchive.replica import cli
-from newsarchive.replica.expected import expected_item, expected_items
-from newsarchive.replica.export import export_static
-from newsarchive.replica.model import KST, build_streams, generate, juche_dateline
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica import cli
+from newsarchive_replica.expected import expected_item, expected_items
+from newsarchive_replica.export import export_static
+from newsarchive_replica.model import KST, build_streams, generate, juche_dateline
+from newsarchive_replica.server import ReplicaServer
 
-REPLICA_DIR = Path(__file__).resolve().parents[1] / "newsarchive" / "replica"
+REPLICA_DIR = Path(__file__).resolve().parents[1] / "newsarchive_replica"
 MONTHS = {m: i for i, m in enumerate(date(2000, n, 1).strftime("%B") for n in range(1, 13))}
 
 
@@ -405,7 +405,7 @@ def test_oracle_imports_nothing_from_the_spider():
         tree = ast.parse((REPLICA_DIR / name).read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("newsarchive"):
-                assert node.module.startswith("newsarchive.replica"), node.module
+                assert node.module.startswith("newsarchive_replica"), node.module
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("newsarchive") for a in node.names)
 
@@ -533,7 +533,7 @@ def test_cli_bad_arguments(argv, capsys):
 
 def test_cli_serve_runs_until_sigterm():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newsarchive.replica.cli", "serve", "--port", "0"],
+        [sys.executable, "-m", "newsarchive_replica.cli", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
