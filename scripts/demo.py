@@ -48,7 +48,9 @@ def main() -> int:
         ]
         print("demo: " + " ".join(command[1:]), flush=True)
         finished = subprocess.run(command, cwd=ROOT, check=False)
-    runs = sorted((ROOT / "data" / "runs" / "naenara").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    runs = sorted(
+        (ROOT / "data" / "runs" / "naenara").glob("*.json"), key=lambda p: p.stat().st_mtime
+    )
     if not runs:
         print("demo: the crawl wrote no run summary", file=sys.stderr)
         return finished.returncode or 1
