@@ -63,7 +63,7 @@ def export_site(articles: int, port: int, work: Path) -> Path:
     """A static replica export of ``articles`` articles; in a child process, because a
     child's peak RSS counts from its parent's and the parent must stay small."""
     site = work / f"site-{articles}"
-    command = [sys.executable, "-m", "newsarchive.replica.cli", "export", str(site)]
+    command = [sys.executable, "-m", "newsarchive_replica.cli", "export", str(site)]
     options = [f"--base-url=http://127.0.0.1:{port}", f"--naenara-articles={articles}"]
     subprocess.run([*command, *options], check=True, capture_output=True, cwd=ROOT)
     return site

@@ -44,8 +44,8 @@ from newsarchive.db import migrate  # noqa: E402
 from newsarchive.db.store import ARTICLE_FIELDS, DATE_FIELDS, INSTANT_FIELDS, ArchiveStore  # noqa: E402
 from newsarchive.items import ArticleItem  # noqa: E402
 from newsarchive.pipelines.postgres import PostgresPipeline  # noqa: E402
-from newsarchive.replica.expected import expected_items  # noqa: E402
-from newsarchive.replica.model import build_streams  # noqa: E402
+from newsarchive_replica.expected import expected_items  # noqa: E402
+from newsarchive_replica.model import build_streams  # noqa: E402
 from tests.services import PostgresServer  # noqa: E402
 
 #: The project's own batch size, so the figures describe the shipped configuration.
@@ -189,7 +189,7 @@ def bench_crawl(server: PostgresServer, articles: int, rounds: int, work: Path) 
     from bench_crawl import count_lines, crawl_args
     from common import SCRAPY, free_port, nginx_serving, run_measured
 
-    from newsarchive.replica.export import export_static
+    from newsarchive_replica.export import export_static
 
     port = free_port()
     export = export_static(work / "site", f"http://127.0.0.1:{port}", naenara_articles=articles)

@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import FAST_CRAWL_SETTINGS, SCRAPY, Measured, run_measured, setting_args
 
-from newsarchive.replica.server import ReplicaServer
+from newsarchive.items import PER_RUN_FIELDS
+from newsarchive_replica.server import ReplicaServer
 
 #: As bench_crawl.py: no politeness delays against a local server, 16 in flight; memory
 #: sampled every second so a short run still records its peak.
 SETTINGS = {**FAST_CRAWL_SETTINGS, "MEMUSAGE_CHECK_INTERVAL_SECONDS": "1"}
-PER_RUN_FIELDS = ("crawled_at", "run_id")
 
 
 def crawl(start_url: str, work: Path, name: str) -> tuple[Measured, list[dict]]:

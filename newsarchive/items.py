@@ -30,6 +30,10 @@ ARTICLE_FIELDS: tuple[str, ...] = (
 #: field is added (1: the first thirteen fields; 2: ``run_id`` added).
 ARTICLE_FIELDS_VERSION = 2
 
+#: The fields that differ from run to run by design (when, and by which run, a page was
+#: fetched): left out when two runs, or a run and the replica's oracle, are compared.
+PER_RUN_FIELDS: frozenset[str] = frozenset({"crawled_at", "run_id"})
+
 
 class ArticleItem(scrapy.Item):
     """One article page as it was seen at ``crawled_at``."""

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +48,9 @@ def main() -> int:
         ]
         print("demo: " + " ".join(command[1:]), flush=True)
         finished = subprocess.run(command, cwd=ROOT, check=False)
-    runs = sorted((ROOT / "data" / "runs" / "naenara").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    runs = sorted(
+        (ROOT / "data" / "runs" / "naenara").glob("*.json"), key=lambda p: p.stat().st_mtime
+    )
     if not runs:
         print("demo: the crawl wrote no run summary", file=sys.stderr)
         return finished.returncode or 1

@@ -26,9 +26,15 @@ def fixture_response(name: str, url: str = SPECIMEN_URL) -> HtmlResponse:
     return html_response((FIXTURES / name).read_bytes(), url)
 
 
+#: The specimen article's expected fields (article.expected.json of the shared specimen).
+SPECIMEN_EXPECTED: dict = json.loads(
+    (FIXTURES / "specimen_article.expected.json").read_text(encoding="utf-8")
+)
+
+
 @pytest.fixture
 def specimen_expected() -> dict:
-    return json.loads((FIXTURES / "specimen_article.expected.json").read_text(encoding="utf-8"))
+    return dict(SPECIMEN_EXPECTED)
 
 
 # --- PostgreSQL fixtures (issue 3: the PostgreSQL archive) ----------------------------------

@@ -22,8 +22,9 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from newsarchive import browser, stats
-from newsarchive.replica.server import ReplicaServer
+from newsarchive.items import PER_RUN_FIELDS
 from newsarchive.spiders.base import ConfigurationError, StreamSpider
+from newsarchive_replica.server import ReplicaServer
 from tests import crawling
 from tests.crawling import FAST, ROOT, SCRAPY, CrawlResult, crawl, read_jsonl
 
@@ -118,10 +119,6 @@ def stat(result: CrawlResult, name: str) -> int:
     """One counter from the stats Scrapy dumps at the end of the log (0 when absent)."""
     match = re.search(rf"'{re.escape(name)}': (\d+)", result.log)
     return int(match.group(1)) if match else 0
-
-
-#: Fields that differ from run to run by design, left out when two runs are compared.
-PER_RUN_FIELDS = frozenset({"crawled_at", "run_id"})
 
 
 def comparable(items: list[dict]) -> list[dict]:

@@ -32,7 +32,7 @@ from newsarchive.export import ARTICLE_COLUMNS, REVISION_COLUMNS
 from newsarchive.items import ARTICLE_FIELDS, ARTICLE_FIELDS_VERSION
 from newsarchive.manifest import verify_manifest
 from newsarchive.processors import article_url_parts
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 from tests.conftest_postgres import migrate_url
 from tests.crawling import FAST, ROOT, read_jsonl
 from tests.services import PostgresServer

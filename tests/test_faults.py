@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 from tests.crawling import CrawlResult, crawl
 
 STREAM = "kcna"

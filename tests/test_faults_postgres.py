@@ -21,7 +21,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from newsarchive.db.store import ArchiveStore
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 from tests.crawling import FAST, ROOT
 from tests.services import PostgresServer
 

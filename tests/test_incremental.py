@@ -20,7 +20,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from newsarchive.incremental import state_path
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 from tests.crawling import CrawlResult, crawl
 
 #: 60 articles: four listing pages, every kind of non-article (404, 410, paywall, no title,

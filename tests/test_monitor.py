@@ -12,7 +12,7 @@ from scrapy.http import HtmlResponse, Request, TextResponse
 from newsarchive import stats as names
 from newsarchive.middlewares.resilience import incomplete_kind, parse_retry_after
 from newsarchive.monitor import Thresholds, coverage, evaluate
-from newsarchive.replica.faults import FaultError, FaultRule, parse_action
+from newsarchive_replica.faults import FaultError, FaultRule, parse_action
 
 LIMITS = Thresholds()
 

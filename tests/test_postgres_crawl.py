@@ -23,7 +23,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from newsarchive.db.store import ARTICLE_FIELDS
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 from tests.crawling import FAST as CRAWL_FAST
 from tests.services import PostgresServer, free_port
 

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 from tests.conftest_postgres import migrate_url
 from tests.scrapyd_server import (
     PROJECT,

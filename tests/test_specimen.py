@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 
 import pytest
+from scrapy.exporters import CsvItemExporter, JsonLinesItemExporter
+from scrapy.settings import Settings
 
-from newsarchive.items import ARTICLE_FIELDS
+from newsarchive.items import ARTICLE_FIELDS, PER_RUN_FIELDS
 from newsarchive.loaders import load_article
 from newsarchive.pages import ArticlePage, ListingPage
-from tests.conftest import LISTING_URL, SPECIMEN_URL, fixture_response, html_response
+from newsarchive.spiders.naenara import NaenaraSpider
+from tests.conftest import (
+    LISTING_URL,
+    SPECIMEN_EXPECTED,
+    SPECIMEN_URL,
+    fixture_response,
+    html_response,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,26 +33,52 @@ def test_item_equals_expected(item, specimen_expected):
     assert {k: item[k] for k in specimen_expected} == specimen_expected
 
 
-def test_item_has_every_contract_field_in_order(item):
-    assert tuple(item) == ARTICLE_FIELDS or set(item) == set(ARTICLE_FIELDS)
+def test_item_has_every_contract_field(item):
+    assert sorted(item) == sorted(ARTICLE_FIELDS)
+
+
+def feeds_of_a_run(feeds: dict) -> dict[str, dict]:
+    """The feeds a crawl writes, as the spider sets them up: its own, or the user's -O/-o."""
+    settings = Settings()
+    settings.setmodule("newsarchive.settings", priority="project")
+    if feeds:
+        settings.set("FEEDS", feeds, priority="cmdline")
+    NaenaraSpider.update_settings(settings)
+    return settings.getdict("FEEDS")
 
 
 @pytest.mark.parametrize(
-    "field",
-    [
-        "url",
-        "article_id",
-        "title",
-        "body",
-        "published_date",
-        "published_at",
-        "page_date",
-        "source",
-        "source_name",
-        "source_language",
-        "original_url",
-    ],
+    "feeds", [{}, {"user.jsonl": {"format": "jsonlines"}}, {"user.csv": {"format": "csv"}}]
 )
+def test_feeds_write_every_contract_field_in_order(item, feeds):
+    """The order is the feeds' contract (the item's own key order is not): each feed, written
+    by Scrapy's exporter with the options the run gives it, lists ARTICLE_FIELDS in order."""
+    written = {}
+    for uri, options in feeds_of_a_run(feeds).items():
+        stream = io.BytesIO()
+        exporter_class = {"jsonlines": JsonLinesItemExporter, "csv": CsvItemExporter}
+        exporter = exporter_class[options["format"]](stream, fields_to_export=options["fields"])
+        exporter.start_exporting()
+        exporter.export_item(item)
+        exporter.finish_exporting()
+        text = stream.getvalue().decode("utf-8")
+        if options["format"] == "csv":
+            written[uri] = tuple(next(csv.reader(io.StringIO(text))))
+        else:
+            written[uri] = tuple(json.loads(text))
+    assert written and all(fields == ARTICLE_FIELDS for fields in written.values()), written
+
+
+#: The fields the specimen fixes; the others (crawled_at, content_hash, run_id) depend on the
+#: run and are checked by their own tests below.
+SPECIMEN_FIELDS = [name for name in ARTICLE_FIELDS if name in SPECIMEN_EXPECTED]
+
+
+def test_specimen_fixes_every_field_but_the_runs_own():
+    assert set(ARTICLE_FIELDS) - set(SPECIMEN_FIELDS) == PER_RUN_FIELDS | {"content_hash"}
+
+
+@pytest.mark.parametrize("field", SPECIMEN_FIELDS)
 def test_field(item, specimen_expected, field):
     assert item[field] == specimen_expected[field]
 

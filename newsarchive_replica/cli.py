@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from newsarchive.replica.expected import expected_items, to_jsonl
-from newsarchive.replica.export import ExportError, export_static
-from newsarchive.replica.model import DEFAULT_SEED, STREAM_KEYS, build_streams
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.expected import expected_items, to_jsonl
+from newsarchive_replica.export import ExportError, export_static
+from newsarchive_replica.model import DEFAULT_SEED, STREAM_KEYS, build_streams
+from newsarchive_replica.server import ReplicaServer
 
 PROG = "newsarchive-replica"
 

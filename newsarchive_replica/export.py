@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from newsarchive.replica import render
-from newsarchive.replica.expected import expected_items, to_jsonl
-from newsarchive.replica.model import (
+from newsarchive_replica import render
+from newsarchive_replica.expected import expected_items, to_jsonl
+from newsarchive_replica.model import (
     DEFAULT_SEED,
     NON_ARTICLE,
     TODAY,

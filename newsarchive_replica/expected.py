@@ -1,7 +1,7 @@
 """The oracle: the items a correct spider produces from the replica, built from the model.
 
 Why from the model: an oracle that parsed the replica's HTML would share the spider's
-mistakes. Nothing here imports newsarchive code outside ``newsarchive.replica`` either, so the
+mistakes. Nothing here imports newsarchive code outside ``newsarchive_replica`` either, so the
 spider's code cannot leak into its own test.
 """
 
@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from newsarchive.replica.model import NON_ARTICLE, Article, StreamSpec, StreamState
+from newsarchive_replica.model import NON_ARTICLE, Article, StreamSpec, StreamState
 
 
 def expected_item(spec: StreamSpec, art: Article, base_url: str) -> dict:

@@ -14,7 +14,7 @@ from datetime import date
 from html import escape
 from urllib.parse import quote
 
-from newsarchive.replica.model import MONTHS, Article, StreamSpec
+from newsarchive_replica.model import MONTHS, Article, StreamSpec
 
 ROBOTS_TXT = "User-agent: *\nDisallow: /wp-admin/\nAllow: /wp-admin/admin-ajax.php\n"
 ASSETS: dict[str, tuple[str, str]] = {

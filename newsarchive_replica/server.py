@@ -33,10 +33,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from newsarchive.replica import render
-from newsarchive.replica.expected import expected_item, expected_items, is_article, to_jsonl
-from newsarchive.replica.faults import FaultError, FaultInjector
-from newsarchive.replica.model import (
+from newsarchive_replica import render
+from newsarchive_replica.expected import expected_item, expected_items, is_article, to_jsonl
+from newsarchive_replica.faults import FaultError, FaultInjector
+from newsarchive_replica.model import (
     DEFAULT_SEED,
     STREAM_KEYS,
     TODAY,

@@ -5,7 +5,7 @@
 the model, ``export`` the static copy for nginx, ``cli`` the ``newsarchive-replica`` command.
 """
 
-from newsarchive.replica.expected import expected_items
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.expected import expected_items
+from newsarchive_replica.server import ReplicaServer
 
 __all__ = ["ReplicaServer", "expected_items"]

@@ -48,12 +48,12 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from newsarchive.replica import render
+from newsarchive_replica import render
 
 if TYPE_CHECKING:
     from http.server import BaseHTTPRequestHandler
 
-    from newsarchive.replica.server import ReplicaServer
+    from newsarchive_replica.server import ReplicaServer
 
 Response = tuple[int, dict[str, str], bytes]
 
