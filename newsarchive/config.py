@@ -108,7 +108,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "NEWSARCHIVE_CONTACT_URL", str,
         "https://example.org/newsarchive (set NEWSARCHIVE_CONTACT_URL)",
-        "contact URL in the user agent (from the environment: the agent is built at load)",
+        "contact URL in the user agent",
         shown_default="placeholder",
     ),
     Setting(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 
 from newsarchive import config
+from newsarchive.settings_helpers import user_agent
 
 _values = config.module_values()
 globals().update(_values)
@@ -23,10 +24,8 @@ COMMANDS_MODULE = "newsarchive.commands"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 # --- identity and politeness --------------------------------------------------------------
-USER_AGENT = (
-    _values["NEWSARCHIVE_USER_AGENT"]
-    or f"newsarchive/0.1 (research archive; +{_values['NEWSARCHIVE_CONTACT_URL']})"
-)
+# From NEWSARCHIVE_USER_AGENT / NEWSARCHIVE_CONTACT_URL (`scrapy crawl` redoes it after -s).
+USER_AGENT = user_agent(_values["NEWSARCHIVE_USER_AGENT"], _values["NEWSARCHIVE_CONTACT_URL"])
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 1

@@ -16,11 +16,12 @@ from typing import Any, NoReturn
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spiderloader import get_spider_loader
 
 from newsarchive import stats as names
 from newsarchive.config import SettingError, validate
-from newsarchive.settings_helpers import data_dir
+from newsarchive.settings_helpers import data_dir, user_agent
 from newsarchive.spiders.base import ConfigurationError
 
 #: Close reasons that mean the run did what it was asked.
@@ -37,6 +38,7 @@ class Command(ScrapyCrawlCommand):
         except SettingError as exc:
             self._exit(str(exc))
         self._check_data_dir()
+        self._resolve_user_agent()
         if len(args) != 1:
             return  # run() raises the usage error
         try:
@@ -68,6 +70,16 @@ class Command(ScrapyCrawlCommand):
             return
         if stats.get("finish_reason") not in SUCCESS_REASONS or stats.get(names.RUN_FAILED):
             self.exitcode = 1
+
+    def _resolve_user_agent(self) -> None:
+        """``-s NEWSARCHIVE_CONTACT_URL=…`` (or a Scrapyd job's ``-d setting=…``) names the
+        contact in the user agent, as the environment variable does; ``-s USER_AGENT`` wins."""
+        settings = self.settings
+        if settings.getpriority("USER_AGENT") < SETTINGS_PRIORITIES["cmdline"]:
+            agent = user_agent(
+                settings.get("NEWSARCHIVE_USER_AGENT"), settings.get("NEWSARCHIVE_CONTACT_URL")
+            )
+            settings.set("USER_AGENT", agent, priority=settings.getpriority("USER_AGENT"))
 
     def _check_data_dir(self) -> None:
         """The data folder must take files now, not after the whole stream was crawled."""
