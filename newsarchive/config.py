@@ -336,11 +336,21 @@ def readme_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _table_bounds(text: str) -> tuple[int, int]:
+    """Where the table between README_BEGIN and README_END starts and ends in ``text``."""
+    return text.index(README_BEGIN) + len(README_BEGIN) + 1, text.index(README_END)
+
+
+def table_in(text: str) -> str:
+    """The settings table as the README has it now."""
+    start, end = _table_bounds(text)
+    return text[start:end]
+
+
 def update_readme(path: Path) -> None:
     """Rewrite the table between README_BEGIN and README_END in ``path``."""
     text = path.read_text(encoding="utf-8")
-    start = text.index(README_BEGIN) + len(README_BEGIN) + 1
-    end = text.index(README_END)
+    start, end = _table_bounds(text)
     path.write_text(text[:start] + readme_table() + text[end:], encoding="utf-8")
 
 

@@ -22,10 +22,8 @@ README = ROOT / "README.md"
 
 
 def test_readme_table_is_the_registry():
-    text = README.read_text(encoding="utf-8")
-    start = text.index(config.README_BEGIN) + len(config.README_BEGIN) + 1
-    end = text.index(config.README_END)
-    assert text[start:end] == config.readme_table(), config.README_BEGIN
+    readme = config.table_in(README.read_text(encoding="utf-8"))
+    assert readme == config.readme_table(), config.README_BEGIN
 
 
 def test_every_setting_the_code_reads_is_declared_once():
