@@ -43,21 +43,6 @@ RENDER_ALWAYS = "always"  # every listing and article page rendered in the brows
 RENDER_NEVER = "never"  # never start a browser; scripted listings are counted, not followed
 RENDER_MODES = (RENDER_AUTO, RENDER_ALWAYS, RENDER_NEVER)
 
-# --- stats ----------------------------------------------------------------------------------
-
-#: Listings rendered to be paged by clicking "More Articles".
-LISTINGS_RENDERED = f"{stats.PREFIX}/listing/rendered"
-#: Clicks on "More Articles" that revealed a next page.
-LISTING_CLICKS = f"{stats.PREFIX}/listing/clicks"
-#: Why clicking stopped: exhausted, known, limit, unchanged, click_failed.
-LISTING_STOPPED = f"{stats.PREFIX}/listing/click_stopped"
-#: Scripted listings whose later pages were not followed: render_never, no_browser, error.
-LISTING_NOT_FOLLOWED = f"{stats.PREFIX}/listing/not_followed"
-#: Requests that needed a browser when none could be started.
-BROWSER_UNAVAILABLE = f"{stats.PREFIX}/browser/unavailable"
-#: Read by ``scrapy crawl`` (newsarchive.commands.crawl): the run exits 1.
-RUN_FAILED = f"{stats.PREFIX}/run_failed"
-
 # --- Chromium -------------------------------------------------------------------------------
 
 #: Where Debian (and most distributions) put Chromium, tried in order when no path is set.
@@ -176,7 +161,7 @@ class OnDemandPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
                 else:
                     self._started = True
             if self._unavailable is not None:
-                self.stats.inc_value(BROWSER_UNAVAILABLE)
+                self.stats.inc_value(stats.BROWSER_UNAVAILABLE)
                 raise BrowserUnavailable(self._unavailable)
 
     def _report_unavailable(self, exc: Exception) -> None:
@@ -189,7 +174,7 @@ class OnDemandPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         self._unavailable = (
             f"No Chromium for the pages that need a browser: {reason}; {INSTALL_HINT}"
         )
-        self.stats.set_value(RUN_FAILED, 1)
+        self.stats.set_value(stats.RUN_FAILED, 1)
         logger.error(
             "%s. Those pages are skipped, the rest of the crawl goes on.", self._unavailable
         )

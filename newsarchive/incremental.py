@@ -508,16 +508,14 @@ class Incremental:
     def walk_complete(self, reason: str) -> bool:
         """Whether this run's walk reached its end (caught up, or the end of the stream) with
         every listing page read: only then may the next run stop early."""
-        from newsarchive import browser  # the scripted-listing vocabulary
-
         values = self.stats.get_stats()
         if reason != "finished" or names.with_prefix(values, names.LISTING_FAILED):
             return False
         if values.get(names.LISTING_LOOPS) or values.get(names.LISTING_CAP_REACHED):
             return False
-        if names.with_prefix(values, browser.LISTING_NOT_FOLLOWED):
+        if names.with_prefix(values, names.LISTING_NOT_FOLLOWED):
             return False
-        clicks = names.with_prefix(values, browser.LISTING_STOPPED)
+        clicks = names.with_prefix(values, names.LISTING_STOPPED)
         if set(clicks) - {"exhausted", "known"}:
             return False
         return self.walk_ended or bool(clicks)

@@ -17,6 +17,7 @@ from typing import Any
 from scrapy.settings import BaseSettings
 
 from newsarchive import stats as names
+from newsarchive.config import default
 
 #: Fields a research item cannot do without; each must be on NEWSARCHIVE_MIN_FIELD_COVERAGE.
 COVERED_FIELDS = ("title", "body", "published_date", "source")
@@ -31,44 +32,31 @@ ARTICLE_ANCHORS = {
 }
 LISTING_ANCHORS = {"more_articles": "the 'More Articles' link"}
 
-#: Set by newsarchive.incremental: "incremental" runs stop where nothing is new.
-INCREMENTAL_MODE = f"{names.PREFIX}/incremental/mode"
-INCREMENTAL_KNOWN_SKIPPED = f"{names.PREFIX}/incremental/known_skipped"
-
-#: Set by the spider when a scripted listing could not be paged in a browser (+ "/<reason>").
-LISTING_NOT_FOLLOWED = f"{names.PREFIX}/listing/not_followed"
-
 #: Statuses that mean the site refuses the crawler.
 BLOCKING_STATUSES = ("403", "429")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The limits the checks apply; each is a setting (see newsarchive/settings.py)."""
+    """The limits the checks apply; each is a setting, and its default is the registry's
+    (newsarchive/config.py)."""
 
-    min_items: int = 1
-    min_field_coverage: float = 0.99
-    max_error_rate: float = 0.05
-    max_drop_rate: float = 0.10
-    max_blocked_rate: float = 0.05
-    max_anchor_missing_rate: float = 0.5
+    min_items: int = default("NEWSARCHIVE_MIN_ITEMS")
+    min_field_coverage: float = default("NEWSARCHIVE_MIN_FIELD_COVERAGE")
+    max_error_rate: float = default("NEWSARCHIVE_MAX_ERROR_RATE")
+    max_drop_rate: float = default("NEWSARCHIVE_MAX_DROP_RATE")
+    max_blocked_rate: float = default("NEWSARCHIVE_MAX_BLOCKED_RATE")
+    max_anchor_missing_rate: float = default("NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE")
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Thresholds:
-        default = cls()
         return cls(
-            min_items=settings.getint("NEWSARCHIVE_MIN_ITEMS", default.min_items),
-            min_field_coverage=settings.getfloat(
-                "NEWSARCHIVE_MIN_FIELD_COVERAGE", default.min_field_coverage
-            ),
-            max_error_rate=settings.getfloat("NEWSARCHIVE_MAX_ERROR_RATE", default.max_error_rate),
-            max_drop_rate=settings.getfloat("NEWSARCHIVE_MAX_DROP_RATE", default.max_drop_rate),
-            max_blocked_rate=settings.getfloat(
-                "NEWSARCHIVE_MAX_BLOCKED_RATE", default.max_blocked_rate
-            ),
-            max_anchor_missing_rate=settings.getfloat(
-                "NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE", default.max_anchor_missing_rate
-            ),
+            min_items=settings.getint("NEWSARCHIVE_MIN_ITEMS"),
+            min_field_coverage=settings.getfloat("NEWSARCHIVE_MIN_FIELD_COVERAGE"),
+            max_error_rate=settings.getfloat("NEWSARCHIVE_MAX_ERROR_RATE"),
+            max_drop_rate=settings.getfloat("NEWSARCHIVE_MAX_DROP_RATE"),
+            max_blocked_rate=settings.getfloat("NEWSARCHIVE_MAX_BLOCKED_RATE"),
+            max_anchor_missing_rate=settings.getfloat("NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE"),
         )
 
 
@@ -191,11 +179,11 @@ def _min_items(values: Mapping[str, Any], limits: Thresholds) -> Check:
     first listing page with nothing new) may find none: its floor is 0, and the
     article_links check still fails it when the listings showed no article at all."""
     items = _n(values, names.ITEMS)
-    incremental = values.get(INCREMENTAL_MODE) == "incremental"
+    incremental = values.get(names.INCREMENTAL_MODE) == "incremental"
     floor = 0 if incremental else limits.min_items
     message = f"{items} articles archived (NEWSARCHIVE_MIN_ITEMS={limits.min_items}"
     if incremental:
-        known = _n(values, INCREMENTAL_KNOWN_SKIPPED)
+        known = _n(values, names.INCREMENTAL_KNOWN_SKIPPED)
         message += f"; incremental run, {known} listed articles archived before: floor 0"
     return Check("min_items", items >= floor, message + ")")
 
@@ -225,7 +213,7 @@ def _listings_fetched(values: Mapping[str, Any]) -> Check:
     """Listing pages that never came, or scripted listings a browser could not page (without
     render=never, which is the user's choice): the stream beyond them was not read."""
     failed = dict(names.with_prefix(values, names.LISTING_FAILED))
-    for reason, count in names.with_prefix(values, LISTING_NOT_FOLLOWED).items():
+    for reason, count in names.with_prefix(values, names.LISTING_NOT_FOLLOWED).items():
         if reason != "render_never":
             failed[f"not_rendered_{reason}"] = count
     if failed:
@@ -315,7 +303,7 @@ def _article_outcomes(values: Mapping[str, Any]) -> int:
     """Articles this run accounted for: archived, dropped, or listed and archived before
     (an incremental run skips those, and re-asks only about a few known failures)."""
     dropped = sum(names.with_prefix(values, names.DROPS).values())
-    return _n(values, names.ITEMS) + dropped + _n(values, INCREMENTAL_KNOWN_SKIPPED)
+    return _n(values, names.ITEMS) + dropped + _n(values, names.INCREMENTAL_KNOWN_SKIPPED)
 
 
 def _layout(values: Mapping[str, Any], limits: Thresholds) -> Check:

@@ -10,6 +10,11 @@ from scrapy.utils.conf import closest_scrapy_cfg
 from newsarchive.items import ARTICLE_FIELDS
 
 
+def user_agent(configured: str, contact_url: str) -> str:
+    """NEWSARCHIVE_USER_AGENT, else the project's agent naming NEWSARCHIVE_CONTACT_URL."""
+    return configured or f"newsarchive/0.1 (research archive; +{contact_url})"
+
+
 def data_dir(settings: BaseSettings) -> Path:
     """NEWSARCHIVE_DATA_DIR, else data/ next to scrapy.cfg, else data/ in the working folder."""
     configured = settings.get("NEWSARCHIVE_DATA_DIR")

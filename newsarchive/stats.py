@@ -57,10 +57,45 @@ OFFSITE_REDIRECTS = f"{PREFIX}/redirects/offsite_blocked"
 RUN_FAILED = f"{PREFIX}/run_failed"  # set to 1 by the monitor; `scrapy crawl` then exits 1
 MONITOR_FAILED = f"{PREFIX}/monitor/failed"  # + "/<check>"
 JOB_CRASH_RECOVERED = f"{PREFIX}/job/crash_recovered"
+#: A one-line reason the run could not start (e.g. the database refused it); `scrapy crawl`
+#: prints it and exits 1.
+STARTUP_ERROR = f"{PREFIX}/startup_error"
 
 
 def listing_failed(reason: str) -> str:
     return f"{LISTING_FAILED}/{reason}"
 
 
-STARTUP_ERROR = f"{PREFIX}/startup_error"  # a one-line reason the run could not start
+def blocked(status: int | str) -> str:
+    return f"{BLOCKED}/{status}"
+
+
+def incomplete(kind: str) -> str:
+    return f"{INCOMPLETE}/{kind}"
+
+
+def monitor_failed(check: str) -> str:
+    return f"{MONITOR_FAILED}/{check}"
+
+
+# --- listings only a browser can page (newsarchive.browser, the spider) ---------------------
+#: Listings rendered to be paged by clicking "More Articles".
+LISTINGS_RENDERED = f"{PREFIX}/listing/rendered"
+#: Clicks on "More Articles" that revealed a next page.
+LISTING_CLICKS = f"{PREFIX}/listing/clicks"
+#: + "/<why>": why clicking stopped: exhausted, known, limit, unchanged, click_failed.
+LISTING_STOPPED = f"{PREFIX}/listing/click_stopped"
+#: + "/<why>": scripted listings whose later pages were not followed: render_never,
+#: no_browser, error.
+LISTING_NOT_FOLLOWED = f"{PREFIX}/listing/not_followed"
+#: Requests that needed a browser when none could be started.
+BROWSER_UNAVAILABLE = f"{PREFIX}/browser/unavailable"
+
+# --- incremental runs (set by newsarchive.incremental, read by the monitor) -----------------
+#: "incremental" runs stop where nothing is new; "full" and "resume" walk further.
+INCREMENTAL_MODE = f"{PREFIX}/incremental/mode"
+#: Listed articles skipped because the archive already holds them.
+INCREMENTAL_KNOWN_SKIPPED = f"{PREFIX}/incremental/known_skipped"
+
+# --- raw capture (newsarchive.extensions.warc) -----------------------------------------------
+WARC_RECORDS = f"{PREFIX}/warc/responses"  # responses written to the run's WARC file

@@ -172,9 +172,12 @@ def test_layout_drift_names_the_anchor_that_broke(anchor, pages_key, label):
 def test_thresholds_come_from_settings():
     from scrapy.settings import Settings
 
-    limits = Thresholds.from_settings(
-        Settings({"NEWSARCHIVE_MIN_ITEMS": "0", "NEWSARCHIVE_MAX_DROP_RATE": "0.5"})
-    )
+    from newsarchive import config
+
+    # The project's settings hold every registry default (newsarchive/settings.py).
+    settings = Settings(config.defaults())
+    settings.setdict({"NEWSARCHIVE_MIN_ITEMS": "0", "NEWSARCHIVE_MAX_DROP_RATE": "0.5"})
+    limits = Thresholds.from_settings(settings)
     assert limits.min_items == 0 and limits.max_drop_rate == 0.5
     assert limits.min_field_coverage == 0.99
 
@@ -233,6 +236,42 @@ def test_incomplete_pages_are_recognised():
     assert incomplete_kind(_page(b"", status=404)) is None  # errors are judged elsewhere
     plain = TextResponse("http://example.org/r", body=b"x", headers={"Content-Type": "text/plain"})
     assert incomplete_kind(plain) is None
+
+
+def test_robots_txt_served_as_html_is_not_an_incomplete_page():
+    """Scrapy asks for robots.txt itself (callback NO_CALLBACK): a server calling it text/html
+    must not cost three truncated_html retries before the first page (issue 13)."""
+    from scrapy.http.request import NO_CALLBACK
+    from scrapy.utils.test import get_crawler
+
+    from newsarchive import config
+    from newsarchive.middlewares.resilience import BackoffRetryMiddleware
+
+    url = "http://example.org/robots.txt"
+    headers = {"Content-Type": "text/html; charset=UTF-8"}
+    robots = Request(url, callback=NO_CALLBACK, meta={"dont_obey_robotstxt": True})
+    robots_answer = HtmlResponse(url, body=b"User-agent: *\nAllow: /\n", headers=headers,
+                                 request=robots)  # fmt: skip
+    assert incomplete_kind(robots_answer) is None
+    page = Request("http://example.org/x")  # a page the spider parses: still judged
+    page_answer = HtmlResponse(page.url, body=b"<html><p>cut", headers=headers, request=page)
+    assert incomplete_kind(page_answer) == "truncated"
+
+    crawler = get_crawler(settings_dict={**config.defaults(), "RETRY_TIMES": 3})
+    crawler.spider = crawler._create_spider("unit")
+    middleware = BackoffRetryMiddleware.from_crawler(crawler)
+
+    async def answers() -> tuple[object, object]:
+        return (
+            await middleware.process_response(robots, robots_answer),
+            await middleware.process_response(page, page_answer),
+        )
+
+    import asyncio
+
+    robots_result, page_result = asyncio.run(answers())
+    assert robots_result is robots_answer
+    assert isinstance(page_result, Request) and page_result.meta["retry_times"] == 1
 
 
 def test_replica_fault_actions_parse():

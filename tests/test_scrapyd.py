@@ -246,3 +246,17 @@ def test_wrong_password_is_refused(stack):
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
     assert "401" in line and "wrong" not in line
+
+
+def test_a_scheduled_job_with_a_bad_setting_dies_in_one_line(stack):
+    """Scrapyd's runner runs the project's own `scrapy crawl`, so the job refuses a bad value
+    before its first request: one line on its stderr (Scrapyd's log), exit status 2."""
+    result = stack.schedule("naenara", "-s", "NEWSARCHIVE_MIN_ITEMS=x")
+    job = finished_job(stack, result)
+    log = stack.scrapyd.logfile.read_text(errors="replace")
+    died = re.search(rf"Process died: exitstatus=(\d+) .*job='{job['id']}' pid=(\d+)", log)
+    assert died and died[1] == "2", log[-3000:]
+    stderr = [line for line in log.splitlines() if f"Launcher,{died[2]}/stderr" in line]
+    assert len(stderr) == 1, log[-3000:]
+    assert "scrapy crawl: error: -s NEWSARCHIVE_MIN_ITEMS='x' is not a whole number" in stderr[0]
+    assert "Traceback" not in log[log.index(f"job='{job['id']}'") :]  # nothing since it began

@@ -1,20 +1,27 @@
 """``scrapy crawl`` with one-line errors for bad arguments and an honest exit code.
 
-Scrapy reports a bad spider argument as a traceback and exits 0 after a failed run; cron and
-Scrapyd users need one line and a non-zero status instead.
+Scrapy reports a bad spider argument or setting as a traceback (or not at all) and exits 0
+after a failed run; cron and Scrapyd users need one line and a non-zero status instead. Scrapyd
+runs this same command (its runner calls ``scrapy crawl`` with the job's ``-s``/``-a``), so
+every check here holds for scheduled jobs too.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from typing import Any, NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spiderloader import get_spider_loader
 
+from newsarchive import stats as names
+from newsarchive.config import SettingError, validate
+from newsarchive.settings_helpers import data_dir, user_agent
 from newsarchive.spiders.base import ConfigurationError
 
 #: Close reasons that mean the run did what it was asked.
@@ -23,8 +30,15 @@ SUCCESS_REASONS = frozenset({"finished"})
 
 class Command(ScrapyCrawlCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        """Check the spider and its arguments before Scrapy starts (and logs) anything."""
+        """Check the settings, the data folder, the spider and its arguments before Scrapy
+        starts (and logs) anything."""
         super().process_options(args, opts)
+        try:
+            validate(self.settings)
+        except SettingError as exc:
+            self._exit(str(exc))
+        self._check_data_dir()
+        self._resolve_user_agent()
         if len(args) != 1:
             return  # run() raises the usage error
         try:
@@ -47,15 +61,36 @@ class Command(ScrapyCrawlCommand):
         self.crawler_process.start()
         stats = _stats_of(crawler)
         # A component that refused to start (e.g. the database) left its one-line reason.
-        startup_error = stats.get("newsarchive/startup_error")
+        startup_error = stats.get(names.STARTUP_ERROR)
         if startup_error:
             self._fail(str(startup_error), 1)
             return
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
             return
-        if stats.get("finish_reason") not in SUCCESS_REASONS or stats.get("newsarchive/run_failed"):
+        if stats.get("finish_reason") not in SUCCESS_REASONS or stats.get(names.RUN_FAILED):
             self.exitcode = 1
+
+    def _resolve_user_agent(self) -> None:
+        """``-s NEWSARCHIVE_CONTACT_URL=…`` (or a Scrapyd job's ``-d setting=…``) names the
+        contact in the user agent, as the environment variable does; ``-s USER_AGENT`` wins."""
+        settings = self.settings
+        if settings.getpriority("USER_AGENT") < SETTINGS_PRIORITIES["cmdline"]:
+            agent = user_agent(
+                settings.get("NEWSARCHIVE_USER_AGENT"), settings.get("NEWSARCHIVE_CONTACT_URL")
+            )
+            settings.set("USER_AGENT", agent, priority=settings.getpriority("USER_AGENT"))
+
+    def _check_data_dir(self) -> None:
+        """The data folder must take files now, not after the whole stream was crawled."""
+        folder = data_dir(self.settings)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            self._exit(f"data folder {folder} (NEWSARCHIVE_DATA_DIR) is not writable: {reason}")
 
     @staticmethod
     def _exit(message: str) -> NoReturn:

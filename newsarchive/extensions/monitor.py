@@ -22,9 +22,6 @@ from newsarchive.monitor import Thresholds, Verdict, evaluate
 
 logger = logging.getLogger(__name__)
 
-#: Set by the PostgreSQL pipeline when the archive refused the run before its first request.
-STARTUP_ERROR = names.STARTUP_ERROR
-
 
 class RunMonitor:
     """Judge the run on spider_closed; ``judge`` is idempotent so every reader sees one verdict."""
@@ -33,12 +30,12 @@ class RunMonitor:
         self.crawler = crawler
         self.limits = Thresholds.from_settings(crawler.settings)
         self.database_url = (crawler.settings.get("NEWSARCHIVE_DATABASE_URL") or "").strip()
-        self.db_timeout = max(0.5, crawler.settings.getfloat("NEWSARCHIVE_DB_TIMEOUT", 5.0))
+        self.db_timeout = max(0.5, crawler.settings.getfloat("NEWSARCHIVE_DB_TIMEOUT"))
         self.verdict: Verdict | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        if not crawler.settings.getbool("NEWSARCHIVE_MONITOR_ENABLED", True):
+        if not crawler.settings.getbool("NEWSARCHIVE_MONITOR_ENABLED"):
             raise NotConfigured
         monitor = cls(crawler)
         crawler.signals.connect(monitor.spider_closed, signal=signals.spider_closed)
@@ -51,7 +48,7 @@ class RunMonitor:
         stats = self.crawler.stats
         verdict = self.verdict = evaluate(stats.get_stats(), self.limits, reason)
         for check in verdict.failed:
-            stats.set_value(f"{names.MONITOR_FAILED}/{check.name}", 1)
+            stats.set_value(names.monitor_failed(check.name), 1)
             logger.error("Monitor check %s FAILED: %s", check.name, check.message)
         if verdict.failed:
             stats.set_value(names.RUN_FAILED, 1)
@@ -63,7 +60,7 @@ class RunMonitor:
         verdict = self.judge(reason)
         run_id = getattr(spider, "run_id", None)
         # A database that refused the run at its start has no row to mark (it said so once).
-        started = not self.crawler.stats.get_value(STARTUP_ERROR)
+        started = not self.crawler.stats.get_value(names.STARTUP_ERROR)
         if self.database_url and run_id and started:
             await self.record(run_id, verdict)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -10,10 +9,11 @@ from typing import Any, Self
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.asyncio import create_looping_call, run_in_thread
 
 from newsarchive import stats as names
 from newsarchive.clock import utc_now
+from newsarchive.files import write_json_atomically
 from newsarchive.monitor import coverage
 from newsarchive.settings_helpers import data_dir
 
@@ -93,7 +93,7 @@ class CrawlProgress:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         # 0 turns the progress lines off; the end-of-run summary is always written.
-        interval = crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL", 30.0)
+        interval = crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL")
         extension = cls(crawler, interval)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
@@ -115,13 +115,13 @@ class CrawlProgress:
             extra={"spider": spider},
         )
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.task is not None and self.task.running:
             self.task.stop()
         summary = run_summary(self.crawler, spider, reason)
         path = summary_path(self.crawler, spider)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        # Durable (fsync + rename), in a thread: a crash never leaves half a summary.
+        await run_in_thread(write_json_atomically, path, summary, indent=2)
         logger.info(
             "Run %s finished (%s) in %.1fs: %d articles archived from %d listing pages and "
             "%d article pages (%d requests); dropped: %s; gone: %d; null fields: %s; "

@@ -36,6 +36,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+from newsarchive import stats as names
 from newsarchive.clock import new_run_id, utc_now
 from newsarchive.manifest import software
 from newsarchive.processors import is_article_url
@@ -43,14 +44,13 @@ from newsarchive.settings_helpers import data_dir
 
 logger = logging.getLogger(__name__)
 
-RECORDS = "newsarchive/warc/responses"
 WARC_VERSION = "WARC/1.1"
 #: Hop-by-hop framing Scrapy has already undone: recording it would make readers mis-parse.
 _FRAMING_HEADERS = frozenset({b"transfer-encoding"})
 
 
 def warc_enabled(settings: BaseSettings) -> bool:
-    return settings.getbool("NEWSARCHIVE_WARC_ENABLED", False)
+    return settings.getbool("NEWSARCHIVE_WARC_ENABLED")
 
 
 def warc_path(folder: Path, spider: str, run_id: str) -> Path:
@@ -111,7 +111,7 @@ class WarcArchive:
             "run_id": run_id,
             "spider": spider.name,
             "start_url": str(getattr(spider, "start_url", "") or ""),
-            "http-header-user-agent": self.crawler.settings.get("USER_AGENT", ""),
+            "http-header-user-agent": self.crawler.settings.get("USER_AGENT"),
             "robots": "obey" if self.crawler.settings.getbool("ROBOTSTXT_OBEY") else "ignore",
             "description": "Raw HTTP exchanges of article pages fetched by this crawl run.",
         }
@@ -120,7 +120,7 @@ class WarcArchive:
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         if not is_article_exchange(request):
             return
-        self.crawler.stats.inc_value(RECORDS)
+        self.crawler.stats.inc_value(names.WARC_RECORDS)
         self._submit(
             self._write_exchange,
             url=request.url,
@@ -143,7 +143,7 @@ class WarcArchive:
         else:
             logger.info(
                 "WARC: %d article responses in %s",
-                self.crawler.stats.get_value(RECORDS, 0),
+                self.crawler.stats.get_value(names.WARC_RECORDS, 0),
                 self.path,
             )
 

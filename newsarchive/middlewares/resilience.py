@@ -29,6 +29,7 @@ from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured
 from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.misc import load_object
 from scrapy.utils.response import response_status_message
@@ -80,9 +81,15 @@ def parse_retry_after(value: bytes | str | None, now: float | None = None) -> fl
 
 
 def incomplete_kind(response: Response) -> str | None:
-    """Whether a 200 HTML page cannot be whole: "empty", "truncated" (no ``</html>``), or None."""
+    """Whether a 200 HTML page cannot be whole: "empty", "truncated" (no ``</html>``), or None.
+
+    Only pages the spider parses are judged: robots.txt (and any other request Scrapy makes
+    for itself, marked ``NO_CALLBACK``) is not a page, even when a server calls it text/html.
+    """
     request = response.request
-    if response.status != 200 or (request is not None and request.method == "HEAD"):
+    if response.status != 200 or (
+        request is not None and (request.method == "HEAD" or request.callback is NO_CALLBACK)
+    ):
         return None
     content_type = (response.headers.get(b"Content-Type") or b"").lower()
     if b"html" not in content_type:
@@ -105,19 +112,18 @@ class BackoffRetryMiddleware:
         self.crawler = crawler
         self.stats = crawler.stats
         self.retry_times = settings.getint("RETRY_TIMES")
-        self.throttle_retry_times = settings.getint(
-            "NEWSARCHIVE_THROTTLE_RETRY_TIMES", self.retry_times
-        )
+        self.throttle_retry_times = settings.getint("NEWSARCHIVE_THROTTLE_RETRY_TIMES")
         self.retry_http_codes = {int(code) for code in settings.getlist("RETRY_HTTP_CODES")}
         self.exceptions_to_retry = tuple(
             load_object(e) if isinstance(e, str) else e
             for e in settings.getlist("RETRY_EXCEPTIONS")
         )
         self.priority_adjust = settings.getint("RETRY_PRIORITY_ADJUST")
-        self.base = max(0.0, settings.getfloat("NEWSARCHIVE_RETRY_BACKOFF_BASE", 2.0))
-        self.max_delay = max(0.0, settings.getfloat("NEWSARCHIVE_RETRY_BACKOFF_MAX", 120.0))
-        self.retry_after_max = max(0.0, settings.getfloat("NEWSARCHIVE_RETRY_AFTER_MAX", 600.0))
-        self.retry_incomplete = settings.getbool("NEWSARCHIVE_RETRY_INCOMPLETE_HTML", True)
+        # Limits are checked once at start (newsarchive.config.validate).
+        self.base = settings.getfloat("NEWSARCHIVE_RETRY_BACKOFF_BASE")
+        self.max_delay = settings.getfloat("NEWSARCHIVE_RETRY_BACKOFF_MAX")
+        self.retry_after_max = settings.getfloat("NEWSARCHIVE_RETRY_AFTER_MAX")
+        self.retry_incomplete = settings.getbool("NEWSARCHIVE_RETRY_INCOMPLETE_HTML")
         #: host -> wall-clock time until which no request to it is sent
         self.paused_until: dict[str, float] = {}
         #: host -> 403/429 answers in a row (any other answer resets it)
@@ -216,14 +222,14 @@ class BackoffRetryMiddleware:
             if new is not None:
                 return new
             if status in THROTTLE_STATUSES:
-                self.stats.inc_value(f"{names.BLOCKED}/{status}")
+                self.stats.inc_value(names.blocked(status))
                 logger.warning(
                     "Blocked: %s still answers %d after %d retries", request.url, status,
                     request.meta.get("retry_times", 0),
                 )  # fmt: skip
             return response
         if self.retry_incomplete and (kind := incomplete_kind(response)):
-            self.stats.inc_value(f"{names.INCOMPLETE}/{kind}")
+            self.stats.inc_value(names.incomplete(kind))
             new = self._schedule(request, f"{kind}_html")
             if new is not None:
                 return new

@@ -69,7 +69,7 @@ class PostgresPipeline:
         self.batch_size = max(1, settings.getint("NEWSARCHIVE_DB_BATCH_SIZE", 1000))
         self.batch_seconds = max(0.01, settings.getfloat("NEWSARCHIVE_DB_BATCH_SECONDS", 2.0))
         self.max_pending = max(
-            self.batch_size, settings.getint("NEWSARCHIVE_DB_MAX_PENDING", 10 * self.batch_size)
+            self.batch_size, settings.getint("NEWSARCHIVE_DB_MAX_PENDING") or 10 * self.batch_size
         )
         self.retry_times = max(0, settings.getint("NEWSARCHIVE_DB_RETRY_TIMES", 3))
         self.retry_backoff = max(0.0, settings.getfloat("NEWSARCHIVE_DB_RETRY_BACKOFF", 0.5))

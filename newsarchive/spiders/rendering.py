@@ -36,7 +36,7 @@ class ScriptedListings(_Base):
         """Only a browser can page this listing: render it and click, unless render=never."""
         self.crawler.stats.inc_value(stats.LISTINGS_NEEDING_BROWSER)
         if self.render == browser.RENDER_NEVER:
-            self.crawler.stats.inc_value(f"{browser.LISTING_NOT_FOLLOWED}/render_never")
+            self.crawler.stats.inc_value(f"{stats.LISTING_NOT_FOLLOWED}/render_never")
             self.logger.warning(
                 "Listing %s pages with a script and render=never: its later pages were not "
                 "followed",
@@ -97,7 +97,7 @@ class ScriptedListings(_Base):
             pause=settings.getfloat("DOWNLOAD_DELAY"),
         )
         count = self.crawler.stats.inc_value
-        count(browser.LISTINGS_RENDERED)
+        count(stats.LISTINGS_RENDERED)
         listed: set[str] = set()
         pages, idle, reason = 0, 0, None
         while reason is None:
@@ -122,8 +122,8 @@ class ScriptedListings(_Base):
             else:
                 await self.wait_for_article_backlog()
                 reason = await clicker.click()
-                count(browser.LISTING_CLICKS, 0 if reason else 1)
-        count(f"{browser.LISTING_STOPPED}/{reason}")
+                count(stats.LISTING_CLICKS, 0 if reason else 1)
+        count(f"{stats.LISTING_STOPPED}/{reason}")
         complete = reason in ("exhausted", "known")
         self.logger.log(
             logging.INFO if complete else logging.WARNING,
@@ -161,4 +161,4 @@ class ScriptedListings(_Base):
                 request.url,
                 detail,
             )
-        self.crawler.stats.inc_value(f"{browser.LISTING_NOT_FOLLOWED}/{reason}")
+        self.crawler.stats.inc_value(f"{stats.LISTING_NOT_FOLLOWED}/{reason}")
