@@ -14,7 +14,7 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from newsarchive import config
-from newsarchive.replica.server import ReplicaServer
+from newsarchive_replica.server import ReplicaServer
 from tests.crawling import ROOT, SCRAPY, crawl
 from tests.services import free_port
 
