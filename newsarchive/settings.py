@@ -96,6 +96,17 @@ NEWSARCHIVE_DATABASE_URL = os.environ.get("NEWSARCHIVE_DATABASE_URL", "")
 #: One transaction per this many items, or per this many seconds, whichever comes first.
 NEWSARCHIVE_DB_BATCH_SIZE = _env_number(int, "NEWSARCHIVE_DB_BATCH_SIZE", "1000")
 NEWSARCHIVE_DB_BATCH_SECONDS = _env_number(float, "NEWSARCHIVE_DB_BATCH_SECONDS", "2")
+#: Concurrent writer tasks (connections): one batch is prepared while the server applies another.
+NEWSARCHIVE_DB_WRITERS = 2
+#: Buffered items before the crawl waits for the writers; 0: ten batches' worth.
+NEWSARCHIVE_DB_MAX_PENDING = 0
+#: Retries of a batch after a connection error, the first after this many seconds (doubled).
+NEWSARCHIVE_DB_RETRY_TIMES = 3
+NEWSARCHIVE_DB_RETRY_BACKOFF = 0.5
+#: While the server is down, how often (seconds) to look for it again.
+NEWSARCHIVE_DB_PROBE_SECONDS = 5.0
+#: Connect and pool timeout in seconds.
+NEWSARCHIVE_DB_TIMEOUT = 5.0
 
 LOG_LEVEL = os.environ.get("NEWSARCHIVE_LOG_LEVEL", "INFO")
 
