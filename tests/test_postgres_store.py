@@ -517,7 +517,7 @@ def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypa
             assert await pipeline.process_item(item) is item  # returned at once
         await pipeline.close_spider()
         await pipeline.spider_closed(spider, "finished")
-        await crawler.signals.send_catch_log_async(signal=signals.engine_stopped)
+        await pipeline.database.close()  # what engine_stopped does in a crawl
 
     run(go)
     stats = crawler.stats.get_stats()
