@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
-from scrapy import signals
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
@@ -42,6 +43,20 @@ def gone(n: int, minutes: int, status: int = 410) -> dict:
         "status": status,
         "seen_at": at(minutes),
     }
+
+
+def unit_pipeline(
+    url: str, data_dir: Path, run_id: str
+) -> tuple[Crawler, Spider, PostgresPipeline]:
+    """A pipeline on a crawler of its own (project defaults), for a spider named ``unit``."""
+    crawler = get_crawler(
+        Spider,
+        archive_settings(NEWSARCHIVE_DATABASE_URL=url, NEWSARCHIVE_DATA_DIR=str(data_dir)),
+    )
+    spider = Spider(name="unit")
+    spider.run_id = run_id  # type: ignore[attr-defined]
+    crawler.spider = spider
+    return crawler, spider, PostgresPipeline.from_crawler(crawler)
 
 
 def rows(url: str, query: str, params: tuple = ()) -> list[tuple]:
@@ -488,8 +503,6 @@ def test_a_spill_line_written_during_a_load_is_never_lost(tmp_path: Path):
 def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypatch):
     """A batch the server refuses for its data is retried item by item: the culprit is
     rejected (counted, logged, kept in <data>/rejected/), the rest written."""
-    from scrapy import Spider
-
     from newsarchive.items import ArticleItem
 
     original = ArchiveStore.write_batch
@@ -501,14 +514,7 @@ def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypa
         return await original(self, articles, gones, run_id)
 
     monkeypatch.setattr(ArchiveStore, "write_batch", refusing)
-    crawler = get_crawler(
-        Spider,
-        archive_settings(NEWSARCHIVE_DATABASE_URL=pg_url, NEWSARCHIVE_DATA_DIR=str(tmp_path)),
-    )
-    spider = Spider(name="unit")
-    spider.run_id = "run-unit"  # type: ignore[attr-defined]
-    crawler.spider = spider
-    pipeline = PostgresPipeline.from_crawler(crawler)
+    crawler, spider, pipeline = unit_pipeline(pg_url, tmp_path, "run-unit")
 
     async def go() -> None:
         await pipeline.open_spider()
@@ -535,18 +541,9 @@ def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypa
 def test_one_pool_per_run_shared_by_loader_pipeline_and_monitor_closed_once(pg_url, tmp_path):
     """The pipeline, the run monitor and the incremental loader of one crawler share one
     RunDatabase: one pool, opened on first use, closed once when the engine stops."""
-    from scrapy import Spider
-
     from newsarchive.extensions.monitor import RunMonitor
 
-    crawler = get_crawler(
-        Spider,
-        archive_settings(NEWSARCHIVE_DATABASE_URL=pg_url, NEWSARCHIVE_DATA_DIR=str(tmp_path)),
-    )
-    spider = Spider(name="unit")
-    spider.run_id = "run-shared"  # type: ignore[attr-defined]
-    crawler.spider = spider
-    pipeline = PostgresPipeline.from_crawler(crawler)
+    crawler, spider, pipeline = unit_pipeline(pg_url, tmp_path, "run-shared")
     monitor = RunMonitor(crawler)
     database = RunDatabase.for_crawler(crawler)
     assert database is not None

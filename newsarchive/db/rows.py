@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from newsarchive.items import ARTICLE_FIELDS as ITEM_FIELDS
 from newsarchive.processors import content_hash as compute_content_hash
@@ -27,6 +27,7 @@ INSTANT_FIELDS = frozenset({"published_at", "crawled_at"})
 #: Fields an article row cannot do without.
 REQUIRED_FIELDS = ("article_id", "url", "crawled_at", "content_hash")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+Row = TypeVar("Row")
 
 
 class Rejected(ValueError):
@@ -238,28 +239,29 @@ class RunRecord:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
+def _accepted(
+    items: Iterable[Mapping[str, Any]],
+    prepare: Callable[[Mapping[str, Any]], Row],
+    result: BatchResult,
+) -> Iterator[Row]:
+    """``prepare(item)`` for each item; the rejected ones go to ``result.rejected``."""
+    for item in items:
+        try:
+            yield prepare(item)
+        except Rejected as exc:
+            result.rejected.append((item, exc.reason))
+
+
 def prepare_items(
     articles: Iterable[Mapping[str, Any]], gones: Iterable[Mapping[str, Any]]
 ) -> tuple[list[ArticleRow], list[GoneRow], BatchResult]:
     """The rows of one write: article rows, one gone row per article (its earliest 404/410,
     by article_id), and a result holding the rejected items and the NUL count so far."""
     result = BatchResult()
-    rows: list[ArticleRow] = []
-    for item in articles:
-        try:
-            row = prepare_article(item)
-        except Rejected as exc:
-            result.rejected.append((item, exc.reason))
-            continue
-        result.nul_stripped += row.nul_stripped
-        rows.append(row)
+    rows = list(_accepted(articles, prepare_article, result))
+    result.nul_stripped = sum(row.nul_stripped for row in rows)
     gone_rows: dict[str, GoneRow] = {}
-    for item in gones:
-        try:
-            gone = prepare_gone(item)
-        except Rejected as exc:
-            result.rejected.append((item, exc.reason))
-            continue
+    for gone in _accepted(gones, prepare_gone, result):
         earlier = gone_rows.get(gone.article_id)
         if earlier is None or gone.seen_at < earlier.seen_at:
             gone_rows[gone.article_id] = gone
