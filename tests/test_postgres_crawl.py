@@ -353,3 +353,28 @@ def test_a_feeds_only_crawl_never_loads_the_database_driver(tmp_path):
     assert "Archiving to PostgreSQL" not in done.stderr
     assert len((tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()) > 100
     assert done.stdout.strip().splitlines()[-1] == "drivers: []"
+
+
+@pytest.mark.parametrize("command", ["dbmigrate", "dbloadspill", "export"])
+def test_database_commands_share_one_option_and_one_line_usage_errors(command, tmp_path):
+    """``--database-url`` everywhere; a missing database or a stale ``--url`` is one line,
+    exit 2, never ignored in silence."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            scrapy_command(command, *args, url=None, data_dir=tmp_path),
+            cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    missing = run()
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines() == [
+        f"scrapy {command}: error: no database: set NEWSARCHIVE_DATABASE_URL "
+        "(environment or -s) or --database-url"
+    ]
+    if command != "dbloadspill":  # its arguments are spill files
+        stale = run("--url", "postgresql://u@127.0.0.1/x")
+        assert stale.returncode == 2
+        assert stale.stderr.splitlines() == [
+            f"scrapy {command}: error: unexpected argument(s): --url postgresql://u@127.0.0.1/x"
+        ]

@@ -32,6 +32,8 @@ class Command(DatabaseCommand):
         # Imported here: Scrapy imports every command module on every `scrapy` run.
         from newsarchive.db import migrate
 
+        if self.unexpected(args):
+            return
         url = self.database_url(opts)
         if url is None:
             return

@@ -67,8 +67,10 @@ class Command(DatabaseCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         from newsarchive.export import ExportError, export_archive
 
+        if self.unexpected(args):
+            return
         try:
-            arguments = self._arguments(args, opts)
+            arguments = self._arguments(opts)
         except (_UsageFailure, ExportError) as exc:
             self.fail(str(exc), USAGE_ERROR)
             return
@@ -90,12 +92,10 @@ class Command(DatabaseCommand):
         print(f"scrapy export: {result.rows} rows to {result.folder} ({names}); {result.manifest}")
 
     def _arguments(
-        self, args: list[str], opts: argparse.Namespace
+        self, opts: argparse.Namespace
     ) -> tuple[ExportFilters, tuple[str, ...], Path, int]:
         from newsarchive.export import ExportFilters, parse_date, parse_formats
 
-        if args:
-            raise _UsageFailure(f"unexpected argument(s): {' '.join(args)}")
         since = parse_date(opts.since, "--since") if opts.since is not None else None
         until = parse_date(opts.until, "--until") if opts.until is not None else None
         if since and until and since > until:

@@ -43,6 +43,14 @@ class DatabaseCommand(ScrapyCommand):
         print(f"scrapy {self.command_name}: error: {message}", file=sys.stderr)
         raise SystemExit(USAGE_ERROR)
 
+    def unexpected(self, args: list[str]) -> bool:
+        """Whether there are arguments the command does not take (after a one-line error,
+        exit 2): Scrapy passes unknown options through, and a stale ``--url`` must not be
+        ignored in silence."""
+        if args:
+            self.fail(f"unexpected argument(s): {' '.join(args)}", USAGE_ERROR)
+        return bool(args)
+
     def database_url(self, opts: argparse.Namespace) -> str | None:
         """The URL to use; None (after a one-line error, exit 2) when there is none."""
         assert self.settings is not None
