@@ -40,8 +40,11 @@ from scrapy.settings import Settings  # noqa: E402
 from scrapy.utils.test import get_crawler  # noqa: E402
 
 from newsarchive import settings as project_settings  # noqa: E402
+from newsarchive import stats as names  # noqa: E402
 from newsarchive.db import migrate  # noqa: E402
-from newsarchive.db.store import ARTICLE_FIELDS, DATE_FIELDS, INSTANT_FIELDS, ArchiveStore  # noqa: E402
+from newsarchive.db.rows import ARTICLE_FIELDS, DATE_FIELDS, INSTANT_FIELDS  # noqa: E402
+from newsarchive.db.run_database import RunDatabase  # noqa: E402
+from newsarchive.db.store import ArchiveStore  # noqa: E402
 from newsarchive.items import ArticleItem  # noqa: E402
 from newsarchive.pipelines.postgres import PostgresPipeline  # noqa: E402
 from newsarchive_replica.expected import expected_items  # noqa: E402
@@ -123,8 +126,14 @@ async def store_rate(url: str, items: list[dict[str, Any]], run_id: str) -> floa
 
 
 async def pipeline_rate(url: str, items: list[dict[str, Any]], data_dir: Path) -> float:
+    settings = {name: value for name, value in vars(project_settings).items() if name.isupper()}
     crawler = get_crawler(
-        Spider, {"NEWSARCHIVE_DATABASE_URL": url, "NEWSARCHIVE_DATA_DIR": str(data_dir)}
+        Spider,
+        {
+            **{k: v for k, v in settings.items() if k.startswith("NEWSARCHIVE_")},
+            "NEWSARCHIVE_DATABASE_URL": url,
+            "NEWSARCHIVE_DATA_DIR": str(data_dir),
+        },
     )
     spider = Spider(name="bench")
     crawler.spider = spider
@@ -137,7 +146,10 @@ async def pipeline_rate(url: str, items: list[dict[str, Any]], data_dir: Path) -
     await pipeline.close_spider()  # returns once every buffered item is committed
     elapsed = time.perf_counter() - started
     await pipeline.spider_closed(spider, "finished")
-    written = crawler.stats.get_value("newsarchive/db/articles_written")
+    database = RunDatabase.for_crawler(crawler)
+    assert database is not None
+    await database.close()  # what engine_stopped does in a crawl
+    written = crawler.stats.get_value(names.DB_ARTICLES_WRITTEN)
     if written != len(items):
         raise SystemExit(f"bench: the pipeline wrote {written} of {len(items)} items")
     return len(items) / elapsed

@@ -23,7 +23,6 @@ import gzip
 import io
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -33,7 +32,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import psycopg
 from psycopg import sql
 
-from newsarchive.db.urls import describe_target, scrub
+from newsarchive.db.errors import CANNOT_CONNECT, error_line
+from newsarchive.db.urls import describe_target
 from newsarchive.files import write_json_atomically
 from newsarchive.items import ARTICLE_FIELDS, ARTICLE_FIELDS_VERSION
 from newsarchive.manifest import MANIFEST_NAME, build_manifest, file_entry
@@ -356,29 +356,16 @@ class ExportResult:
     run_ids: set[str] = field(default_factory=set)
 
 
-_SERVER_PREFIX = re.compile(
-    r'^connection failed:\s*|connection to server (at|on) "[^"]*"(, port \d+)? failed:\s*'
-)
-
-
-def _one_line(exc: BaseException, url: str) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    text = re.sub(_SERVER_PREFIX, "", text)
-    return scrub(text.replace("FATAL: ", ""), url)[:300]
-
-
 def connect(url: str, connect_timeout: int = 10) -> psycopg.Connection:
     """A connection, or ExportError naming the server (never the password)."""
     try:
-        target = describe_target(url)
+        describe_target(url)  # a bad URL is one line naming it
     except ValueError as exc:
         raise ExportError(str(exc)) from None
     try:
         return psycopg.connect(url, connect_timeout=connect_timeout)
     except psycopg.Error as exc:
-        raise ExportError(
-            f"cannot connect to PostgreSQL at {target}: {_one_line(exc, url)}"
-        ) from None
+        raise ExportError(error_line(CANNOT_CONNECT, url, exc)) from None
 
 
 def schema_version(conn: psycopg.Connection) -> str:
@@ -447,9 +434,7 @@ def export_archive(
             writer.commit()
     except psycopg.Error as exc:
         _discard(writers)
-        raise ExportError(
-            f"export from PostgreSQL at {describe_target(url)} failed: {_one_line(exc, url)}"
-        ) from None
+        raise ExportError(error_line("cannot export from PostgreSQL", url, exc)) from None
     except BaseException:
         _discard(writers)
         raise

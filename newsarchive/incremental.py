@@ -344,11 +344,14 @@ class Incremental:
 
     async def _load_from_database(self) -> tuple[set[str], list[RecheckTarget]]:
         # Imported here: a feeds-only crawl never needs the driver.
-        from newsarchive.db.store import CONNECTION_ERRORS, ArchiveStore, ArchiveUnavailable
-        from newsarchive.db.urls import describe_target
+        from newsarchive.db.errors import ArchiveUnavailable, error_line
+        from newsarchive.db.run_database import RunDatabase
+        from newsarchive.db.store import CONNECTION_ERRORS
 
+        database = RunDatabase.for_crawler(self.crawler)
+        assert database is not None
         try:
-            store = await ArchiveStore.open(self.database_url, min_size=1, max_size=1)
+            store = await database.store()  # the run's one pool, closed when the engine stops
         except ArchiveUnavailable as exc:
             self._fail(str(exc), "database_unavailable")
         try:
@@ -358,15 +361,9 @@ class Incremental:
                 rows = await store.articles_to_recheck(self.recheck_days)
                 targets = [RecheckTarget(r["article_id"], r["url"], r["source"]) for r in rows]
         except CONNECTION_ERRORS as exc:
-            from newsarchive.db.store import one_line_error
-
             self._fail(
-                f"cannot read the archive at {describe_target(self.database_url)}: "
-                f"{one_line_error(exc, self.database_url)}",
-                "database_unavailable",
+                error_line("cannot read the archive", database.url, exc), "database_unavailable"
             )
-        finally:
-            await store.close()
         return archived, targets
 
     def _targets_from_state(self, state: CrawlState) -> list[RecheckTarget]:

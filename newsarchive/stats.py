@@ -99,3 +99,23 @@ INCREMENTAL_KNOWN_SKIPPED = f"{PREFIX}/incremental/known_skipped"
 
 # --- raw capture (newsarchive.extensions.warc) -----------------------------------------------
 WARC_RECORDS = f"{PREFIX}/warc/responses"  # responses written to the run's WARC file
+
+
+# --- database (newsarchive.db, the PostgreSQL pipeline) ----------------------------------------
+DB = f"{PREFIX}/db"
+DB_ARTICLES_WRITTEN = f"{DB}/articles_written"  # article items stored (new, changed or re-seen)
+DB_ARTICLES_ADDED = f"{DB}/articles_added"
+DB_REVISIONS_ADDED = f"{DB}/revisions_added"
+DB_ARTICLES_CHANGED = f"{DB}/articles_changed"
+DB_ARTICLES_RETURNED = f"{DB}/articles_returned"
+DB_GONE_MARKED = f"{DB}/gone_marked"
+DB_GONE_UNKNOWN = f"{DB}/gone_unknown"
+DB_NUL_STRIPPED = f"{DB}/nul_stripped"
+DB_BATCHES = f"{DB}/batches"
+DB_RETRIES = f"{DB}/retries"
+DB_SPILLED = f"{DB}/spilled"
+DB_REJECTED = f"{DB}/rejected"  # + "/<reason>"
+
+
+def db_rejected(reason: str) -> str:
+    return f"{DB_REJECTED}/{reason}"

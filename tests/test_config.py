@@ -37,8 +37,6 @@ def test_every_setting_the_code_reads_is_declared_once():
 
 #: Files whose owners are still dropping their in-code fallbacks (issue 10); empty it then.
 FALLBACKS_PENDING = {
-    "newsarchive/pipelines/postgres.py",
-    "newsarchive/commands/dbloadspill.py",
     "newsarchive/spiders/base.py",
     "newsarchive/spiders/rendering.py",
 }

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from newsarchive.db.store import ARTICLE_FIELDS
+from newsarchive.db.rows import ARTICLE_FIELDS
 from newsarchive_replica.server import ReplicaServer
 from tests.crawling import FAST as CRAWL_FAST
 from tests.services import PostgresServer, free_port
@@ -328,3 +328,53 @@ def test_server_killed_mid_crawl_loses_nothing_after_the_spill_is_replayed(
     )  # fmt: skip
     assert again.returncode == 0 and "0 new articles, 0 new revisions" in again.stdout
     assert len(query(pg_url, "SELECT article_id FROM articles")) == len(expected)
+
+
+def test_a_feeds_only_crawl_never_loads_the_database_driver(tmp_path):
+    """Without NEWSARCHIVE_DATABASE_URL the crawl neither opens a pool nor imports psycopg
+    (start-up cost, issue 13): checked in the crawling process itself, at its exit."""
+    with ReplicaServer() as site:
+        line = scrapy_command(
+            "crawl", "naenara", f"-astart_url={site.start_url('naenara', 'listing')}",
+            "-O", f"{tmp_path / 'out.jsonl'}:jsonlines", url=None, data_dir=tmp_path,
+        )  # fmt: skip
+        probe = (
+            "import atexit, runpy, sys\n"
+            "atexit.register(lambda: print('drivers:', sorted(m for m in sys.modules"
+            " if m.split('.')[0] in ('psycopg', 'psycopg_pool'))))\n"
+            f"sys.argv = ['scrapy', *{line[3:]!r}]\n"
+            "runpy.run_module('scrapy', run_name='__main__', alter_sys=True)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe], cwd=ROOT, env=environment(), capture_output=True,
+            text=True, timeout=180,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Archiving to PostgreSQL" not in done.stderr
+    assert len((tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()) > 100
+    assert done.stdout.strip().splitlines()[-1] == "drivers: []"
+
+
+@pytest.mark.parametrize("command", ["dbmigrate", "dbloadspill", "export"])
+def test_database_commands_share_one_option_and_one_line_usage_errors(command, tmp_path):
+    """``--database-url`` everywhere; a missing database or a stale ``--url`` is one line,
+    exit 2, never ignored in silence."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            scrapy_command(command, *args, url=None, data_dir=tmp_path),
+            cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    missing = run()
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines() == [
+        f"scrapy {command}: error: no database: set NEWSARCHIVE_DATABASE_URL "
+        "(environment or -s) or --database-url"
+    ]
+    if command != "dbloadspill":  # its arguments are spill files
+        stale = run("--url", "postgresql://u@127.0.0.1/x")
+        assert stale.returncode == 2
+        assert stale.stderr.splitlines() == [
+            f"scrapy {command}: error: unexpected argument(s): --url postgresql://u@127.0.0.1/x"
+        ]

@@ -4,7 +4,6 @@ text, rejects, concurrency, spill files, URL masking."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
 from collections.abc import Awaitable, Callable
@@ -14,50 +13,27 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
 from newsarchive.db import migrate, spill
-from newsarchive.db.store import (
-    ArchiveStore,
-    DatabaseUnreachable,
-    RunRecord,
-    SchemaOutOfDate,
-    prepare_article,
-)
+from newsarchive.db.errors import ArchiveUnavailable, DatabaseUnreachable, SchemaOutOfDate
+from newsarchive.db.rows import RunRecord
+from newsarchive.db.run_database import RunDatabase
+from newsarchive.db.store import ArchiveStore
 from newsarchive.db.urls import describe_target, mask_url, scrub
+from newsarchive.db.writer import writer_count
 from newsarchive.pipelines.postgres import PostgresPipeline
+from tests.db_items import T0, archive_settings, article, at
 from tests.services import PostgresServer, free_port
 
 T = TypeVar("T")
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def run(factory: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(factory())  # type: ignore[arg-type]
-
-
-def at(minutes: int) -> str:
-    return (T0 + timedelta(minutes=minutes)).isoformat()
-
-
-def article(n: int, body: str = "Body.", minutes: int = 0, title: str | None = None) -> dict:
-    title = title if title is not None else f"Title {n}"
-    return {
-        "url": f"https://kcnawatch.org/newstream/1700000000-{n}/title-{n}/",
-        "article_id": f"1700000000-{n}",
-        "title": title,
-        "body": body,
-        "published_date": "2026-01-01",
-        "published_at": "2025-12-31T18:00:00+00:00",
-        "page_date": "2026-01-02",
-        "source": "Naenara (En)",
-        "source_name": "Naenara",
-        "source_language": "en",
-        "original_url": None,
-        "crawled_at": at(minutes),
-        "content_hash": hashlib.sha256(f"{title}\n\n{body}".encode()).hexdigest(),
-    }
 
 
 def gone(n: int, minutes: int, status: int = 410) -> dict:
@@ -67,6 +43,20 @@ def gone(n: int, minutes: int, status: int = 410) -> dict:
         "status": status,
         "seen_at": at(minutes),
     }
+
+
+def unit_pipeline(
+    url: str, data_dir: Path, run_id: str
+) -> tuple[Crawler, Spider, PostgresPipeline]:
+    """A pipeline on a crawler of its own (project defaults), for a spider named ``unit``."""
+    crawler = get_crawler(
+        Spider,
+        archive_settings(NEWSARCHIVE_DATABASE_URL=url, NEWSARCHIVE_DATA_DIR=str(data_dir)),
+    )
+    spider = Spider(name="unit")
+    spider.run_id = run_id  # type: ignore[attr-defined]
+    crawler.spider = spider
+    return crawler, spider, PostgresPipeline.from_crawler(crawler)
 
 
 def rows(url: str, query: str, params: tuple = ()) -> list[tuple]:
@@ -98,39 +88,10 @@ def test_scrub_and_target_never_show_the_password():
     assert scrub("auth failed for Hunter!2 and Hunter%212", url) == "auth failed for *** and ***"
 
 
-def test_every_item_field_has_a_column_or_a_documented_home():
-    """A field added to the item needs a migration (and ARTICLE_FIELDS in the store), or the
-    archive would silently drop it; ``run_id`` is ``articles.last_run_id``."""
-    from newsarchive.db.store import ARTICLE_FIELDS as STORED
-    from newsarchive.items import ARTICLE_FIELDS as ITEM
-
-    assert set(ITEM) - set(STORED) <= {"run_id"}
-    columns = set(
-        migrate.load_migrations()[0].sql.split("CREATE TABLE articles (")[1].split(");")[0].split()
-    )
-    assert set(STORED) <= columns
-
-
 def test_pipeline_is_off_without_a_database_url():
     crawler = get_crawler(settings_dict={"NEWSARCHIVE_DATABASE_URL": ""})
     with pytest.raises(NotConfigured):
         PostgresPipeline.from_crawler(crawler)
-
-
-def test_nul_is_stripped_and_bad_values_rejected_before_sql():
-    row = prepare_article(article(1, body="a\x00b"))
-    assert row["body"] == "ab" and row.nul_stripped
-    assert row["content_hash"] == article(1, body="a\x00b")["content_hash"]  # the crawler's own
-    for broken, reason in [
-        ({"article_id": None}, "missing_article_id"),
-        ({"crawled_at": "yesterday"}, "bad_crawled_at"),
-        ({"published_date": "13/04/2024"}, "bad_published_date"),
-        ({"title": "lone \ud800 surrogate"}, "invalid_unicode_title"),
-        ({"content_hash": "DROP TABLE"}, "bad_content_hash"),
-    ]:
-        with pytest.raises(ValueError) as info:
-            prepare_article({**article(1), **broken})
-        assert info.value.reason == reason  # type: ignore[attr-defined]
 
 
 # --- migrations -----------------------------------------------------------------------------
@@ -542,8 +503,6 @@ def test_a_spill_line_written_during_a_load_is_never_lost(tmp_path: Path):
 def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypatch):
     """A batch the server refuses for its data is retried item by item: the culprit is
     rejected (counted, logged, kept in <data>/rejected/), the rest written."""
-    from scrapy import Spider
-
     from newsarchive.items import ArticleItem
 
     original = ArchiveStore.write_batch
@@ -555,14 +514,7 @@ def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypa
         return await original(self, articles, gones, run_id)
 
     monkeypatch.setattr(ArchiveStore, "write_batch", refusing)
-    crawler = get_crawler(
-        Spider,
-        {"NEWSARCHIVE_DATABASE_URL": pg_url, "NEWSARCHIVE_DATA_DIR": str(tmp_path)},
-    )
-    spider = Spider(name="unit")
-    spider.run_id = "run-unit"  # type: ignore[attr-defined]
-    crawler.spider = spider
-    pipeline = PostgresPipeline.from_crawler(crawler)
+    crawler, spider, pipeline = unit_pipeline(pg_url, tmp_path, "run-unit")
 
     async def go() -> None:
         await pipeline.open_spider()
@@ -571,6 +523,7 @@ def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypa
             assert await pipeline.process_item(item) is item  # returned at once
         await pipeline.close_spider()
         await pipeline.spider_closed(spider, "finished")
+        await pipeline.database.close()  # what engine_stopped does in a crawl
 
     run(go)
     stats = crawler.stats.get_stats()
@@ -581,4 +534,44 @@ def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypa
     assert rows(pg_url, "SELECT count(*) FROM articles") == [(4,)]
     assert rows(pg_url, "SELECT status, item_count, db_rejected_count FROM crawl_runs") == [
         ("finished", 0, 1)
+    ]
+
+
+@pytest.mark.postgres
+def test_one_pool_per_run_shared_by_loader_pipeline_and_monitor_closed_once(pg_url, tmp_path):
+    """The pipeline, the run monitor and the incremental loader of one crawler share one
+    RunDatabase: one pool, opened on first use, closed once when the engine stops."""
+    from newsarchive.extensions.monitor import RunMonitor
+
+    crawler, spider, pipeline = unit_pipeline(pg_url, tmp_path, "run-shared")
+    monitor = RunMonitor(crawler)
+    database = RunDatabase.for_crawler(crawler)
+    assert database is not None
+    assert pipeline.database is database and monitor.database is database
+    other = get_crawler(Spider, archive_settings(NEWSARCHIVE_DATABASE_URL=pg_url))
+    assert RunDatabase.for_crawler(other) is not database  # one per crawler, not per process
+
+    async def go() -> tuple[int, int]:
+        assert not database.is_open  # nothing opened before a user asks
+        await pipeline.open_spider()
+        store = await database.store()
+        assert await database.store() is store  # the loader's open_store: the same pool
+        await pipeline.close_spider()
+        await pipeline.spider_closed(spider, "finished")
+        await monitor.spider_closed(spider, "finished")
+        backends = rows(
+            pg_url,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '' "
+            "AND datname = current_database() AND pid <> pg_backend_pid()",
+        )[0][0]
+        await crawler.signals.send_catch_log_async(signal=signals.engine_stopped)
+        assert store.pool.closed and not database.is_open
+        with pytest.raises(ArchiveUnavailable, match="closed"):
+            await database.store()  # after the engine stopped: no second pool
+        return backends, writer_count(crawler.settings)
+
+    backends, writers = run(go)
+    assert backends <= writers + 1  # the one pool's connections, at most
+    assert rows(pg_url, "SELECT status, failed FROM crawl_runs WHERE run_id = 'run-shared'") == [
+        ("finished", True)  # no items: the monitor's verdict, through the same pool
     ]

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
 
-from newsarchive.db import spill
 from newsarchive.db.command import DatabaseCommand
-from newsarchive.db.store import CONNECTION_ERRORS, ArchiveStore, ArchiveUnavailable, one_line_error
-from newsarchive.db.urls import describe_target
+from newsarchive.db.errors import ArchiveUnavailable
 from newsarchive.settings_helpers import data_dir
 
 
@@ -23,7 +20,7 @@ class Command(DatabaseCommand):
     command_name = "dbloadspill"
 
     def syntax(self) -> str:
-        return "[--keep] [--url URL] [FILE|FOLDER …]"
+        return "[--keep] [--database-url URL] [FILE|FOLDER …]"
 
     def short_desc(self) -> str:
         return "Load spill files (default: all in <data>/spill) into the PostgreSQL archive"
@@ -33,29 +30,30 @@ class Command(DatabaseCommand):
         parser.add_argument("--keep", action="store_true", help="do not rename loaded files")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        # Imported here: Scrapy imports every command module on every `scrapy` run.
+        from newsarchive.db import spill
+
         url = self.database_url(opts)
         if url is None:
             return
+        assert self.settings is not None
         default = data_dir(self.settings) / "spill"
         if not args and not default.is_dir():
             print(f"no spill files to load ({default} does not exist)")
             return
         try:
-            paths = spill_files(args or [str(default)])
+            paths = spill.spill_files(args or [str(default)])
         except FileNotFoundError as exc:
-            self._fail(str(exc))
+            self.fail(str(exc))
             return
         if not paths:
             print("no spill files to load")
             return
-        batch_size = self.settings.getint("NEWSARCHIVE_DB_BATCH_SIZE", 1000)
+        batch_size = self.settings.getint("NEWSARCHIVE_DB_BATCH_SIZE")
         try:
-            report = asyncio.run(load(url, paths, batch_size, keep=opts.keep))
+            report = asyncio.run(spill.load_files(url, paths, batch_size, keep=opts.keep))
         except (ArchiveUnavailable, ValueError) as exc:
-            self._fail(str(exc))
-            return
-        except CONNECTION_ERRORS as exc:
-            self._fail(f"lost PostgreSQL at {describe_target(url)}: {one_line_error(exc, url)}")
+            self.fail(str(exc))
             return
         result = report.result
         rejected = len(result.rejected)
@@ -70,28 +68,3 @@ class Command(DatabaseCommand):
             print(f"rejected {item.get('article_id') or item.get('url')}: {reason}")
         if rejected or report.unreadable_lines:
             self.exitcode = 1
-
-
-def spill_files(arguments: list[str]) -> list[Path]:
-    """Files named, and the ``*.jsonl`` files of folders named, in order."""
-    found: list[Path] = []
-    for argument in arguments:
-        path = Path(argument).expanduser()
-        if path.is_dir():
-            found.extend(sorted(path.glob("*.jsonl")))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"no such spill file or folder: {path}")
-    return found
-
-
-async def load(
-    url: str, paths: list[Path], batch_size: int = 500, keep: bool = False
-) -> spill.LoadReport:
-    """Load every file; a file is renamed ``*.loaded`` once all of it is in the database."""
-    report = spill.LoadReport()
-    async with await ArchiveStore.open(url, max_size=1) as store:
-        for path in paths:
-            await spill.load_file(store, path, batch_size, report, rename_when_clean=not keep)
-    return report

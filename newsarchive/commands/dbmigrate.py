@@ -9,19 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-import psycopg
-
-from newsarchive.db import migrate
 from newsarchive.db.command import DatabaseCommand
-from newsarchive.db.store import DatabaseUnreachable, one_line_error
-from newsarchive.db.urls import InvalidDatabaseURL, describe_target
+from newsarchive.db.errors import ArchiveUnavailable
 
 
 class Command(DatabaseCommand):
     command_name = "dbmigrate"
 
     def syntax(self) -> str:
-        return "[--status] [--url URL]"
+        return "[--status] [--database-url URL]"
 
     def short_desc(self) -> str:
         return "Apply pending PostgreSQL archive migrations (NEWSARCHIVE_DATABASE_URL)"
@@ -33,35 +29,18 @@ class Command(DatabaseCommand):
         )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        # Imported here: Scrapy imports every command module on every `scrapy` run.
+        from newsarchive.db import migrate
+
+        if self.unexpected(args):
+            return
         url = self.database_url(opts)
         if url is None:
             return
         try:
-            lines = asyncio.run(run_migrations(url, status_only=opts.status))
-        except (DatabaseUnreachable, InvalidDatabaseURL, migrate.MigrationError) as exc:
-            self._fail(str(exc))
+            lines = asyncio.run(migrate.migrate_url(url, status_only=opts.status))
+        except (ArchiveUnavailable, ValueError, migrate.MigrationError) as exc:
+            self.fail(str(exc))
             return
         for line in lines:
             print(line)
-
-
-async def run_migrations(url: str, status_only: bool = False) -> list[str]:
-    """Apply (or list) migrations; the lines to print. Raises DatabaseUnreachable."""
-    target = describe_target(url)
-    migrations = migrate.load_migrations()
-    try:
-        async with await psycopg.AsyncConnection.connect(
-            url, autocommit=True, connect_timeout=10
-        ) as conn:
-            if status_only:
-                applied = await migrate.applied_versions(conn)
-                return [
-                    f"{'applied' if m.version in applied else 'pending'} {m.label}"
-                    for m in migrations
-                ]
-            done = await migrate.migrate(conn, migrations)
-    except psycopg.Error as exc:
-        raise DatabaseUnreachable(f"PostgreSQL at {target}: {one_line_error(exc, url)}") from None
-    if not done:
-        return [f"{target}: schema up to date (version {migrate.latest_version(migrations)})"]
-    return [f"{target}: applied {m.label}" for m in done]

@@ -14,32 +14,23 @@ No crawler and no reactor: the export is plain synchronous I/O.
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from scrapy.commands import ScrapyCommand
-
-from newsarchive.export import (
-    DEFAULT_BATCH_SIZE,
-    FORMATS,
-    ExportError,
-    ExportFilters,
-    export_archive,
-    parse_date,
-    parse_formats,
-)
+from newsarchive.db.command import DATABASE_ERROR, USAGE_ERROR, DatabaseCommand
 from newsarchive.settings_helpers import data_dir
+
+if TYPE_CHECKING:
+    from newsarchive.export import ExportFilters
 
 
 class _UsageFailure(Exception):
     """An argument problem, reported in one line with exit status 2."""
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
+class Command(DatabaseCommand):
+    command_name = "export"
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
@@ -49,9 +40,10 @@ class Command(ScrapyCommand):
         return "Export the PostgreSQL archive to JSON Lines, CSV and Parquet, with a manifest"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
+        # Imported here (psycopg with it): Scrapy imports every command module on every run.
+        from newsarchive.export import DEFAULT_BATCH_SIZE, FORMATS
+
         super().add_options(parser)
-        # argparse would print usage plus an error; one line is what scripts and cron want.
-        parser.error = self._usage_error  # type: ignore[method-assign]
         group = parser.add_argument_group("export options")
         group.add_argument("--output", metavar="DIR", help="folder (default data/exports/<time>)")
         group.add_argument("--source", metavar="LABEL", help='e.g. "Naenara (En)"')
@@ -65,7 +57,6 @@ class Command(ScrapyCommand):
             default=",".join(FORMATS),
             help=f"comma-separated subset of {','.join(FORMATS)} (default all)",
         )
-        group.add_argument("--database-url", metavar="URL", help="default NEWSARCHIVE_DATABASE_URL")
         group.add_argument(
             "--batch-size",
             default=str(DEFAULT_BATCH_SIZE),
@@ -73,35 +64,38 @@ class Command(ScrapyCommand):
             help=f"rows per fetch and per Parquet row group (default {DEFAULT_BATCH_SIZE})",
         )
 
-    @staticmethod
-    def _usage_error(message: str) -> NoReturn:
-        print(f"scrapy export: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        try:
-            filters, formats, folder, url, batch_size = self._arguments(args, opts)
-        except (_UsageFailure, ExportError) as exc:
-            self._fail(str(exc), 2)
+        from newsarchive.export import ExportError, export_archive
+
+        if self.unexpected(args):
             return
+        try:
+            arguments = self._arguments(opts)
+        except (_UsageFailure, ExportError) as exc:
+            self.fail(str(exc), USAGE_ERROR)
+            return
+        url = self.database_url(opts)
+        if url is None:
+            return
+        filters, formats, folder, batch_size = arguments
         try:
             result = export_archive(
                 url, folder, filters=filters, formats=formats, batch_size=batch_size
             )
         except ExportError as exc:
-            self._fail(str(exc), 1)
+            self.fail(str(exc), DATABASE_ERROR)
             return
         except OSError as exc:
-            self._fail(f"cannot write the export to {folder}: {exc}", 1)
+            self.fail(f"cannot write the export to {folder}: {exc}", DATABASE_ERROR)
             return
         names = ", ".join(path.name for path in result.files)
         print(f"scrapy export: {result.rows} rows to {result.folder} ({names}); {result.manifest}")
 
     def _arguments(
-        self, args: list[str], opts: argparse.Namespace
-    ) -> tuple[ExportFilters, tuple[str, ...], Path, str, int]:
-        if args:
-            raise _UsageFailure(f"unexpected argument(s): {' '.join(args)}")
+        self, opts: argparse.Namespace
+    ) -> tuple[ExportFilters, tuple[str, ...], Path, int]:
+        from newsarchive.export import ExportFilters, parse_date, parse_formats
+
         since = parse_date(opts.since, "--since") if opts.since is not None else None
         until = parse_date(opts.until, "--until") if opts.until is not None else None
         if since and until and since > until:
@@ -116,9 +110,6 @@ class Command(ScrapyCommand):
         if batch_size < 1:
             raise _UsageFailure(f"--batch-size {opts.batch_size!r} is not a positive integer")
         assert self.settings is not None
-        url = (opts.database_url or self.settings.get("NEWSARCHIVE_DATABASE_URL") or "").strip()
-        if not url:
-            raise _UsageFailure("no database: set NEWSARCHIVE_DATABASE_URL or --database-url")
         if opts.output:
             folder = Path(opts.output).expanduser()
         else:
@@ -126,8 +117,4 @@ class Command(ScrapyCommand):
         if folder.exists() and not folder.is_dir():
             raise _UsageFailure(f"--output {folder} is not a folder")
         filters = ExportFilters(source, since, until, bool(opts.revisions))
-        return filters, parse_formats(opts.format), folder, url, batch_size
-
-    def _fail(self, message: str, code: int) -> None:
-        print(f"scrapy export: error: {message}", file=sys.stderr)
-        self.exitcode = code
+        return filters, parse_formats(opts.format), folder, batch_size

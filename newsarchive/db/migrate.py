@@ -18,6 +18,9 @@ from pathlib import Path
 
 import psycopg
 
+from newsarchive.db.errors import DatabaseUnreachable, error_line
+from newsarchive.db.urls import describe_target
+
 logger = logging.getLogger(__name__)
 
 #: Any constant works; it only has to be the same for every process migrating this schema.
@@ -132,3 +135,26 @@ async def migrate(
     finally:
         await conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
     return applied_now
+
+
+async def migrate_url(url: str, status_only: bool = False) -> list[str]:
+    """Apply (or with ``status_only`` list) the migrations of the database at ``url``; the
+    lines to print. Raises DatabaseUnreachable (one line) when the server cannot be used."""
+    target = describe_target(url)
+    migrations = load_migrations()
+    try:
+        async with await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=10
+        ) as conn:
+            if status_only:
+                applied = await applied_versions(conn)
+                return [
+                    f"{'applied' if m.version in applied else 'pending'} {m.label}"
+                    for m in migrations
+                ]
+            done = await migrate(conn, migrations)
+    except psycopg.Error as exc:
+        raise DatabaseUnreachable(error_line("cannot migrate PostgreSQL", url, exc)) from None
+    if not done:
+        return [f"{target}: schema up to date (version {latest_version(migrations)})"]
+    return [f"{target}: applied {m.label}" for m in done]

@@ -19,10 +19,15 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from newsarchive.db.store import ArchiveStore, BatchResult, RunRecord, dumps_record
+from newsarchive.db.errors import ArchiveUnavailable, error_line
+from newsarchive.db.rows import BatchResult, RunRecord
+
+if TYPE_CHECKING:
+    from newsarchive.db.store import ArchiveStore
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +36,17 @@ LOADED_SUFFIX = ".loaded"
 
 def spill_path(folder: Path, spider: str, run_id: str) -> Path:
     return folder / f"{spider}-{run_id}.jsonl"
+
+
+def dumps_record(record: Mapping[str, Any]) -> str:
+    """One JSON line: UTF-8 text kept readable, dates as ISO strings."""
+    return json.dumps(record, ensure_ascii=False, default=_json_default) + "\n"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def append_records(path: Path, records: list[Mapping[str, Any]]) -> None:
@@ -187,3 +203,34 @@ async def _load_chunks(
             report.result.add(await store.write_batch(batch_articles, batch_gones, run_id))
             report.articles += len(batch_articles)
             report.gone += len(batch_gones)
+
+
+async def load_files(
+    url: str, paths: list[Path], batch_size: int, keep: bool = False
+) -> LoadReport:
+    """Load every file into the archive at ``url``; a file is renamed ``*.loaded`` once all
+    of it is in the database (unless ``keep``). Raises ArchiveUnavailable (one line)."""
+    from newsarchive.db.store import CONNECTION_ERRORS, ArchiveStore
+
+    report = LoadReport()
+    async with await ArchiveStore.open(url, max_size=1) as store:
+        try:
+            for path in paths:
+                await load_file(store, path, batch_size, report, rename_when_clean=not keep)
+        except CONNECTION_ERRORS as exc:
+            raise ArchiveUnavailable(error_line("lost PostgreSQL", url, exc)) from None
+    return report
+
+
+def spill_files(arguments: list[str]) -> list[Path]:
+    """Files named, and the ``*.jsonl`` files of folders named, in order."""
+    found: list[Path] = []
+    for argument in arguments:
+        path = Path(argument).expanduser()
+        if path.is_dir():
+            found.extend(sorted(path.glob("*.jsonl")))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"no such spill file or folder: {path}")
+    return found

@@ -5,9 +5,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-
 MASK = "***"
 _KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
@@ -38,10 +35,13 @@ def mask_url(url: str) -> str:
 
 def secrets_of(url: str) -> list[str]:
     """Every spelling of the password in ``url`` (raw and decoded), longest first."""
+    from psycopg import Error
+    from psycopg.conninfo import conninfo_to_dict
+
     found: set[str] = set()
     try:
         password = conninfo_to_dict(url).get("password")
-    except psycopg.Error:
+    except Error:
         password = None
     if password:
         found.add(str(password))
@@ -68,9 +68,12 @@ def scrub(text: str, url: str) -> str:
 
 def describe_target(url: str) -> str:
     """``host:port/dbname as user`` for one-line messages; raises InvalidDatabaseURL."""
+    from psycopg import Error  # imported here: a feeds-only crawl never loads the driver
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         params = conninfo_to_dict(url)
-    except psycopg.Error as exc:
+    except Error as exc:
         reason = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "", url)
         raise InvalidDatabaseURL(
             f"NEWSARCHIVE_DATABASE_URL {mask_url(url)!r} is not a valid PostgreSQL URL ({reason})"

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Self
 
-import psycopg
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from newsarchive import stats as names
+from newsarchive.db.errors import ArchiveUnavailable
+from newsarchive.db.run_database import RunDatabase
 from newsarchive.monitor import Thresholds, Verdict, evaluate
 
 logger = logging.getLogger(__name__)
@@ -29,8 +30,7 @@ class RunMonitor:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.limits = Thresholds.from_settings(crawler.settings)
-        self.database_url = (crawler.settings.get("NEWSARCHIVE_DATABASE_URL") or "").strip()
-        self.db_timeout = max(0.5, crawler.settings.getfloat("NEWSARCHIVE_DB_TIMEOUT"))
+        self.database = RunDatabase.for_crawler(crawler)
         self.verdict: Verdict | None = None
 
     @classmethod
@@ -61,33 +61,14 @@ class RunMonitor:
         run_id = getattr(spider, "run_id", None)
         # A database that refused the run at its start has no row to mark (it said so once).
         started = not self.crawler.stats.get_value(names.STARTUP_ERROR)
-        if self.database_url and run_id and started:
+        if self.database is not None and run_id and started:
             await self.record(run_id, verdict)
 
     async def record(self, run_id: str, verdict: Verdict) -> None:
-        """``crawl_runs.failed``/``failure_reason`` through the archive's store; a database
+        """``crawl_runs.failed``/``failure_reason`` through the run's database; a database
         that cannot be reached now is a WARNING (the log and the exit status still say it)."""
-        from newsarchive.db.store import ArchiveStore, ArchiveUnavailable
-        from newsarchive.db.urls import scrub
-
+        assert self.database is not None
         try:
-            store = await ArchiveStore.open(
-                self.database_url,
-                min_size=1,
-                max_size=1,
-                pool_timeout=self.db_timeout,
-                connect_timeout=max(1, int(self.db_timeout)),
-                check_schema=False,
-            )
+            await self.database.set_run_verdict(run_id, not verdict.passed, verdict.reason)
         except ArchiveUnavailable as exc:
             logger.warning("The monitor's verdict was not recorded in crawl_runs: %s", exc)
-            return
-        try:
-            await store.set_run_verdict(run_id, not verdict.passed, verdict.reason)
-        except psycopg.Error as exc:
-            logger.warning(
-                "The monitor's verdict was not recorded in crawl_runs: %s",
-                scrub(" ".join(str(exc).split()), self.database_url),
-            )
-        finally:
-            await store.close()

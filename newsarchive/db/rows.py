@@ -1,0 +1,321 @@
+"""Items to typed rows, before any SQL: typing, NUL and Unicode checks, rejections, results.
+
+Why apart from the store: this is the part of a write that decides what the archive accepts,
+and it is pure (no driver, no server), so it is tested on its own and shared by the writer,
+the spill loader and the store. It imports no database driver.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from newsarchive.items import ARTICLE_FIELDS as ITEM_FIELDS
+from newsarchive.processors import content_hash as compute_content_hash
+
+#: The item fields an ``articles`` row holds. An item's ``run_id`` is not a column: the run a
+#: batch is written for (the spider's run, which sets the items' run_id) is recorded as
+#: ``articles.last_run_id`` and ``article_revisions.first_run_id`` / ``last_run_id``.
+ARTICLE_FIELDS = tuple(name for name in ITEM_FIELDS if name != "run_id")
+
+DATE_FIELDS = frozenset({"published_date", "page_date"})
+INSTANT_FIELDS = frozenset({"published_at", "crawled_at"})
+#: Fields an article row cannot do without.
+REQUIRED_FIELDS = ("article_id", "url", "crawled_at", "content_hash")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+Row = TypeVar("Row")
+
+
+class Rejected(ValueError):
+    """An item the archive will not store; ``reason`` is the stat suffix (``bad_crawled_at``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- turning items into typed rows ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRow:
+    """One item as typed column values, in ``ARTICLE_FIELDS`` order."""
+
+    values: tuple[Any, ...]
+    nul_stripped: bool = False
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[FIELD_INDEX[name]]
+
+
+FIELD_INDEX = {name: i for i, name in enumerate(ARTICLE_FIELDS)}
+
+
+def _instant(value: Any, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise Rejected(f"bad_{name}") from None
+    # The item contract says UTC instants; a naive one is read as UTC rather than dropped.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _date(value: Any, name: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        raise Rejected(f"bad_{name}")
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise Rejected(f"bad_{name}") from None
+
+
+def _text(value: Any, name: str) -> tuple[str | None, bool]:
+    """The text, with NUL characters removed (PostgreSQL text cannot hold them), and whether
+    any were; text that is not valid Unicode (lone surrogates) cannot be stored verbatim."""
+    if value is None:
+        return None, False
+    text = value if type(value) is str else str(value)
+    stripped = False
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+        stripped = True
+    if not text.isascii():  # isascii() is O(1); only non-ASCII text can hold a surrogate
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Rejected(f"invalid_unicode_{name}") from None
+    return text, stripped
+
+
+_TEXT_INDEXES = tuple(
+    i for i, name in enumerate(ARTICLE_FIELDS) if name not in DATE_FIELDS | INSTANT_FIELDS
+)
+_DATE_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in DATE_FIELDS)
+_INSTANT_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in INSTANT_FIELDS)
+_REQUIRED_INDEXES = tuple((FIELD_INDEX[name], name) for name in REQUIRED_FIELDS)
+_HASH_INDEX = FIELD_INDEX["content_hash"]
+
+
+def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
+    """The typed row for an article item, or Rejected with the reason.
+
+    NUL characters are stripped from text (counted by the caller as ``nul_stripped``); the
+    item's ``content_hash`` is kept as the crawler computed it, so the revision still matches
+    the feed line of the same fetch. A missing hash is computed the crawler's way. (Written
+    for speed: it runs once per item on the writer's critical path.)
+    """
+    get = item.get
+    values = [get(name) for name in ARTICLE_FIELDS]
+    any_nul = False
+    for i in _TEXT_INDEXES:
+        value = values[i]
+        if value is not None and (type(value) is not str or not value.isascii() or "\x00" in value):
+            values[i], stripped = _text(value, ARTICLE_FIELDS[i])
+            any_nul |= stripped
+    for i in _DATE_INDEXES:
+        values[i] = _date(values[i], ARTICLE_FIELDS[i])
+    for i in _INSTANT_INDEXES:
+        values[i] = _instant(values[i], ARTICLE_FIELDS[i])
+    content_hash = values[_HASH_INDEX]
+    if not content_hash:
+        values[_HASH_INDEX] = compute_content_hash(get("title"), get("body"))
+    elif not _SHA256_HEX.match(content_hash):
+        raise Rejected("bad_content_hash")
+    for i, name in _REQUIRED_INDEXES:
+        if not values[i]:
+            raise Rejected(f"missing_{name}")
+    return ArticleRow(tuple(values), any_nul)
+
+
+@dataclass(frozen=True, slots=True)
+class GoneRow:
+    article_id: str
+    url: str | None
+    status: int | None
+    seen_at: datetime
+
+
+def prepare_gone(item: Mapping[str, Any]) -> GoneRow:
+    article_id, _ = _text(item.get("article_id"), "article_id")
+    if not article_id:
+        raise Rejected("missing_article_id")
+    seen_at = _instant(item.get("seen_at"), "seen_at")
+    if seen_at is None:
+        raise Rejected("missing_seen_at")
+    status = item.get("status")
+    try:
+        status = int(status) if status is not None else None
+    except (TypeError, ValueError):
+        raise Rejected("bad_status") from None
+    url, _ = _text(item.get("url"), "url")
+    return GoneRow(article_id, url, status, seen_at)
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    """What one write did; the pipeline turns it into stats."""
+
+    articles_added: int = 0  # article ids the archive had not seen
+    revisions_added: int = 0  # new distinct contents (including the first of a new article)
+    articles_changed: int = 0  # known articles that got a new revision
+    articles_seen: int = 0  # article rows written (added, changed or only re-seen)
+    articles_returned: int = 0  # gone articles seen answering again
+    gone_marked: int = 0
+    gone_unknown: int = 0  # 404/410 for an article id the archive does not hold
+    nul_stripped: int = 0
+    rejected: list[tuple[Mapping[str, Any], str]] = field(default_factory=list)
+
+    def add(self, other: BatchResult) -> None:
+        for name in (
+            "articles_added",
+            "revisions_added",
+            "articles_changed",
+            "articles_seen",
+            "articles_returned",
+            "gone_marked",
+            "gone_unknown",
+            "nul_stripped",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.rejected.extend(other.rejected)
+
+
+@dataclass
+class RunRecord:
+    """A ``crawl_runs`` row: ``start_run`` records the first four fields, ``finish_run`` all."""
+
+    run_id: str
+    spider: str
+    start_url: str | None
+    started_at: datetime
+    finished_at: datetime | None = None
+    finish_reason: str | None = None
+    item_count: int = 0
+    gone_count: int = 0
+    drop_count: int = 0
+    error_count: int = 0
+    request_count: int = 0
+    db_written_count: int = 0
+    db_spilled_count: int = 0
+    db_rejected_count: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        if self.finish_reason is None:
+            return "running"
+        return "finished" if self.finish_reason == "finished" else "incomplete"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("started_at", "finished_at"):
+            if data[name] is not None:
+                data[name] = data[name].isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunRecord:
+        values = dict(data)
+        for name in ("started_at", "finished_at"):
+            if values.get(name):
+                values[name] = _instant(values[name], name)
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _accepted(
+    items: Iterable[Mapping[str, Any]],
+    prepare: Callable[[Mapping[str, Any]], Row],
+    result: BatchResult,
+) -> Iterator[Row]:
+    """``prepare(item)`` for each item; the rejected ones go to ``result.rejected``."""
+    for item in items:
+        try:
+            yield prepare(item)
+        except Rejected as exc:
+            result.rejected.append((item, exc.reason))
+
+
+def prepare_items(
+    articles: Iterable[Mapping[str, Any]], gones: Iterable[Mapping[str, Any]]
+) -> tuple[list[ArticleRow], list[GoneRow], BatchResult]:
+    """The rows of one write: article rows, one gone row per article (its earliest 404/410,
+    by article_id), and a result holding the rejected items and the NUL count so far."""
+    result = BatchResult()
+    rows = list(_accepted(articles, prepare_article, result))
+    result.nul_stripped = sum(row.nul_stripped for row in rows)
+    gone_rows: dict[str, GoneRow] = {}
+    for gone in _accepted(gones, prepare_gone, result):
+        earlier = gone_rows.get(gone.article_id)
+        if earlier is None or gone.seen_at < earlier.seen_at:
+            gone_rows[gone.article_id] = gone
+    return rows, [gone_rows[k] for k in sorted(gone_rows)], result
+
+
+# --- batches --------------------------------------------------------------------------------
+
+
+@dataclass
+class PreparedBatch:
+    #: STAGING_COLUMNS values, one row per distinct (article, content), by article_id
+    staging: list[tuple[Any, ...]]
+    #: article_id -> every crawled_at of it in the batch (to date a reappearance)
+    sightings: dict[str, list[datetime]]
+
+
+def prepare_batch(rows: Iterable[ArticleRow]) -> PreparedBatch:
+    """Collapse a batch to one staging row per (article, content), so no statement touches a
+    row twice; the row of each article's latest content also carries the article's times."""
+    by_article: dict[str, list[ArticleRow]] = defaultdict(list)
+    for row in rows:
+        by_article[row["article_id"]].append(row)
+    staging: list[tuple[Any, ...]] = []
+    sightings: dict[str, list[datetime]] = {}
+    for article_id in sorted(by_article):
+        group = by_article[article_id]
+        times = [row["crawled_at"] for row in group]
+        sightings[article_id] = times
+        if len(group) == 1:  # the usual case: one sighting per article per batch
+            seen = times[0]
+            staging.append((*group[0].values, seen, seen, seen, seen, seen, True))
+            continue
+        current = max(group, key=lambda row: row["crawled_at"])  # ties: the first of them
+        contents: dict[str, list[Any]] = {}
+        for row in group:
+            seen = row["crawled_at"]
+            entry = contents.get(row["content_hash"])
+            if entry is None:
+                contents[row["content_hash"]] = [row, seen, seen]
+            else:
+                entry[1], entry[2] = min(entry[1], seen), max(entry[2], seen)
+        first, last = min(times), max(times)
+        changed_at = contents[current["content_hash"]][1]
+        for content_hash in sorted(contents):
+            row, first_seen, last_seen = contents[content_hash]
+            is_current = content_hash == current["content_hash"]
+            values = current.values if is_current else row.values
+            staging.append((*values, first_seen, last_seen, first, last, changed_at, is_current))
+    return PreparedBatch(staging=staging, sightings=sightings)
+
+
+def as_columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows to one list per column (the arrays ``unnest`` takes)."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]

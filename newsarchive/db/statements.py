@@ -1,0 +1,266 @@
+"""Every SQL statement of the archive's store, each written once.
+
+Why one module: what "the latest version", "gone" or "came back" means is decided here, in
+SQL a reviewer reads in one place; ``newsarchive.db.store`` only runs these statements. No
+value is ever spliced into SQL text: values are COPY fields or bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from psycopg import sql
+
+from newsarchive.db.rows import ARTICLE_FIELDS, DATE_FIELDS, INSTANT_FIELDS
+
+_PG_TYPES = {
+    **{name: "text" for name in ARTICLE_FIELDS},
+    **{name: "date" for name in DATE_FIELDS},
+    **{name: "timestamptz" for name in INSTANT_FIELDS},
+}
+
+#: A batch travels to the server by binary COPY into this per-session temporary table (one
+#: row per distinct (article, content) of the batch), then one statement upserts both tables
+#: from it: far cheaper than binding arrays, and still all data, never SQL text.
+STAGING_TABLE = "newsarchive_staging"
+STAGING_COLUMNS: tuple[tuple[str, str], ...] = (
+    *((name, _PG_TYPES[name]) for name in ARTICLE_FIELDS),
+    ("first_seen_at", "timestamptz"),  # of this content of the article, in the batch
+    ("last_seen_at", "timestamptz"),
+    ("article_first_seen_at", "timestamptz"),  # of the article, in the batch
+    ("article_last_seen_at", "timestamptz"),
+    ("last_changed_at", "timestamptz"),  # first sighting of the article's latest content
+    ("is_current", "bool"),  # the article's latest content in the batch
+)
+STAGING_TYPES = [pg for _, pg in STAGING_COLUMNS]
+#: Identifiers compare byte-wise, as in the tables (schema 0001).
+_C_COLLATED = frozenset({"article_id", "content_hash"})
+CREATE_STAGING = sql.SQL(
+    "CREATE TEMPORARY TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS"
+).format(
+    sql.Identifier(STAGING_TABLE),
+    sql.SQL(", ").join(
+        sql.SQL("{} {}{}").format(
+            sql.Identifier(name),
+            sql.SQL(pg),
+            sql.SQL(' COLLATE "C"' if name in _C_COLLATED else ""),
+        )
+        for name, pg in STAGING_COLUMNS
+    ),
+)
+COPY_STAGING = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+    sql.Identifier(STAGING_TABLE),
+    sql.SQL(", ").join(sql.Identifier(name) for name, _ in STAGING_COLUMNS),
+)
+
+#: Articles the archive does not hold yet go straight into the tables by COPY.
+_NEW_ARTICLE_COLUMNS = (
+    *((name, _PG_TYPES[name]) for name in ARTICLE_FIELDS),
+    ("first_seen_at", "timestamptz"),
+    ("last_seen_at", "timestamptz"),
+    ("last_changed_at", "timestamptz"),
+    ("revision_count", "int4"),
+    ("last_run_id", "text"),
+)
+NEW_ARTICLE_TYPES = [pg for _, pg in _NEW_ARTICLE_COLUMNS]
+COPY_ARTICLES = sql.SQL("COPY articles ({}) FROM STDIN (FORMAT BINARY)").format(
+    sql.SQL(", ").join(sql.Identifier(name) for name, _ in _NEW_ARTICLE_COLUMNS)
+)
+NEW_REVISION_TYPES = ["text", "text", "text", "text", "timestamptz", "timestamptz", "text", "text"]
+COPY_REVISIONS = sql.SQL(
+    "COPY article_revisions (article_id, content_hash, title, body, first_seen_at, "
+    "last_seen_at, first_run_id, last_run_id) FROM STDIN (FORMAT BINARY)"
+)
+
+#: Item fields take the incoming value only when it is at least as recent as the stored one.
+_NEWER = sql.SQL("excluded.crawled_at >= a.crawled_at")
+_ITEM_COLUMNS = sql.SQL(", ").join(sql.Identifier(name) for name in ARTICLE_FIELDS)
+
+#: Revisions first (their text is written once, then only the seen-times move), then the
+#: articles, counting how many revisions were new to the database (``xmax = 0``: inserted,
+#: not updated) so ``revision_count`` stays exact even with two writers at once. Rows are
+#: taken in article_id order, so concurrent writers lock them in the same order.
+UPSERT_BATCH = sql.SQL(
+    """
+    WITH revisions AS (
+        INSERT INTO article_revisions AS r
+            (article_id, content_hash, title, body,
+             first_seen_at, last_seen_at, first_run_id, last_run_id)
+        SELECT article_id, content_hash, title, body,
+               first_seen_at, last_seen_at, %(run_id)s, %(run_id)s
+        FROM {staging}
+        ORDER BY article_id, content_hash
+        ON CONFLICT (article_id, content_hash) DO UPDATE SET
+            first_seen_at = LEAST(r.first_seen_at, excluded.first_seen_at),
+            first_run_id = CASE WHEN excluded.first_seen_at < r.first_seen_at
+                                THEN excluded.first_run_id ELSE r.first_run_id END,
+            last_seen_at = GREATEST(r.last_seen_at, excluded.last_seen_at),
+            last_run_id = CASE WHEN excluded.last_seen_at >= r.last_seen_at
+                               THEN excluded.last_run_id ELSE r.last_run_id END
+        RETURNING article_id, (xmax = 0) AS inserted
+    ),
+    added AS (
+        SELECT article_id, count(*) FILTER (WHERE inserted) AS n FROM revisions GROUP BY 1
+    ),
+    -- Gone before this statement (the rows are locked by LOCK_GONE_ARTICLES, just before).
+    was_gone AS (
+        SELECT article_id, gone_at FROM articles
+        WHERE gone_at IS NOT NULL
+          AND article_id IN (SELECT article_id FROM {staging} WHERE is_current)
+    ),
+    upserted AS (
+        INSERT INTO articles AS a ({columns}, first_seen_at, last_seen_at, last_changed_at,
+                                   revision_count, last_run_id)
+        SELECT {s_columns}, s.article_first_seen_at, s.article_last_seen_at, s.last_changed_at,
+               coalesce(added.n, 0), %(run_id)s
+        FROM {staging} AS s LEFT JOIN added USING (article_id)
+        WHERE s.is_current
+        ORDER BY s.article_id
+        ON CONFLICT (article_id) DO UPDATE SET
+            {current},
+            last_changed_at = CASE WHEN {newer} AND excluded.content_hash <> a.content_hash
+                                   THEN excluded.last_changed_at ELSE a.last_changed_at END,
+            first_seen_at = LEAST(a.first_seen_at, excluded.first_seen_at),
+            last_seen_at = GREATEST(a.last_seen_at, excluded.last_seen_at),
+            revision_count = a.revision_count + excluded.revision_count,
+            gone_at = CASE WHEN excluded.last_seen_at > a.gone_at THEN NULL ELSE a.gone_at END,
+            last_run_id = CASE WHEN excluded.last_seen_at >= a.last_seen_at
+                               THEN excluded.last_run_id ELSE a.last_run_id END
+        RETURNING article_id, (xmax = 0) AS inserted, gone_at
+    )
+    SELECT count(*) FILTER (WHERE u.inserted),
+           count(*) FILTER (WHERE NOT u.inserted AND added.n > 0),
+           coalesce(sum(added.n), 0)::int,
+           count(*),
+           coalesce(array_agg(u.article_id) FILTER (WHERE {came_back}), '{{}}'),
+           coalesce(array_agg(g.gone_at) FILTER (WHERE {came_back}), '{{}}')
+    FROM upserted AS u
+    LEFT JOIN added USING (article_id)
+    LEFT JOIN was_gone AS g USING (article_id)
+    """
+).format(
+    staging=sql.Identifier(STAGING_TABLE),
+    came_back=sql.SQL("u.gone_at IS NULL AND g.gone_at IS NOT NULL"),
+    columns=_ITEM_COLUMNS,
+    s_columns=sql.SQL(", ").join(sql.Identifier("s", name) for name in ARTICLE_FIELDS),
+    newer=_NEWER,
+    current=sql.SQL(",\n            ").join(
+        sql.SQL("{col} = CASE WHEN {newer} THEN excluded.{col} ELSE a.{col} END").format(
+            col=sql.Identifier(name), newer=_NEWER
+        )
+        for name in ARTICLE_FIELDS
+        if name != "article_id"
+    ),
+)
+
+#: Articles of the batch that are gone now, locked so a concurrent writer cannot clear
+#: gone_at between this and UPSERT_BATCH (whose was_gone then reads them exactly).
+LOCK_GONE_ARTICLES = sql.SQL(
+    """
+    SELECT article_id FROM articles
+    WHERE gone_at IS NOT NULL AND article_id IN (SELECT article_id FROM {staging})
+    ORDER BY article_id
+    FOR UPDATE
+    """
+).format(staging=sql.Identifier(STAGING_TABLE))
+
+
+def _unnest(columns: Sequence[tuple[str, str]]) -> sql.Composed:
+    """``unnest(%s::t1[], %s::t2[], …) AS t(c1, c2, …)``: one bound array per column."""
+    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(pg)) for _, pg in columns)
+    names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
+    return sql.SQL("unnest({}) AS t({})").format(arrays, names)
+
+
+INSERT_EVENTS = sql.SQL(
+    """
+    INSERT INTO article_events (article_id, event, at, run_id, http_status)
+    SELECT * FROM {unnest}
+    ON CONFLICT DO NOTHING
+    """
+).format(
+    unnest=_unnest(
+        [
+            ("article_id", "text"),
+            ("event", "text"),
+            ("at", "timestamptz"),
+            ("run_id", "text"),
+            ("http_status", "int2"),
+        ]
+    )
+)
+
+#: A 404/410 marks an article gone unless it was seen answering after that (replays can
+#: arrive out of order); an article already gone keeps the time it was first found gone.
+MARK_GONE = """
+    UPDATE articles AS a SET gone_at = g.seen_at
+    FROM (
+        SELECT * FROM unnest(%s::text[], %s::timestamptz[]) AS t(article_id, seen_at)
+        ORDER BY article_id
+    ) AS g
+    WHERE a.article_id = g.article_id AND a.gone_at IS NULL AND a.last_seen_at < g.seen_at
+    RETURNING a.article_id
+"""
+
+UPSERT_RUN = """
+    INSERT INTO crawl_runs AS c (
+        run_id, spider, start_url, started_at, finished_at, finish_reason, status,
+        item_count, gone_count, drop_count, error_count, request_count,
+        db_written_count, db_spilled_count, db_rejected_count, stats)
+    VALUES (%(run_id)s, %(spider)s, %(start_url)s, %(started_at)s, %(finished_at)s,
+            %(finish_reason)s, %(status)s, %(item_count)s, %(gone_count)s, %(drop_count)s,
+            %(error_count)s, %(request_count)s, %(db_written_count)s, %(db_spilled_count)s,
+            %(db_rejected_count)s, %(stats)s)
+    ON CONFLICT (run_id) DO UPDATE SET
+        finished_at = excluded.finished_at,
+        finish_reason = excluded.finish_reason,
+        status = excluded.status,
+        item_count = excluded.item_count,
+        gone_count = excluded.gone_count,
+        drop_count = excluded.drop_count,
+        error_count = excluded.error_count,
+        request_count = excluded.request_count,
+        db_written_count = excluded.db_written_count,
+        db_spilled_count = excluded.db_spilled_count,
+        db_rejected_count = excluded.db_rejected_count,
+        stats = excluded.stats
+    WHERE excluded.finished_at IS NOT NULL
+"""
+
+
+# --- sessions, runs and small writes ---------------------------------------------------------
+
+#: Dates computed in SQL ("published in the last N days") are UTC dates.
+SET_UTC = "SET TIME ZONE 'UTC'"
+
+SET_RUN_VERDICT = "UPDATE crawl_runs SET failed = %s, failure_reason = %s WHERE run_id = %s"
+
+ANY_ARTICLE_KNOWN = "SELECT EXISTS (SELECT FROM articles WHERE article_id = ANY(%s::text[]))"
+
+ARTICLES_AMONG = "SELECT article_id FROM articles WHERE article_id = ANY(%s::text[])"
+
+# --- reads -----------------------------------------------------------------------------------
+# A NULL ``source`` means every source.
+
+KNOWN_ARTICLE_IDS = (
+    "SELECT article_id FROM articles WHERE (%(source)s::text IS NULL OR source = %(source)s)"
+)
+
+PUBLISHED_SINCE = (
+    "SELECT article_id FROM articles WHERE published_date >= current_date - %(days)s::int "
+    "AND (%(source)s::text IS NULL OR source = %(source)s)"
+)
+
+GET_ARTICLE = "SELECT * FROM articles WHERE article_id = %s"
+
+ITER_ARTICLES = (
+    "SELECT * FROM articles WHERE (%(source)s::text IS NULL OR source = %(source)s) "
+    "AND (%(include_gone)s::bool OR gone_at IS NULL) ORDER BY article_id"
+)
+
+#: What a ``recheck_days`` crawl fetches again, by URL (UTC dates, as ``PUBLISHED_SINCE``).
+ARTICLES_TO_RECHECK = (
+    "SELECT article_id, url, source FROM articles "
+    "WHERE published_date >= current_date - %s::int AND gone_at IS NULL "
+    "ORDER BY article_id"
+)
