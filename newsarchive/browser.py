@@ -45,14 +45,6 @@ RENDER_MODES = (RENDER_AUTO, RENDER_ALWAYS, RENDER_NEVER)
 
 # --- stats ----------------------------------------------------------------------------------
 
-#: Listings rendered to be paged by clicking "More Articles".
-LISTINGS_RENDERED = f"{stats.PREFIX}/listing/rendered"
-#: Clicks on "More Articles" that revealed a next page.
-LISTING_CLICKS = f"{stats.PREFIX}/listing/clicks"
-#: Why clicking stopped: exhausted, known, limit, unchanged, click_failed.
-LISTING_STOPPED = f"{stats.PREFIX}/listing/click_stopped"
-#: Scripted listings whose later pages were not followed: render_never, no_browser, error.
-LISTING_NOT_FOLLOWED = f"{stats.PREFIX}/listing/not_followed"
 #: Requests that needed a browser when none could be started.
 BROWSER_UNAVAILABLE = f"{stats.PREFIX}/browser/unavailable"
 #: Read by ``scrapy crawl`` (newsarchive.commands.crawl): the run exits 1.

@@ -64,3 +64,31 @@ def listing_failed(reason: str) -> str:
 
 
 STARTUP_ERROR = f"{PREFIX}/startup_error"  # a one-line reason the run could not start
+
+
+# --- incremental and walk (issue 10) --------------------------------------------------------
+INCREMENTAL = f"{PREFIX}/incremental"
+INCREMENTAL_MODE = f"{INCREMENTAL}/mode"  # full, incremental or resume
+KNOWN_AT_START = f"{INCREMENTAL}/known_at_start"
+KNOWN_SKIPPED = f"{INCREMENTAL}/known_skipped"  # listed known articles not fetched
+NEW_LISTED = f"{INCREMENTAL}/new_listed"  # listed ids unknown at run start (what a run may find)
+CAUGHT_UP = f"{INCREMENTAL}/caught_up"  # 1 when the walk stopped on a page with nothing new
+RECHECKS = f"{INCREMENTAL}/rechecks"
+RETRIES = f"{INCREMENTAL}/retries"
+#: Listings rendered to be paged by clicking "More Articles".
+LISTINGS_RENDERED = f"{PREFIX}/listing/rendered"
+#: Clicks on "More Articles" that revealed a next page.
+LISTING_CLICKS = f"{PREFIX}/listing/clicks"
+#: + "/<reason>": why clicking stopped: exhausted, known, limit, unchanged, click_failed.
+LISTING_STOPPED = f"{PREFIX}/listing/click_stopped"
+#: + "/<reason>": scripted listings whose later pages were not followed: render_never,
+#: no_browser, error.
+LISTING_NOT_FOLLOWED = f"{PREFIX}/listing/not_followed"
+
+
+def listing_stopped(reason: str) -> str:
+    return f"{LISTING_STOPPED}/{reason}"
+
+
+def listing_not_followed(reason: str) -> str:
+    return f"{LISTING_NOT_FOLLOWED}/{reason}"
