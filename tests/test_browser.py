@@ -359,22 +359,25 @@ def test_click_limit(chromium, tmp_path):
 
 INCREMENTAL_RUN = """
 import json, sys
+from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 from newsarchive.spiders.naenara import NaenaraSpider
 
+from newsarchive.files import write_json_atomically
+from newsarchive.incremental import CrawlState, state_path
+
 start_url, known, settings_json = sys.argv[1], set(json.loads(sys.argv[2])), sys.argv[3]
-
-class IncrementalNaenara(NaenaraSpider):
-    name = "naenara"
-
-    def is_known(self, article_id):
-        return article_id in known
 
 settings = get_project_settings()
 settings.setdict(json.loads(settings_json), priority="cmdline")
+# An earlier run archived ``known`` and walked the whole stream: this run may stop early.
+state = CrawlState(articles={"Naenara (En)": {i: {} for i in known}},
+                   walks={start_url: {"complete": True}})
+path = state_path(Path(settings["NEWSARCHIVE_DATA_DIR"]), NaenaraSpider.name, start_url)
+write_json_atomically(path, state.to_json())
 process = CrawlerProcess(settings)
-process.crawl(IncrementalNaenara, start_url=start_url)
+process.crawl(NaenaraSpider, start_url=start_url)
 process.start()
 """
 

@@ -17,7 +17,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler, get_reactor_settings
 from twisted.python.failure import Failure
 
-from newsarchive import stats
+from newsarchive import browser, stats
 from newsarchive.files import write_json_atomically
 from newsarchive.incremental import CrawlState, RunChanges, state_path
 from newsarchive.items import ArticleGoneItem, ArticleItem
@@ -241,6 +241,7 @@ def test_the_page_cap_stops_the_walk_with_a_gap(tmp_path):
     assert NEXT_LISTING_URL not in [r.url for r in requests]
     assert len(requests) == len(hrefs("specimen_listing.html"))
     assert stat(spider, stats.LISTING_CAP_REACHED) == 1
+    assert spider.incremental.policy.gaps  # told to the policy, not read from a counter
     assert not spider.incremental.walk_complete("finished")
 
 
@@ -271,6 +272,7 @@ def test_scripted_listing_without_a_browser_queues_its_first_cards_only(tmp_path
     assert [r.url for r in requests] == hrefs("specimen_listing_scripted.html")
     assert stat(spider, stats.LISTINGS_NEEDING_BROWSER) == 1
     assert stat(spider, stats.listing_not_followed("render_never")) == 1
+    assert spider.incremental.policy.gaps
     assert not spider.incremental.walk_complete("finished")
 
 
@@ -281,6 +283,17 @@ def test_scripted_listing_is_rendered_with_render_auto(tmp_path):
     rendered = [r for r in requests if r.callback == spider.parse_rendered_listing]
     assert [(r.url, r.cb_kwargs) for r in rendered] == [(LISTING_URL, {"already_followed": True})]
     assert rendered[0].meta["playwright"] and rendered[0].dont_filter
+
+
+def test_a_scripted_listing_with_no_browser_is_a_gap(tmp_path):
+    spider = make_spider(tmp_path)
+    request = spider.scripted.request(LISTING_URL, already_followed=True)
+    error = Failure(browser.BrowserUnavailable("no Chromium"))
+    error.request = request
+    asyncio.run(spider.rendered_listing_failed(error))
+    spider.walk.reached_end()
+    assert stat(spider, stats.listing_not_followed("no_browser")) == 1
+    assert not spider.incremental.walk_complete("finished")
 
 
 # --- the page object and the run's record -----------------------------------------------------

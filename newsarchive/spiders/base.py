@@ -213,11 +213,12 @@ class StreamSpider(scrapy.Spider):
         self.logger.warning("Listing %s failed (%s): its later pages were not followed",
                             request.url, reason)  # fmt: skip
 
-    def parse_rendered_listing(
+    async def parse_rendered_listing(
         self, response: Response, already_followed: bool = False
     ) -> AsyncIterator[Request]:
         """A listing rendered in Chromium (newsarchive.spiders.rendering)."""
-        return self.scripted.parse(response, already_followed)
+        async for request in self.scripted.parse(response, already_followed):
+            yield request
 
     async def rendered_listing_failed(self, failure: Failure) -> None:
         await self.scripted.failed(failure)

@@ -157,7 +157,7 @@ class ScriptedWalk:
         if complete:
             self.walk.reached_end(caught_up=reason == "known")
         else:
-            self.walk.gap(f"clicking through {response.url} stopped: {reason}")
+            self.walk.gap(f"clicks on {response.url} ended early ({reason})")
         logger.log(
             logging.INFO if complete else logging.WARNING,
             "Listing %s: %d pages of cards, %d articles, %d clicks on More Articles; stopped: %s",
