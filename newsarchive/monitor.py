@@ -183,7 +183,7 @@ def _min_items(values: Mapping[str, Any], limits: Thresholds) -> Check:
     floor = 0 if incremental else limits.min_items
     message = f"{items} articles archived (NEWSARCHIVE_MIN_ITEMS={limits.min_items}"
     if incremental:
-        known = _n(values, names.INCREMENTAL_KNOWN_SKIPPED)
+        known = _n(values, names.KNOWN_SKIPPED)
         message += f"; incremental run, {known} listed articles archived before: floor 0"
     return Check("min_items", items >= floor, message + ")")
 
@@ -303,7 +303,7 @@ def _article_outcomes(values: Mapping[str, Any]) -> int:
     """Articles this run accounted for: archived, dropped, or listed and archived before
     (an incremental run skips those, and re-asks only about a few known failures)."""
     dropped = sum(names.with_prefix(values, names.DROPS).values())
-    return _n(values, names.ITEMS) + dropped + _n(values, names.INCREMENTAL_KNOWN_SKIPPED)
+    return _n(values, names.ITEMS) + dropped + _n(values, names.KNOWN_SKIPPED)
 
 
 def _layout(values: Mapping[str, Any], limits: Thresholds) -> Check:

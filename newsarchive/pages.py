@@ -159,6 +159,25 @@ class ArticlePage:
         for href in _CARD_LINKS(heading):
             yield self.response.urljoin(href.strip())
 
+    def missing_anchors(self) -> list[str]:
+        """The anchors this page lacks, by the monitor's names: ``title``, ``meta_line`` (or,
+        when the line is there without its ``Date:``, ``date_line``), ``body``,
+        ``original_link``. A theme change shows up here first."""
+        from newsarchive.processors import meta_line_date_text  # kept beside its one use
+
+        missing = []
+        if not (self.title or "").strip():
+            missing.append("title")
+        if self.meta_line is None:
+            missing.append("meta_line")
+        elif meta_line_date_text(self.meta_line) is None:
+            missing.append("date_line")
+        if not self.paragraphs:
+            missing.append("body")
+        if self.original_href is None:
+            missing.append("original_link")
+        return missing
+
 
 @dataclass
 class ListingPage:

@@ -91,11 +91,26 @@ LISTING_NOT_FOLLOWED = f"{PREFIX}/listing/not_followed"
 #: Requests that needed a browser when none could be started.
 BROWSER_UNAVAILABLE = f"{PREFIX}/browser/unavailable"
 
-# --- incremental runs (set by newsarchive.incremental, read by the monitor) -----------------
+
+def listing_stopped(reason: str) -> str:
+    return f"{LISTING_STOPPED}/{reason}"
+
+
+def listing_not_followed(reason: str) -> str:
+    return f"{LISTING_NOT_FOLLOWED}/{reason}"
+
+
+# --- incremental runs and the walk (newsarchive.incremental, the spider; read by the monitor)
+INCREMENTAL = f"{PREFIX}/incremental"
 #: "incremental" runs stop where nothing is new; "full" and "resume" walk further.
-INCREMENTAL_MODE = f"{PREFIX}/incremental/mode"
+INCREMENTAL_MODE = f"{INCREMENTAL}/mode"
+KNOWN_AT_START = f"{INCREMENTAL}/known_at_start"
 #: Listed articles skipped because the archive already holds them.
-INCREMENTAL_KNOWN_SKIPPED = f"{PREFIX}/incremental/known_skipped"
+KNOWN_SKIPPED = f"{INCREMENTAL}/known_skipped"
+NEW_LISTED = f"{INCREMENTAL}/new_listed"  # listed ids unknown at run start (what a run may find)
+CAUGHT_UP = f"{INCREMENTAL}/caught_up"  # 1 when the walk stopped on a page with nothing new
+RECHECKS = f"{INCREMENTAL}/rechecks"
+RETRIES = f"{INCREMENTAL}/retries"
 
 # --- raw capture (newsarchive.extensions.warc) -----------------------------------------------
 WARC_RECORDS = f"{PREFIX}/warc/responses"  # responses written to the run's WARC file

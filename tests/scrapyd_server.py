@@ -33,6 +33,20 @@ from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_CONF = ROOT / "deploy" / "scrapyd.conf"
+DEPLOY_UNIT = ROOT / "deploy" / "scrapyd.service"
+
+
+def unit_environment(unit: Path = DEPLOY_UNIT) -> dict[str, str]:
+    """The ``Environment=`` assignments of the shipped systemd unit, so the test server runs
+    its jobs as production does."""
+    env = {}
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment="):
+            name, _, value = line.removeprefix("Environment=").strip('"').partition("=")
+            env[name] = value
+    return env
+
+
 PROJECT = "newsarchive"
 
 
@@ -76,6 +90,7 @@ class ScrapydServer:
             SCRAPYD_PASSWORD=self.password,
             PYTHONUNBUFFERED="1",
         )
+        env.update(unit_environment())
         env.update(self.extra_env)
         return env
 

@@ -23,7 +23,8 @@ from playwright.async_api import Browser, async_playwright
 
 from newsarchive import browser, stats
 from newsarchive.items import PER_RUN_FIELDS
-from newsarchive.spiders.base import ConfigurationError, StreamSpider
+from newsarchive.spiders.arguments import ConfigurationError
+from newsarchive.spiders.base import StreamSpider
 from newsarchive_replica.server import ReplicaServer
 from tests import crawling
 from tests.crawling import FAST, ROOT, SCRAPY, CrawlResult, crawl, read_jsonl
@@ -177,7 +178,7 @@ def test_render_never_counts_the_scripted_listing(watch, tmp_path):
         assert comparable(result.items) == items_of_pages(site, range(1, 2))
         assert not ajax_requests(site)
     assert len(log_lines(result, "render=never")) == 1
-    assert stat(result, f"{stats.LISTING_NOT_FOLLOWED}/render_never") == 1
+    assert stat(result, stats.listing_not_followed("render_never")) == 1
     assert not watch.browser_processes
 
 
@@ -195,7 +196,7 @@ def test_missing_chromium_is_one_line_and_the_static_part_completes(watch, tmp_p
     assert "ERROR" in line and "NEWSARCHIVE_CHROMIUM_PATH" in line
     assert "Traceback" not in result.log
     assert stat(result, stats.BROWSER_UNAVAILABLE) == 1
-    assert stat(result, f"{stats.LISTING_NOT_FOLLOWED}/no_browser") == 1
+    assert stat(result, stats.listing_not_followed("no_browser")) == 1
     assert not watch.browser_processes  # not even the driver: the path was checked first
 
 
@@ -247,7 +248,7 @@ def test_scripted_listing_archived_like_the_static_one(chromium, replica, watch,
     assert comparable(scripted.items) == comparable(static.items) == expected
     # every page of cards came from clicks: one per later page, one that found no more
     assert len(ajax_requests(replica)) == replica.stream("naenara").page_count()
-    assert stat(scripted, f"{stats.LISTING_STOPPED}/exhausted") == 1
+    assert stat(scripted, stats.listing_stopped("exhausted")) == 1
     # only the listing went through the browser; every article came over plain HTTP
     assert stat(scripted, "playwright/page_count") == 1
     assert stat(scripted, "playwright/request_count/navigation") == 1
@@ -333,7 +334,7 @@ def test_render_always(chromium, tmp_path, scripted, kind):
         article_pages = [r for r in site.requests if r["path"].startswith("/newstream/")]
         assert bool(ajax_requests(site)) == scripted
     assert stat(result, "playwright/page_count") >= len(article_pages)
-    assert stat(result, f"{stats.LISTING_STOPPED}/exhausted") == int(scripted)
+    assert stat(result, stats.listing_stopped("exhausted")) == int(scripted)
     assert "still open" not in result.log
 
 
@@ -355,22 +356,25 @@ def test_click_limit(chromium, tmp_path):
 
 INCREMENTAL_RUN = """
 import json, sys
+from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 from newsarchive.spiders.naenara import NaenaraSpider
 
+from newsarchive.files import write_json_atomically
+from newsarchive.incremental import CrawlState, state_path
+
 start_url, known, settings_json = sys.argv[1], set(json.loads(sys.argv[2])), sys.argv[3]
-
-class IncrementalNaenara(NaenaraSpider):
-    name = "naenara"
-
-    def is_known(self, article_id):
-        return article_id in known
 
 settings = get_project_settings()
 settings.setdict(json.loads(settings_json), priority="cmdline")
+# An earlier run archived ``known`` and walked the whole stream: this run may stop early.
+state = CrawlState(articles={"Naenara (En)": {i: {} for i in known}},
+                   walks={start_url: {"complete": True}})
+path = state_path(Path(settings["NEWSARCHIVE_DATA_DIR"]), NaenaraSpider.name, start_url)
+write_json_atomically(path, state.to_json())
 process = CrawlerProcess(settings)
-process.crawl(IncrementalNaenara, start_url=start_url)
+process.crawl(NaenaraSpider, start_url=start_url)
 process.start()
 """
 

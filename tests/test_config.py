@@ -36,10 +36,6 @@ def test_every_setting_the_code_reads_is_declared_once():
 
 
 #: Files whose owners are still dropping their in-code fallbacks (issue 10); empty it then.
-FALLBACKS_PENDING = {
-    "newsarchive/spiders/base.py",
-    "newsarchive/spiders/rendering.py",
-}
 FALLBACK_READ = re.compile(r'\.get\w*\(\s*"NEWSARCHIVE_[A-Z0-9_]+"\s*,')
 
 
@@ -49,7 +45,7 @@ def test_settings_are_read_with_no_fallback_of_their_own():
         for path in (ROOT / "newsarchive").rglob("*.py")
         if FALLBACK_READ.search(path.read_text(encoding="utf-8"))
     }
-    assert with_fallbacks <= FALLBACKS_PENDING, "read the registry's default: no fallback"
+    assert not with_fallbacks, "read the registry's default: no fallback"
     assert FALLBACK_READ.search('settings.getint(\n    "NEWSARCHIVE_X", 5)')  # the probe bites
 
 

@@ -7,16 +7,9 @@ import json
 import pytest
 
 from newsarchive.files import write_json_atomically
-from newsarchive.incremental import (
-    CrawlState,
-    StateError,
-    _Changes,
-    parse_full,
-    parse_recheck_days,
-    state_path,
-)
+from newsarchive.incremental import CrawlState, RunChanges, StateError, state_path
 from newsarchive.schedule import EXIT_USAGE, ScheduleError, Target, _mask
-from newsarchive.spiders.base import ConfigurationError
+from newsarchive.spiders.arguments import ConfigurationError, parse_full, parse_recheck_days
 from newsarchive.spiders.naenara import NaenaraSpider
 
 
@@ -76,11 +69,11 @@ def test_changes_merge_into_what_another_run_wrote():
         not_articles={"3-3": {"reason": "paywall"}},
         retry={"2-2": {"url": "b", "attempts": 1}, "4-4": {"url": "d", "attempts": 2}},
     )
-    ours = _Changes()
-    ours.archived["2-2"] = ("Naenara (En)", "b", "2025-01-01")
+    ours = RunChanges(keep_articles=True)
+    ours.archive("2-2", "Naenara (En)", "b", "2025-01-01")
     ours.gone["1-1"] = "2025-01-03T00:00:00+00:00"
     ours.not_articles["4-4"] = {"reason": "http_503 (after 3 runs)"}
-    ours.apply(theirs, keep_articles=True)
+    ours.apply(theirs)
     assert set(theirs.articles["Naenara (En)"]) == {"1-1", "2-2"}
     assert theirs.articles["Naenara (En)"]["1-1"]["gone_at"]
     assert theirs.retry == {}
@@ -89,9 +82,9 @@ def test_changes_merge_into_what_another_run_wrote():
 
 def test_database_mode_keeps_no_articles_in_the_file():
     state = CrawlState(retry={"2-2": {"url": "b"}})
-    changes = _Changes()
-    changes.archived["2-2"] = ("Naenara (En)", "b", None)
-    changes.apply(state, keep_articles=False)
+    changes = RunChanges(keep_articles=False)
+    changes.archive("2-2", "Naenara (En)", "b", None)
+    changes.apply(state)
     assert state.articles == {} and state.retry == {}
 
 

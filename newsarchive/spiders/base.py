@@ -2,7 +2,10 @@
 
 Subclasses only name themselves and their default start page; everything a stream needs —
 following "More Articles", fetching each article once, dropping what is not an article —
-lives here, and all page knowledge lives in ``newsarchive.site``/``pages``.
+lives here and in its collaborators: arguments (``arguments``), feeds (``feeds``), the walk of
+the listings (``walk``, ``rendering`` for scripted ones), what earlier runs archived
+(``newsarchive.incremental``) and the page reading (``extraction``). All page knowledge lives
+in ``newsarchive.site``/``pages``.
 """
 
 from __future__ import annotations
@@ -21,22 +24,29 @@ from twisted.python.failure import Failure
 
 from newsarchive import browser, stats
 from newsarchive.clock import new_run_id, utc_now, utc_now_iso
-from newsarchive.incremental import Incremental, parse_full, parse_recheck_days
+from newsarchive.incremental import Incremental
 from newsarchive.items import ARTICLE_FIELDS, ArticleGoneItem, ArticleItem
-from newsarchive.loaders import load_article
 from newsarchive.middlewares.resilience import INCOMPLETE
-from newsarchive.pages import ArticlePage, ListingPage
-from newsarchive.processors import (
-    article_url_parts,
-    is_article_url,
-    iso_date,
-    meta_line_date_text,
-    strip_brand,
-)
-from newsarchive.settings_helpers import data_dir, default_feeds, feed_batch_size
+from newsarchive.pages import ListingPage
+from newsarchive.processors import article_url_parts, is_article_url
+from newsarchive.settings_helpers import data_dir
 from newsarchive.site import PAYWALL_PATH
 from newsarchive.spiders import ARTICLE_PRIORITY, LISTING_PRIORITY
-from newsarchive.spiders.rendering import ScriptedListings
+from newsarchive.spiders.arguments import (
+    STREAM_ARGUMENTS,
+    ConfigurationError,
+    check_arguments,
+    check_render,
+    check_start_url,
+    parse_full,
+    parse_recheck_days,
+)
+from newsarchive.spiders.extraction import ArticleExtraction, extract_article
+from newsarchive.spiders.feeds import apply_feed_defaults
+from newsarchive.spiders.rendering import ScriptedWalk
+from newsarchive.spiders.walk import ListingWalk
+
+__all__ = ["ConfigurationError", "StreamSpider", "failure_reason"]
 
 #: HTTP answers that mean an article was deleted.
 GONE_STATUSES = frozenset({404, 410})
@@ -52,43 +62,19 @@ def failure_reason(failure: Failure) -> str:
     return reason or (failure.type.__name__ if failure.type else "error")
 
 
-class ConfigurationError(ValueError):
-    """Bad spider arguments or settings: reported in one line, the crawl never starts."""
-
-
-def check_start_url(url: str) -> str:
-    """The start URL, stripped, if it is an absolute http(s) URL; else ConfigurationError."""
-    url = (url or "").strip()
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise ConfigurationError(f"start_url {url!r} is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"start_url {url!r} is not an absolute http(s) URL of a listing or article page"
-        )
-    return url
-
-
-def check_render(mode: str) -> str:
-    """The ``render`` argument if it is auto, always or never; else ConfigurationError."""
-    if mode not in browser.RENDER_MODES:
-        raise ConfigurationError(f"render={mode!r} is not one of {', '.join(browser.RENDER_MODES)}")
-    return mode
-
-
-class StreamSpider(ScriptedListings, scrapy.Spider):
+class StreamSpider(scrapy.Spider):
     """Archive every article of the source stream that ``start_url`` belongs to."""
 
     #: The setting that holds the default start page when no ``-a start_url`` is given.
     start_url_setting: ClassVar[str]
     #: Spider arguments a user may pass with ``-a``; anything else is a typo worth one line.
-    known_arguments: ClassVar[frozenset[str]] = frozenset(
-        {"start_url", "render", "full", "recheck_days"}
-    )
+    known_arguments: ClassVar[frozenset[str]] = STREAM_ARGUMENTS
 
     custom_settings: ClassVar[dict[str, Any]] = {}
+
+    incremental: Incremental
+    walk: ListingWalk
+    scripted: ScriptedWalk
 
     def __init__(
         self,
@@ -101,12 +87,9 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.start_url_argument = start_url
-        self.render = render
-        try:  # -a full=1 / -a recheck_days=N (incremental crawls, newsarchive.incremental)
-            self.full = parse_full(full)
-            self.recheck_days = parse_recheck_days(recheck_days)
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
+        self.render = check_render(render)
+        self.full = parse_full(full)  # incremental crawls: newsarchive.incremental
+        self.recheck_days = parse_recheck_days(recheck_days)
         self.run_started_at = utc_now()
         self.run_id = new_run_id(self.run_started_at)
         self.seen_article_ids: set[str] = set()
@@ -118,59 +101,27 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
     @classmethod
     def check_arguments(cls, arguments: dict[str, str]) -> None:
         """Raise ConfigurationError with a one-line reason for arguments that cannot work."""
-        # Scrapyd adds _job (and _version) to every job's spider arguments.
-        unknown = sorted(set(arguments) - cls.known_arguments - {"_job", "_version"})
-        if unknown:
-            raise ConfigurationError(
-                f"unknown spider argument(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(cls.known_arguments))}"
-            )
-        if "start_url" in arguments:
-            check_start_url(arguments["start_url"])
-        if "render" in arguments:
-            check_render(arguments["render"])
-        try:
-            parse_full(arguments.get("full"))
-            parse_recheck_days(arguments.get("recheck_days"))
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
+        check_arguments(arguments, cls.known_arguments)
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
-        if not settings.getdict("FEEDS"):
-            settings.set(
-                "FEEDS",
-                default_feeds(data_dir(settings), feed_batch_size(settings)),
-                priority="spider",
-            )
-        else:
-            # -O/-o and Scrapyd's feeds hold articles only, like ours: deletion records
-            # (ArticleGoneItem) are for the archive's history, not for a feed of articles.
-            feeds = settings.getdict("FEEDS")
-            for options in feeds.values():
-                options.setdefault("item_classes", [ArticleItem])
-                # The documented field order, unless FEED_EXPORT_FIELDS says otherwise.
-                options.setdefault(
-                    "fields", settings.getlist("FEED_EXPORT_FIELDS") or list(ARTICLE_FIELDS)
-                )
-            # One above the feeds' own priority: the runner re-applies its cmdline settings
-            # to the crawler after this, and would otherwise undo the filter.
-            settings.set("FEEDS", feeds, priority=(settings.getpriority("FEEDS") or 0) + 1)
+        apply_feed_defaults(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> StreamSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.start_url = check_start_url(
-            spider.start_url_argument or crawler.settings.get(cls.start_url_setting, "")
+            spider.start_url_argument or crawler.settings.get(cls.start_url_setting) or ""
         )
         spider.start_host = urlsplit(spider.start_url).hostname or ""
         spider.allowed_domains = [spider.start_host]
-        check_render(spider.render)
         spider.incremental = Incremental(
             crawler, spider.name, spider.start_url, spider.full, spider.recheck_days
         )
         spider.incremental.connect(crawler)
+        spider.walk = ListingWalk(crawler, spider.incremental, spider.job_set)
+        spider.scripted = ScriptedWalk(crawler, spider.walk, spider, spider.render)
         return spider
 
     @property
@@ -192,7 +143,7 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
 
     def listing_request(self, url: str) -> Request:
         if self.render == browser.RENDER_ALWAYS:
-            return self.rendered_listing_request(url)
+            return self.scripted.request(url)
         return Request(
             url, callback=self.parse_listing, errback=self.listing_failed, priority=LISTING_PRIORITY
         )
@@ -212,54 +163,67 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         """A listing page: queue its new articles, then the next page."""
-        self.crawler.stats.inc_value(stats.LISTING_PAGES)
+        self.walk.page_read()
         if not isinstance(response, TextResponse):
             self.drop(response.url, "not_html")
             return
         if incomplete := response.meta.get(INCOMPLETE):
             # Truncated or empty after retries: follow what it holds, but the walk has a gap.
-            self.crawler.stats.inc_value(stats.listing_failed(f"{incomplete}_page"))
+            self.walk.listing_failed(response.url, f"{incomplete}_page")
             self.logger.warning("Listing %s is %s after retries", response.url, incomplete)
         yield from self.follow_listing(ListingPage(response))
 
     def follow_listing(self, listing: ListingPage) -> Iterator[Request]:
-        self.count_listing(listing)
-        if not listing.article_urls:
-            self.crawler.stats.inc_value(stats.LISTINGS_WITHOUT_LINKS)
-            self.logger.warning("Listing %s holds no article links", listing.response.url)
+        """Queue a listing's new articles and walk on: its next page, a browser to click
+        through it, or nowhere (caught up, the end of the stream, a loop, the page cap)."""
+        url = listing.response.url
+        self.walk.links_read(listing)
         yield from self.queue_articles(listing.article_urls)
         ids = [
-            article_url_parts(url)[0]  # type: ignore[index]
-            for url in listing.article_urls
-            if self.is_on_stream_host(url)
+            article_url_parts(link)[0]  # type: ignore[index]
+            for link in listing.article_urls
+            if self.is_on_stream_host(link)
         ]
         yield from self.rechecks(self.incremental.sources_of(ids))
-        if self.incremental.caught_up(ids):
+        if self.walk.caught_up(ids):
             # Nothing new on a whole page: the rest of the stream is older and archived.
-            self.incremental.note_walk_end(caught_up=True)
-            self.logger.info("Caught up at %s: no new article there", listing.response.url)
+            self.walk.reached_end(caught_up=True)
+            self.logger.info("Caught up at %s: no new article there", url)
             return
         next_url = listing.next_page_url
-        if next_url and self.listing_cap_reached(listing):
+        if next_url and self.walk.cap_reached(url):
             return  # not the end of the stream: the next run walks it again
         if (
             next_url
             and self.is_on_stream_host(next_url)
-            and not self.listing_loops(listing, ids, next_url)
+            and not self.walk.loops(url, ids, next_url)
         ):
             yield self.listing_request(next_url)
         elif listing.needs_browser:
-            yield from self.follow_scripted_listing(listing)
+            yield from self.scripted.follow(listing)
         else:
-            self.incremental.note_walk_end(caught_up=False)  # the end of the stream
+            self.walk.reached_end()  # the end of the stream
 
-    # --- queueing articles -------------------------------------------------------------------
+    def listing_failed(self, failure: Failure) -> None:
+        """A listing page that gave no page: the walk of the stream breaks here, so the next
+        run walks the whole stream rather than stop early above a gap."""
+        request = failure.request  # type: ignore[attr-defined]
+        reason = failure_reason(failure)
+        self.walk.listing_failed(request.url, reason)
+        self.logger.warning("Listing %s failed (%s): its later pages were not followed",
+                            request.url, reason)  # fmt: skip
 
-    def is_known(self, article_id: str) -> bool:
-        """Whether an earlier run archived this article (newsarchive.incremental). A listing
-        shows the newest first, so clicking "More Articles" stops once a click reveals only
-        known articles."""
-        return self.incremental.is_known(article_id)
+    async def parse_rendered_listing(
+        self, response: Response, already_followed: bool = False
+    ) -> AsyncIterator[Request]:
+        """A listing rendered in Chromium (newsarchive.spiders.rendering)."""
+        async for request in self.scripted.parse(response, already_followed):
+            yield request
+
+    async def rendered_listing_failed(self, failure: Failure) -> None:
+        await self.scripted.failed(failure)
+
+    # --- articles --------------------------------------------------------------------------
 
     def queue_articles(self, urls: Iterable[str], quiet: bool = False) -> Iterator[Request]:
         """Requests for the articles among ``urls`` not queued yet in this run; ``quiet``:
@@ -294,18 +258,19 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
         if not isinstance(response, TextResponse):
             self.drop(response.url, "not_html")
             return
-        page = ArticlePage(response)
-        if not page.title or not page.title.strip():
+        extraction = extract_article(response, utc_now_iso(), self.run_id, follow_stream)
+        item = extraction.item
+        if item is None:
             self.drop(response.url, self.unreadable_reason(response, "title"))
             return
-        item = load_article(page, crawled_at=utc_now_iso(), run_id=self.run_id)
-        if follow_stream and self.incremental.start_page_is_archived(item["article_id"]):
+        stream = ListingPage(response, links=extraction.stream_links) if follow_stream else None
+        if stream and self.incremental.start_page_is_archived(item["article_id"]):
             # An archived start article is read as the first listing page, not archived again.
             self.seen_article_ids.add(item["article_id"])
             yield from self.rechecks({item["source"]} if item.get("source") else ())
-            yield from self.follow_listing(ListingPage(response, links=list(page.stream_links())))
+            yield from self.follow_listing(stream)
             return
-        self.count_unreadable(page, item)
+        self.count_unreadable(response.url, extraction)
         if not item["body"]:
             # An item without its text would replace the archived one: not an article today.
             self.drop(response.url, self.unreadable_reason(response, "body"))
@@ -316,8 +281,8 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
         yield item
         if item.get("source"):
             yield from self.rechecks({item["source"]})
-        if follow_stream:
-            yield from self.follow_listing(ListingPage(response, links=list(page.stream_links())))
+        if stream:
+            yield from self.follow_listing(stream)
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleGoneItem]:
         """An article request that ended without a page: count it, log it once, go on."""
@@ -333,15 +298,6 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
                 )
         self.drop(request.url, reason)
 
-    def listing_failed(self, failure: Failure) -> None:
-        """A listing page that gave no page: the walk of the stream breaks here, so the next
-        run walks the whole stream rather than stop early above a gap."""
-        request = failure.request  # type: ignore[attr-defined]
-        reason = failure_reason(failure)
-        self.crawler.stats.inc_value(stats.listing_failed(reason))
-        self.logger.warning("Listing %s failed (%s): its later pages were not followed",
-                            request.url, reason)  # fmt: skip
-
     def rechecks(self, sources: Iterable[str]) -> Iterator[Request]:
         """Re-fetch archived articles of these source labels first published in the last
         ``recheck_days`` days, once each, so edits and deletions reach the archive."""
@@ -349,7 +305,7 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
             self.seen_article_ids.add(target.article_id)
             yield self.article_request(target.url)
 
-    # --- job state, pagination guards, unreadable pages (issue 6) ---------------------------
+    # --- job state --------------------------------------------------------------------------
 
     @property
     def seen_article_ids(self) -> set[str]:
@@ -373,52 +329,7 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
             state = self.__dict__.setdefault("_job_sets", {})
         return state.setdefault(name, set())
 
-    def count_listing(self, listing: ListingPage) -> None:
-        """What the monitor needs about a listing: links found, "More Articles" missing."""
-        count = self.crawler.stats.inc_value
-        count(stats.LISTINGS_READ)
-        count(stats.ARTICLE_LINKS, len(listing.article_urls))
-        if listing.more_articles_control is None:
-            count(stats.missing_anchor("more_articles"))
-
-    def listing_pages_exhausted(self) -> bool:
-        """Whether the run has read NEWSARCHIVE_MAX_LISTING_PAGES listing pages (linked and
-        scripted alike): pagination that never ends must still end the crawl. Counted once
-        reached, for the monitor."""
-        cap = self.crawler.settings.getint("NEWSARCHIVE_MAX_LISTING_PAGES", 5000)
-        if cap <= 0 or self.crawler.stats.get_value(stats.LISTING_PAGES, 0) < cap:
-            return False
-        self.crawler.stats.set_value(stats.LISTING_CAP_REACHED, 1)
-        return True
-
-    def listing_cap_reached(self, listing: ListingPage) -> bool:
-        """listing_pages_exhausted, said in the log with the page whose link is not followed."""
-        if not self.listing_pages_exhausted():
-            return False
-        cap = self.crawler.settings.getint("NEWSARCHIVE_MAX_LISTING_PAGES", 5000)
-        self.logger.warning(
-            "Stopped at %s: NEWSARCHIVE_MAX_LISTING_PAGES=%d listing pages read; its "
-            '"More Articles" was not followed',
-            listing.response.url,
-            cap,
-        )
-        return True
-
-    def listing_loops(self, listing: ListingPage, article_ids: list[str], next_url: str) -> bool:
-        """Whether this page repeats the cards of a page read before: "More Articles" led
-        back (through a URL the dupefilter cannot recognise), so the stream has been read."""
-        signature = tuple(sorted(set(article_ids)))
-        seen = self.job_set("listing_signatures")
-        if signature and signature not in seen:
-            seen.add(signature)
-            return False
-        self.crawler.stats.inc_value(stats.LISTING_LOOPS)
-        self.logger.warning(
-            "Listing %s repeats an earlier page: pagination loops; %s not followed",
-            listing.response.url,
-            next_url,
-        )
-        return True
+    # --- counting for the monitor ------------------------------------------------------------
 
     def unreadable_reason(self, response: Response, missing: str) -> str:
         """Why a page with no ``missing`` (title, body) gave no item: it arrived empty or
@@ -430,15 +341,20 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
             self.crawler.stats.inc_value(stats.missing_anchor("title"))
         return f"no_{missing}"
 
-    # --- helpers --------------------------------------------------------------------------
-
-    def is_on_stream_host(self, url: str) -> bool:
-        return urlsplit(url).hostname == self.start_host
-
-    def drop(self, url: str, reason: str) -> None:
-        self.crawler.stats.inc_value(stats.drop(reason))
-        self.logger.warning("Dropped %s: %s", url, reason)
-        self.incremental.record_failure(url, reason)
+    def count_unreadable(self, url: str, extraction: ArticleExtraction) -> None:
+        """Count anchors that were missing and values that could not be read, for the monitor."""
+        count = self.crawler.stats.inc_value
+        for anchor in extraction.missing_anchors:
+            count(stats.missing_anchor(anchor))
+        if extraction.unreadable_date is not None:
+            count(stats.unparsed("date_line"))
+            self.logger.warning("Unreadable Date: %r on %s", extraction.unreadable_date, url)
+        if extraction.mismatched_label is not None:
+            count(stats.SOURCE_MISMATCH)
+            self.logger.warning("Source mismatch on %s: label line %r, Source: %r",
+                                url, extraction.mismatched_label, extraction.item["source"])  # type: ignore[index]  # fmt: skip
+        if extraction.promo_blocks_removed:
+            count(stats.PROMO_REMOVED, extraction.promo_blocks_removed)
 
     def count_item(self, item: ArticleItem) -> None:
         """Count the item and its null fields: the monitor's field coverage is made of these."""
@@ -448,29 +364,12 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
             if item[field] is None and field != "original_url":
                 count(stats.null_field(field))
 
-    def count_unreadable(self, page: ArticlePage, item: ArticleItem) -> None:
-        """Count anchors that were missing and values that could not be read, for the monitor."""
-        count = self.crawler.stats.inc_value
-        date_text = meta_line_date_text(page.meta_line)
-        if page.meta_line is None:
-            count(stats.missing_anchor("meta_line"))
-        elif date_text is None:
-            count(stats.missing_anchor("date_line"))
-        elif iso_date(date_text) is None:
-            count(stats.unparsed("date_line"))
-            self.logger.warning("Unreadable Date: %r on %s", date_text, page.response.url)
-        if not page.paragraphs:
-            count(stats.missing_anchor("body"))
-        if item["original_url"] is None:
-            count(stats.missing_anchor("original_link"))
-        label = strip_brand(page.above_title)
-        if label and item["source"] and label != item["source"]:
-            count(stats.SOURCE_MISMATCH)
-            self.logger.warning(
-                "Source mismatch on %s: label line %r, Source: %r",
-                page.response.url,
-                label,
-                item["source"],
-            )
-        if page.promo_blocks_removed:
-            count(stats.PROMO_REMOVED, page.promo_blocks_removed)
+    # --- helpers --------------------------------------------------------------------------
+
+    def is_on_stream_host(self, url: str) -> bool:
+        return urlsplit(url).hostname == self.start_host
+
+    def drop(self, url: str, reason: str) -> None:
+        self.crawler.stats.inc_value(stats.drop(reason))
+        self.logger.warning("Dropped %s: %s", url, reason)
+        self.incremental.record_failure(url, reason)

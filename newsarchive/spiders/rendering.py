@@ -1,17 +1,20 @@
 """Listings that only a browser can page: render with scrapy-playwright and click through.
 
-A mixin of ``StreamSpider``: everything here runs only when a listing's "More Articles"
+A collaborator of ``StreamSpider``: everything here runs only when a listing's "More Articles"
 leads nowhere without its script (or with ``-a render=always``), so a static crawl never
-touches it. The browser itself is set up in ``newsarchive.browser``.
+touches it. It needs a few things from the spider, named by ``ListingHost``; the walk's
+rules (cap, end, gaps) are the same ``ListingWalk`` linked listings use. The browser itself is
+set up in ``newsarchive.browser``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Protocol
 
+from scrapy.crawler import Crawler
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -20,36 +23,66 @@ from newsarchive import browser, stats
 from newsarchive.pages import ListingPage
 from newsarchive.processors import article_url_parts
 from newsarchive.spiders import LISTING_PRIORITY
+from newsarchive.spiders.walk import ListingWalk
 
-if TYPE_CHECKING:
-    from newsarchive.spiders.base import StreamSpider
+logger = logging.getLogger(__name__)
 
-    _Base = StreamSpider
-else:
-    _Base = object
+#: Why clicking stopped, when the walk reached the end of the stream.
+_COMPLETE_STOPS = frozenset({"exhausted", "known"})
 
 
-class ScriptedListings(_Base):
+class ListingHost(Protocol):
+    """What the scripted walk asks of the spider."""
+
+    def queue_articles(self, urls: Iterable[str], quiet: bool = False) -> Iterator[Request]:
+        """Requests for the articles among ``urls`` not queued yet."""
+        ...
+
+    def follow_listing(self, listing: ListingPage) -> Iterator[Request]:
+        """Walk on from a listing that turned out to page by links after all."""
+        ...
+
+    def drop(self, url: str, reason: str) -> None:
+        """A page that is not what was asked for."""
+        ...
+
+    # The spider's own callbacks (requests must name spider methods to be kept in a JOBDIR).
+    def parse_rendered_listing(
+        self, response: Response, already_followed: bool = False
+    ) -> AsyncIterator[Request]: ...
+
+    async def rendered_listing_failed(self, failure: Failure) -> None: ...
+
+
+class ScriptedWalk:
     """Render a scripted listing in Chromium and click "More Articles" through it."""
 
-    def follow_scripted_listing(self, listing: ListingPage) -> Iterable[Request]:
+    def __init__(self, crawler: Crawler, walk: ListingWalk, host: ListingHost, render: str):
+        self.crawler = crawler
+        self.walk = walk
+        self.host = host
+        self.render = render
+        self.click_timeout = crawler.settings.getfloat("NEWSARCHIVE_CLICK_TIMEOUT")
+
+    def follow(self, listing: ListingPage) -> Iterable[Request]:
         """Only a browser can page this listing: render it and click, unless render=never."""
-        self.crawler.stats.inc_value(stats.LISTINGS_NEEDING_BROWSER)
+        self.walk.count(stats.LISTINGS_NEEDING_BROWSER)
+        url = listing.response.url
         if self.render == browser.RENDER_NEVER:
-            self.crawler.stats.inc_value(f"{stats.LISTING_NOT_FOLLOWED}/render_never")
-            self.logger.warning(
+            self.walk.not_followed(url, "render_never")
+            logger.warning(
                 "Listing %s pages with a script and render=never: its later pages were not "
                 "followed",
-                listing.response.url,
+                url,
             )
             return ()
-        return (self.rendered_listing_request(listing.response.url, already_followed=True),)
+        return (self.request(url, already_followed=True),)
 
-    def rendered_listing_request(self, url: str, already_followed: bool = False) -> Request:
+    def request(self, url: str, already_followed: bool = False) -> Request:
         return Request(
             url,
-            callback=self.parse_rendered_listing,
-            errback=self.rendered_listing_failed,
+            callback=self.host.parse_rendered_listing,
+            errback=self.host.rendered_listing_failed,
             priority=LISTING_PRIORITY,
             # with render=auto the same URL was just fetched over HTTP to learn it needs this
             dont_filter=True,
@@ -57,9 +90,7 @@ class ScriptedListings(_Base):
             cb_kwargs={"already_followed": already_followed},
         )
 
-    async def parse_rendered_listing(
-        self, response: Response, already_followed: bool = False
-    ) -> AsyncIterator[Request]:
+    async def parse(self, response: Response, already_followed: bool) -> AsyncIterator[Request]:
         """A listing in Chromium: its article links, then a page of cards per click.
 
         ``already_followed``: it was read over HTTP first and its first cards are queued.
@@ -68,17 +99,17 @@ class ScriptedListings(_Base):
         """
         try:
             if not already_followed:
-                self.crawler.stats.inc_value(stats.LISTING_PAGES)
+                self.walk.page_read()
                 if not isinstance(response, TextResponse):
-                    self.drop(response.url, "not_html")
+                    self.host.drop(response.url, "not_html")
                     return
                 listing = ListingPage(response)
                 if not listing.needs_browser:
                     await browser.close_page(response.meta)
-                    for request in self.follow_listing(listing):
+                    for request in self.host.follow_listing(listing):
                         yield request
                     return
-                self.crawler.stats.inc_value(stats.LISTINGS_NEEDING_BROWSER)
+                self.walk.count(stats.LISTINGS_NEEDING_BROWSER)
             async for request in self.click_through(response, already_followed):
                 yield request
         finally:
@@ -90,14 +121,12 @@ class ScriptedListings(_Base):
         """Click "More Articles" until it is gone, the page stops changing, a click reveals
         only known articles, or the run has read NEWSARCHIVE_MAX_LISTING_PAGES listing pages;
         queue the articles as they show."""
-        settings = self.crawler.settings
         clicker = browser.ScriptedListing(
             response.meta["playwright_page"],
-            click_timeout=settings.getfloat("NEWSARCHIVE_CLICK_TIMEOUT", 30.0),
-            pause=settings.getfloat("DOWNLOAD_DELAY"),
+            click_timeout=self.click_timeout,
+            pause=self.crawler.settings.getfloat("DOWNLOAD_DELAY"),
         )
-        count = self.crawler.stats.inc_value
-        count(stats.LISTINGS_RENDERED)
+        self.walk.count(stats.LISTINGS_RENDERED)
         listed: set[str] = set()
         pages, idle, reason = 0, 0, None
         while reason is None:
@@ -105,27 +134,31 @@ class ScriptedListings(_Base):
             fresh = {article_url_parts(url)[0] for url in urls} - listed  # type: ignore[index]
             listed |= fresh
             first = pages == 0
-            for request in self.queue_articles(urls, quiet=already_followed and first):
+            for request in self.host.queue_articles(urls, quiet=already_followed and first):
                 yield request
             if fresh:
                 pages, idle = pages + 1, 0
                 if not first:
-                    count(stats.LISTING_PAGES)
+                    self.walk.page_read()
             else:
                 idle += 1
-            if fresh and all(self.is_known(article_id) for article_id in fresh):
+            if fresh and self.walk.caught_up(fresh):
                 reason = "known"
             elif idle >= 3:  # the page keeps changing but shows no new article
                 reason = "unchanged"
-            elif self.listing_pages_exhausted():  # the run's listing pages, static and scripted
+            elif self.walk.cap_reached(response.url):  # static and scripted pages alike
                 reason = "limit"
             else:
                 await self.wait_for_article_backlog()
                 reason = await clicker.click()
-                count(stats.LISTING_CLICKS, 0 if reason else 1)
-        count(f"{stats.LISTING_STOPPED}/{reason}")
-        complete = reason in ("exhausted", "known")
-        self.logger.log(
+                self.walk.count(stats.LISTING_CLICKS, 0 if reason else 1)
+        self.walk.count(stats.listing_stopped(reason))
+        complete = reason in _COMPLETE_STOPS
+        if complete:
+            self.walk.reached_end(caught_up=reason == "known")
+        else:
+            self.walk.gap(f"clicks on {response.url} ended early ({reason})")
+        logger.log(
             logging.INFO if complete else logging.WARNING,
             "Listing %s: %d pages of cards, %d articles, %d clicks on More Articles; stopped: %s",
             response.url,
@@ -144,7 +177,7 @@ class ScriptedListings(_Base):
         while engine.running and engine.scheduler is not None and len(engine.scheduler) > limit:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
-    async def rendered_listing_failed(self, failure: Failure) -> None:
+    async def failed(self, failure: Failure) -> None:
         """A listing that could not be rendered: its first cards stand, later pages do not."""
         request = failure.request  # type: ignore[attr-defined]
         await browser.close_page(request.meta)
@@ -156,9 +189,9 @@ class ScriptedListings(_Base):
                 detail = f"HTTP {failure.value.response.status}"
             else:
                 detail = (failure.getErrorMessage().strip().splitlines() or ["?"])[0]
-            self.logger.warning(
+            logger.warning(
                 "Rendering listing %s failed (%s); its later pages were not followed",
                 request.url,
                 detail,
             )
-        self.crawler.stats.inc_value(f"{stats.LISTING_NOT_FOLLOWED}/{reason}")
+        self.walk.not_followed(request.url, reason)
