@@ -201,7 +201,13 @@ class ArticlePage:
 
     @cached_property
     def meta_line(self) -> str | None:
-        return _text(self.meta_line_node) if self.meta_line_node is not None else None
+        """The line's text; parts a theme puts in blocks of their own (``<li>Date: …</li>``)
+        are joined with the ``|`` a reader sees between them on the live theme."""
+        if self.meta_line_node is None:
+            return None
+        reader = _ParagraphReader()
+        reader.read(self.meta_line_node)
+        return site.META_LINE_SEPARATOR.join(reader.finish())
 
     @cached_property
     def original_href(self) -> str | None:

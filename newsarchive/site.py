@@ -26,6 +26,8 @@ BRAND = "KCNA"
 DATE_LABEL = "Date:"
 SOURCE_LABEL = "Source:"
 READ_ORIGINAL_TEXT = "Read original version at source"
+#: What separates the meta line's parts (``Date: … | Source: …``).
+META_LINE_SEPARATOR = " | "
 MORE_FROM_PREFIX = "More From"
 MORE_ARTICLES_TEXT = "More Articles"
 
@@ -93,6 +95,7 @@ BODY_BLOCK_TAGS = frozenset(
         "h4",
         "h5",
         "h6",
+        "header",
         "hr",
         "li",
         "main",

@@ -34,12 +34,11 @@ READER_LINES_JS = """() => document.body.innerText.split("\\n")
 
 
 def reader_paragraphs(lines: list[str]) -> list[str]:
-    """The lines between the "Date:/Source:" line and "More From …", promotions left out."""
-    start = next(
-        i
-        for i, line in enumerate(lines)
-        if line.startswith(("Date:", "Source:")) and "Source:" in line
-    )
+    """The lines between the meta line (``Date: … | Source: … | Read original version at
+    source``, on one line or on several) and "More From …", promotions left out."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(("Date:", "Source:")))
+    while lines[start + 1].startswith(("Source:", "Read original version at source")):
+        start += 1
     end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("More From "))
     return [line for line in lines[start + 1 : end] if not PROMOTIONS.match(line)]
 

@@ -6,7 +6,10 @@ specimen's markup (render.py). ``plain`` has the structure a reader never notice
 no class attribute at all, no ``<p>``, no ``<nav>``/``<footer>``, body paragraphs as text
 separated by ``<br><br>`` or ``<br>`` mixed with ``<div>``, ``<blockquote>`` and list items,
 promotions in an ``<aside>`` or inline text, the meta line split over spans and links, and
-cards as ``<div>``s ("More From") and ``<li>``s (listings). The text a reader sees, and so the
+cards as ``<div>``s ("More From") and ``<li>``s (listings). ``semantic`` uses HTML5 elements
+and class names of its own (none the spider hints at): the meta line as a list, the body as
+``<div>``s and ``<p>``s split by ``<br>``, ``<article>`` cards, a "More From" heading split
+over a ``<span>``, and the header date in ``<time>``. The text a reader sees, and so the
 expected items (expected.py), is the same on every theme.
 """
 
@@ -178,6 +181,118 @@ def plain_listing_page(
     return _plain_page("You searched for | KCNA Watch", main, script=script)
 
 
+# --- semantic: HTML5 elements, other classes, <article> cards, the meta line as a list -------
+
+
+def _semantic_page(title: str, main: str, head: str = "", script: str = "") -> str:
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<title>{title}</title>
+{head}</head>
+<body class="kw2">
+<header class="top"><nav class="menu">{_MENU}</nav></header>
+<main class="page">
+{main}</main>
+<footer class="bottom"><small>&copy; Korea Risk Group</small></footer>
+{script}
+</body>
+</html>
+"""
+
+
+def _semantic_meta_line(spec: StreamSpec, art: Article) -> str:
+    parts = []
+    if art.date_line:
+        parts.append(f"<li><b>Date:</b> <time>{render.day_first(art.date_line)}</time></li>")
+    parts.append(f"<li><b>Source:</b> <em>{escape(spec.label)}</em></li>")
+    if art.original_url:
+        href = escape(art.original_url)
+        parts.append(f'<li><a href="{href}">Read original version at source</a></li>')
+    return f'<ul class="facts">{"".join(parts)}</ul>'
+
+
+def _semantic_body(art: Article) -> str:
+    """Paragraphs as ``<div>``s, pairs of them as one ``<p>`` split by ``<br>``, sign-offs in
+    a ``<footer>``-less ``<p>``; promotions in a ``<section>``."""
+    rng = random.Random(art.num)
+    layout = random.Random(art.num ^ 0xB10C)
+    body = [render.paragraph_html(text, art, rng) for text in art.body]
+    signoff = [render.paragraph_html(text, art, rng) for text in art.signoff]
+    html, i = [], 0
+    while i < len(body):
+        if i + 1 < len(body) and layout.random() < 0.4:
+            html.append(f"<p>{body[i]}<br>\n{body[i + 1]}</p>")
+            i += 2
+        else:
+            html.append(f'<div class="para">{body[i]}</div>')
+            i += 1
+        if i == 1 and art.has("promo_hiring"):
+            html.append(f'<section class="ad"><div>{_HIRING}</div></section>')
+        if i == max(1, len(body) - 1) and art.has("promo_nkpro"):
+            html.append(f"<section>{_NKPRO}</section>")
+    if signoff:
+        html.append("<p>" + "<br>".join(signoff) + "</p>")
+    return "\n".join(html)
+
+
+def semantic_article_page(spec: StreamSpec, art: Article, links: Links, more_from_html: str) -> str:
+    title, url = escape(art.title), escape(links.article(art))
+    head = "" if art.has("no_canonical") else f'<link rel="canonical" href="{url}">\n'
+    h1 = "" if art.status == "notitle" else f"<h1><span>{title}</span></h1>\n"
+    dates = [long_date(spec.today)] + ([] if art.has("header_single") else [short_date(spec.today)])
+    header = "".join(f"<time>{text}</time>" for text in dates)
+    label = f'<p><b>KCNA</b> <a href="{escape(links.listing(spec))}">{escape(spec.label)}</a></p>'
+    main = (
+        f'<article class="story">\n<header class="story-head">{header}\n{label}\n{h1}'
+        f"{_semantic_meta_line(spec, art)}</header>\n"
+        f'<section class="story-text">\n{_semantic_body(art)}\n</section>\n</article>\n'
+        f"{more_from_html}"
+    )
+    return _semantic_page(f"{title} | KCNA Watch", main, head)
+
+
+def _semantic_card(art: Article, links: Links, date_text: str) -> str:
+    href, title = escape(links.card(art)), escape(art.title)
+    return (
+        f'<article class="teaser"><h2><a href="{href}">{title}</a></h2>'
+        f"<p>{escape(excerpt(art))}</p><time>{date_text}</time></article>\n"
+    )
+
+
+def semantic_cards_fragment(cards: list[Article], links: Links) -> str:
+    return "".join(_semantic_card(art, links, short_date(art.kst_date)) for art in cards)
+
+
+def semantic_more_from(spec: StreamSpec, cards: list[Article], links: Links, has_more: bool) -> str:
+    items = "".join(_semantic_card(art, links, long_date(art.kst_date)) for art in cards)
+    more = f'<p><a href="{escape(links.listing(spec, 2))}">More Articles</a></p>\n'
+    return (
+        f'<aside class="related">\n<h2><span>More From</span> {escape(spec.label)}</h2>\n'
+        f"{items}{more if has_more else ''}</aside>\n"
+    )
+
+
+def semantic_listing_page(
+    spec: StreamSpec, cards: list[Article], links: Links, page: int, has_next: bool, scripted: bool
+) -> str:
+    more, script = "", ""
+    if has_next and scripted:
+        more = (
+            f'<p><a href="#" data-source="{spec.source_id}" data-page="{page + 1}">'
+            "More Articles</a></p>\n"
+        )
+        script = _SCRIPT.replace("ul[data-cards]", "section[data-cards]")
+    elif has_next:
+        more = f'<p><a href="{escape(links.listing(spec, page + 1))}">More Articles</a></p>\n'
+    main = (
+        f"<h1>Results from {escape(spec.label)}</h1>\n"
+        f"<section data-cards>\n{semantic_cards_fragment(cards, links)}</section>\n{more}"
+    )
+    return _semantic_page("You searched for | KCNA Watch", main, script=script)
+
+
 THEMES: dict[str, Theme] = {
     "specimen": Theme(
         "specimen", render.article_page, render.listing_page, render.cards_fragment,
@@ -185,6 +300,10 @@ THEMES: dict[str, Theme] = {
     ),
     "plain": Theme(
         "plain", plain_article_page, plain_listing_page, plain_cards_fragment, plain_more_from
+    ),
+    "semantic": Theme(
+        "semantic", semantic_article_page, semantic_listing_page, semantic_cards_fragment,
+        semantic_more_from,
     ),
 }  # fmt: skip
 THEME_NAMES = tuple(THEMES)
