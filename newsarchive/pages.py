@@ -239,7 +239,8 @@ class ArticlePage:
 
     def stream_links(self) -> Iterator[str]:
         """Absolute URLs of the "More From" cards and the "More Articles" link below the article."""
-        heading = _first(_MORE_FROM_HEADING(_root(self.response)))
+        headings = _MORE_FROM_HEADING(_root(self.response))
+        heading = next(filter(_is_more_from_heading, headings), None)
         if heading is None:
             return
         for href in _CARD_LINKS(heading):
