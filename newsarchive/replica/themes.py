@@ -66,21 +66,35 @@ more.addEventListener("click", async (ev) => {
 </script>"""
 
 
-def _plain_page(title: str, main: str, head: str = "", script: str = "") -> str:
+def _document(title: str, head: str, body: str, script: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
 <title>{title}</title>
 {head}</head>
-<body>
-{_MENU}<div>
-{main}</div>
-<div>&copy; Korea Risk Group</div>
+{body}
 {script}
 </body>
 </html>
 """
+
+
+def _plain_page(title: str, main: str, head: str = "", script: str = "") -> str:
+    body = f"<body>\n{_MENU}<div>\n{main}</div>\n<div>&copy; Korea Risk Group</div>"
+    return _document(title, head, body, script)
+
+
+def _more_articles(
+    spec: StreamSpec, links: Links, page: int, has_next: bool, scripted: bool
+) -> tuple[str, str]:
+    """The "More Articles" link (or scripted control) of a listing page, and its script."""
+    if has_next and scripted:
+        control = f'<a href="#" data-source="{spec.source_id}" data-page="{page + 1}">'
+        return control + "More Articles</a>", _SCRIPT
+    if has_next:
+        return f'<a href="{escape(links.listing(spec, page + 1))}">More Articles</a>', ""
+    return "", ""
 
 
 def _plain_meta_line(spec: StreamSpec, art: Article, links: Links) -> str:
@@ -166,17 +180,10 @@ def plain_more_from(spec: StreamSpec, cards: list[Article], links: Links, has_mo
 def plain_listing_page(
     spec: StreamSpec, cards: list[Article], links: Links, page: int, has_next: bool, scripted: bool
 ) -> str:
-    more, script = "", ""
-    if has_next and scripted:
-        more = (
-            f'<a href="#" data-source="{spec.source_id}" data-page="{page + 1}">More Articles</a>\n'
-        )
-        script = _SCRIPT
-    elif has_next:
-        more = f'<a href="{escape(links.listing(spec, page + 1))}">More Articles</a>\n'
+    more, script = _more_articles(spec, links, page, has_next, scripted)
     main = (
         f"<div>Results from {escape(spec.label)}</div>\n"
-        f"<ul data-cards>\n{plain_cards_fragment(cards, links)}</ul>\n{more}"
+        f"<ul data-cards>\n{plain_cards_fragment(cards, links)}</ul>\n{more}\n"
     )
     return _plain_page("You searched for | KCNA Watch", main, script=script)
 
@@ -185,21 +192,12 @@ def plain_listing_page(
 
 
 def _semantic_page(title: str, main: str, head: str = "", script: str = "") -> str:
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<title>{title}</title>
-{head}</head>
-<body class="kw2">
-<header class="top"><nav class="menu">{_MENU}</nav></header>
-<main class="page">
-{main}</main>
-<footer class="bottom"><small>&copy; Korea Risk Group</small></footer>
-{script}
-</body>
-</html>
-"""
+    body = (
+        f'<body class="kw2">\n<header class="top"><nav class="menu">{_MENU}</nav></header>\n'
+        f'<main class="page">\n{main}</main>\n'
+        '<footer class="bottom"><small>&copy; Korea Risk Group</small></footer>'
+    )
+    return _document(title, head, body, script)
 
 
 def _semantic_meta_line(spec: StreamSpec, art: Article) -> str:
@@ -277,15 +275,9 @@ def semantic_more_from(spec: StreamSpec, cards: list[Article], links: Links, has
 def semantic_listing_page(
     spec: StreamSpec, cards: list[Article], links: Links, page: int, has_next: bool, scripted: bool
 ) -> str:
-    more, script = "", ""
-    if has_next and scripted:
-        more = (
-            f'<p><a href="#" data-source="{spec.source_id}" data-page="{page + 1}">'
-            "More Articles</a></p>\n"
-        )
-        script = _SCRIPT.replace("ul[data-cards]", "section[data-cards]")
-    elif has_next:
-        more = f'<p><a href="{escape(links.listing(spec, page + 1))}">More Articles</a></p>\n'
+    more, script = _more_articles(spec, links, page, has_next, scripted)
+    more = f"<p>{more}</p>\n" if more else ""
+    script = script.replace("ul[data-cards]", "section[data-cards]")
     main = (
         f"<h1>Results from {escape(spec.label)}</h1>\n"
         f"<section data-cards>\n{semantic_cards_fragment(cards, links)}</section>\n{more}"
