@@ -27,7 +27,6 @@ date_ambiguous            9            ``Date: 05/04/<year-1>`` (day first), URL
 no_original               8            meta line without "Read original version at source"
 slug_apostrophe           10           title with ’, slug has ``%e2%80%99``
 slug_korean               11           Korean title, fully percent-encoded slug
-path_section              12           URL with a section after the id: /newstream/<id>/laws/<slug>/
 link_noslash              k%4==1       card links without trailing slash (served 200 as is)
 redirect_noslash          13           ... and the no-slash form answers 301 to the slash form
 no_canonical              14           no ``<link rel="canonical">`` / ``og:url``
@@ -50,8 +49,9 @@ kcna = "KCNA.kp (En)", source 190053: every body ends with ``-0-`` and
 slug_apostrophe at k=6, and the k-modulo rules above; no faults.
 
 rodong = "Rodong Sinmun (Kr)", source 190054 (invented): Korean titles and bodies (korean.py),
-fully percent-encoded slugs, no sign-off; promo_nkpro at k=2, header_single at k=4 and
-k%11==7; the k-modulo rules above; no faults.
+fully percent-encoded slugs, no sign-off; promo_nkpro at k=2, path_section at k=3 (URL with
+a section after the id, ``/newstream/<id>/laws/<slug>/``), header_single at k=4 and k%11==7;
+the k-modulo rules above; no faults.
 """
 
 from __future__ import annotations
@@ -88,7 +88,6 @@ _NAENARA_FIXED: dict[int, frozenset[str]] = {
         9: "date_ambiguous",
         10: "slug_apostrophe",
         11: "slug_korean",
-        12: "path_section",
         13: "redirect_noslash",
         14: "no_canonical",
         15: "amp_text",
@@ -110,7 +109,11 @@ _KCNA_FIXED = {
     6: frozenset({"slug_apostrophe"}),
 }
 
-_RODONG_FIXED = {2: frozenset({"promo_nkpro"}), 4: frozenset({"header_single"})}
+_RODONG_FIXED = {
+    2: frozenset({"promo_nkpro"}),
+    3: frozenset({"path_section"}),  # /newstream/<id>/laws/<slug>/: a section after the id
+    4: frozenset({"header_single"}),
+}
 
 
 @dataclass(frozen=True)
