@@ -47,9 +47,12 @@ PROMO_TEXT_RE = re.compile(
 CANONICAL_XPATH = "//link[@rel='canonical']/@href"
 TITLE_XPATHS = ("//main//h1", "//h1", "//meta[@property='og:title']/@content")
 
-#: The meta line: found from the text that holds "Source:" (pages without a date have no
-#: "Date:"), then widened to the largest enclosing line that starts with "Date:"/"Source:".
-META_LINE_START_XPATH = "//body//text()[contains(., 'Source:')]/parent::*"
+#: The meta line: found from the text that holds "Source" (pages without a date have no
+#: "Date:"; a theme may set the label apart from its colon, ``<b>Source</b>:``), then widened
+#: to the largest enclosing line that starts with "Date:"/"Source:".
+META_LINE_START_XPATH = (
+    f"//body//text()[contains(., '{SOURCE_LABEL.rstrip(':')}')][not(ancestor::script)]/parent::*"
+)
 #: The theme's class for that line: tried first, kept only if its text is such a line.
 META_LINE_HINT_XPATH = "//*[contains(@class, 'article-meta')]"
 READ_ORIGINAL_XPATH = f"//a[normalize-space(.)='{READ_ORIGINAL_TEXT}']/@href"

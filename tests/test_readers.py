@@ -85,8 +85,10 @@ def test_a_body_paragraph_starting_like_the_heading_is_still_body():
         "<div><div><span>Date: </span><time>05/04/2024</time></div><div><span>Source: </span>"
         'Naenara (En)</div><div><a href="http://o.kp/1">Read original version at source</a>'
         "</div></div>",
+        "<p><b>Date</b>: 05/04/2024 | <b>Source</b>: Naenara (En) |"
+        ' <a href="http://o.kp/1">Read original version at source</a></p>',
     ],
-    ids=["spans", "list", "divs"],
+    ids=["spans", "list", "divs", "labels-apart-from-colons"],
 )
 def test_meta_line_split_over_elements(meta):
     item = read("<div>One.<br>Two.</div>", meta=meta)
