@@ -26,6 +26,7 @@ from newsarchive.items import PER_RUN_FIELDS
 from newsarchive.spiders.arguments import ConfigurationError
 from newsarchive.spiders.base import StreamSpider
 from newsarchive_replica.server import ReplicaServer
+from newsarchive_replica.themes import THEME_NAMES
 from tests import crawling
 from tests.crawling import FAST, ROOT, SCRAPY, CrawlResult, crawl, read_jsonl
 
@@ -147,11 +148,11 @@ def log_lines(result: CrawlResult, text: str) -> list[str]:
     return [line for line in result.log.splitlines() if text in line]
 
 
-@pytest.fixture(scope="module")
-def replica() -> Iterator[ReplicaServer]:
+@pytest.fixture(scope="module", params=THEME_NAMES)
+def replica(request) -> Iterator[ReplicaServer]:
     """One replica for the static and the scripted run: listing URLs with ``&scripted=1``
-    page with the script (the articles and their pages are the same)."""
-    with ReplicaServer() as server:
+    page with the script (the articles and their pages are the same); in every theme."""
+    with ReplicaServer(theme=request.param) as server:
         yield server
 
 
