@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Any
 
+from newsarchive.items import ArticleItem
+
 
 def _env_number(kind: type[int] | type[float], name: str, default: str) -> Any:
     """A number from the environment; a malformed one is a one-line error, not a traceback."""
@@ -161,4 +163,37 @@ NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE = _env_number(
     float, "NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE", "0.5"
 )
 EXTENSIONS["newsarchive.extensions.monitor.RunMonitor"] = 490
+# Spidermon runs the run monitor's suite at spider close (before RunMonitor and the summary
+# read its verdict); newsarchive.monitors.suite.Spidermon is Spidermon's extension with
+# one-line results and awaited alerts. The digest collects the run's edits and deletions.
+SPIDERMON_ENABLED = True
+SPIDERMON_SPIDER_CLOSE_MONITORS = ["newsarchive.monitors.suite.RunChecks"]
+EXTENSIONS["newsarchive.monitors.suite.Spidermon"] = 485
+EXTENSIONS["newsarchive.monitors.digest.ChangeDigest"] = 486
+# Every ArticleItem is validated against docs/article.schema.json (newsarchive.monitors.schema);
+# violations are counted (spidermon/validation/...) and fail the item_schema check.
+ITEM_PIPELINES["spidermon.contrib.scrapy.pipelines.ItemValidationPipeline"] = 800
+SPIDERMON_VALIDATION_SCHEMAS = {ArticleItem: "newsarchive.monitors.schema.ARTICLE_SCHEMA"}
+
+# --- alerts: a failed run's checks and the run's changes digest (README "The run monitor") ---
+# Set from the environment; an unset host/recipient or URL turns that channel off.
+#: SMTP server for alert email; empty: no email.
+NEWSARCHIVE_ALERT_SMTP_HOST = os.environ.get("NEWSARCHIVE_ALERT_SMTP_HOST", "")
+#: SMTP port (587: submission with STARTTLS; 465 with NEWSARCHIVE_ALERT_SMTP_TLS=ssl).
+NEWSARCHIVE_ALERT_SMTP_PORT = _env_number(int, "NEWSARCHIVE_ALERT_SMTP_PORT", "587")
+#: starttls (default), ssl (implicit TLS) or off (a relay on loopback only).
+NEWSARCHIVE_ALERT_SMTP_TLS = os.environ.get("NEWSARCHIVE_ALERT_SMTP_TLS", "starttls")
+#: SMTP login; empty: no AUTH. The password is read from the environment only.
+NEWSARCHIVE_ALERT_SMTP_USER = os.environ.get("NEWSARCHIVE_ALERT_SMTP_USER", "")
+NEWSARCHIVE_ALERT_SMTP_PASSWORD = os.environ.get("NEWSARCHIVE_ALERT_SMTP_PASSWORD", "")
+#: The alert's From: address.
+NEWSARCHIVE_ALERT_EMAIL_FROM = os.environ.get(
+    "NEWSARCHIVE_ALERT_EMAIL_FROM", "newsarchive@localhost"
+)
+#: Comma-separated recipients of alert email; empty: no email.
+NEWSARCHIVE_ALERT_EMAIL_TO = os.environ.get("NEWSARCHIVE_ALERT_EMAIL_TO", "")
+#: Slack/Discord-compatible webhook URL (POST {"text", "content"}); empty: no webhook.
+NEWSARCHIVE_ALERT_WEBHOOK_URL = os.environ.get("NEWSARCHIVE_ALERT_WEBHOOK_URL", "")
+#: Seconds each network step of an alert may take (the crawl waits at most a few of these).
+NEWSARCHIVE_ALERT_TIMEOUT = _env_number(float, "NEWSARCHIVE_ALERT_TIMEOUT", "10")
 EXTENSIONS["newsarchive.extensions.jobstate.CrashSafeJob"] = 480

@@ -64,3 +64,10 @@ def listing_failed(reason: str) -> str:
 
 
 STARTUP_ERROR = f"{PREFIX}/startup_error"  # a one-line reason the run could not start
+
+
+# --- Spidermon: item validation (newsarchive.monitors) ------------------------------------
+SPIDERMON_VALIDATION = "spidermon/validation"  # Spidermon's own prefix (ItemValidationPipeline)
+SCHEMA_ITEMS = f"{SPIDERMON_VALIDATION}/items"  # items validated
+SCHEMA_ITEMS_WITH_ERRORS = f"{SPIDERMON_VALIDATION}/items/errors"  # items with a violation
+SCHEMA_FIELD_ERRORS = f"{SPIDERMON_VALIDATION}/fields/errors"  # + "/<error>/<field>"

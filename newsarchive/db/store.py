@@ -224,6 +224,8 @@ class BatchResult:
     gone_unknown: int = 0  # 404/410 for an article id the archive does not hold
     nul_stripped: int = 0
     rejected: list[tuple[Mapping[str, Any], str]] = field(default_factory=list)
+    changed_ids: list[str] = field(default_factory=list)  # the articles_changed, by id
+    deleted: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # gone_marked
 
     def add(self, other: BatchResult) -> None:
         for name in (
@@ -238,6 +240,8 @@ class BatchResult:
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.rejected.extend(other.rejected)
+        self.changed_ids.extend(other.changed_ids)
+        self.deleted.extend(other.deleted)
 
 
 @dataclass
@@ -404,7 +408,9 @@ UPSERT_BATCH = sql.SQL(
            coalesce(sum(added.n), 0)::int,
            count(*),
            coalesce(array_agg(u.article_id) FILTER (WHERE {came_back}), '{{}}'),
-           coalesce(array_agg(g.gone_at) FILTER (WHERE {came_back}), '{{}}')
+           coalesce(array_agg(g.gone_at) FILTER (WHERE {came_back}), '{{}}'),
+           coalesce(array_agg(u.article_id) FILTER (WHERE NOT u.inserted AND added.n > 0),
+                    '{{}}')
     FROM upserted AS u
     LEFT JOIN added USING (article_id)
     LEFT JOIN was_gone AS g USING (article_id)
@@ -470,7 +476,7 @@ MARK_GONE = """
         ORDER BY article_id
     ) AS g
     WHERE a.article_id = g.article_id AND a.gone_at IS NULL AND a.last_seen_at < g.seen_at
-    RETURNING a.article_id
+    RETURNING a.article_id, a.title, a.url
 """
 
 UPSERT_RUN = """
@@ -848,9 +854,10 @@ class ArchiveStore:
             await cur.execute(UPSERT_BATCH, {"run_id": run_id})
         summary = await cur.fetchone()
         assert summary is not None
-        added, changed, revisions, seen, returned, gone_before = summary
+        added, changed, revisions, seen, returned, gone_before, changed_ids = summary
         result.articles_added += added
         result.articles_changed += changed
+        result.changed_ids.extend(changed_ids)
         result.revisions_added += revisions
         result.articles_seen += seen
         events = [
@@ -868,7 +875,9 @@ class ArchiveStore:
         cur = conn.cursor()
         ids = [g.article_id for g in gones]
         await cur.execute(MARK_GONE, (ids, [g.seen_at for g in gones]))
-        marked = {article_id for (article_id,) in await cur.fetchall()}
+        deleted = await cur.fetchall()
+        marked = {article_id for article_id, _, _ in deleted}
+        result.deleted.extend(deleted)
         await cur.execute(
             "SELECT article_id FROM articles WHERE article_id = ANY(%s::text[])", (ids,)
         )

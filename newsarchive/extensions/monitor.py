@@ -18,7 +18,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from newsarchive import stats as names
-from newsarchive.monitor import Thresholds, Verdict, evaluate
+from newsarchive.monitor import Thresholds, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +45,23 @@ class RunMonitor:
         return monitor
 
     def judge(self, reason: str) -> Verdict:
-        """Evaluate the checks (the first call only), log them and set the stats."""
+        """The verdict of the Spidermon suite (newsarchive.monitors.suite), which hands it to
+        ``accept`` at spider close; run here when Spidermon did not (SPIDERMON_ENABLED off)."""
+        if self.verdict is None:
+            from newsarchive.monitors.suite import RunChecks, run_suite
+
+            spider = self.crawler.spider
+            assert spider is not None
+            run_suite(self.crawler, spider, RunChecks(crawler=self.crawler), finish_reason=reason)
+        assert self.verdict is not None
+        return self.verdict
+
+    def accept(self, verdict: Verdict) -> None:
+        """Log the verdict (one ERROR line per failed check) and set the stats, once."""
         if self.verdict is not None:
-            return self.verdict
+            return
         stats = self.crawler.stats
-        verdict = self.verdict = evaluate(stats.get_stats(), self.limits, reason)
+        self.verdict = verdict
         for check in verdict.failed:
             stats.set_value(f"{names.MONITOR_FAILED}/{check.name}", 1)
             logger.error("Monitor check %s FAILED: %s", check.name, check.message)
@@ -57,7 +69,6 @@ class RunMonitor:
             stats.set_value(names.RUN_FAILED, 1)
         else:
             logger.info("Monitor: all %d checks passed", len(verdict.checks))
-        return verdict
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         verdict = self.judge(reason)

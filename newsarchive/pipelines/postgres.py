@@ -36,6 +36,7 @@ from newsarchive.db.store import (
 from newsarchive.db.urls import describe_target, mask_url, scrub
 from newsarchive.items import ArticleGoneItem, ArticleItem
 from newsarchive.settings_helpers import data_dir
+from newsarchive.signals import announce_changes
 
 logger = logging.getLogger(__name__)
 
@@ -311,6 +312,7 @@ class PostgresPipeline:
                 )
                 result = await self._write_one_by_one(articles, gones)
             await self._account(result)
+            announce_changes(self.crawler, result, articles)
             return
         if not self.db_down:
             logger.error(
