@@ -149,7 +149,7 @@ def test_schema_check_counts_violations():
 def test_failure_and_digest_messages():
     verdict = judge_stats(healthy(**{names.ITEMS: 0}), LIMITS, "finished")
     message = failure_message("naenara", RUN_ID, verdict)
-    assert message.subject == f"[newsarchive] naenara run {RUN_ID} failed: min_items"
+    assert message.subject == f"[newsarchive] naenara {RUN_ID} FAILED: min_items"
     assert "- min_items: 0 articles archived" in message.text
     assert digest_message("naenara", RUN_ID, []) is None
     digest = digest_message(
@@ -268,10 +268,10 @@ def test_a_failed_run_alerts_by_email_and_webhook_and_a_clean_run_sends_nothing(
     assert failed.summary["monitor"]["failed"] == ["min_items"]
     run_id = failed.summary["run_id"]
     (mail,) = inbox.messages
-    assert mail["Subject"] == f"[newsarchive] naenara run {run_id} failed: min_items"
+    assert mail["Subject"] == f"[newsarchive] naenara {run_id} FAILED: min_items"
     assert "min_items: 155 articles archived (NEWSARCHIVE_MIN_ITEMS=1000)" in mail.get_content()
     (post,) = posts
-    assert post["text"] == post["content"] and f"naenara run {run_id} failed" in post["text"]
+    assert post["text"] == post["content"] and f"naenara {run_id} FAILED: min_items" in post["text"]
     assert "min_items: 155 articles archived" in post["text"]
     assert PASSWORD not in failed.log and "secret-token" not in failed.log
     summary_text = json.dumps(failed.summary)

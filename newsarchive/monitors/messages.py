@@ -34,7 +34,7 @@ def failure_message(spider: str, run_id: str | None, verdict: Verdict) -> Messag
     lines += [f"- {check.name}: {check.message}" for check in failed]
     lines.append("The run summary (data/runs/) and crawl_runs.failure_reason say the same.")
     return Message(
-        subject=f"[newsarchive] {run_label(spider, run_id)} failed: "
+        subject=f"[newsarchive] {spider} {run_id} FAILED: "
         + ", ".join(check.name for check in failed),
         text="\n".join(lines),
     )
@@ -53,6 +53,6 @@ def digest_message(
         title = change.title or "(title not in this run)"
         lines.append(f"- {change.change}: {change.article_id} {title} {change.url or ''}".rstrip())
     return Message(
-        subject=f"[newsarchive] {run_label(spider, run_id)}: {edited} edited, {deleted} deleted",
+        subject=f"[newsarchive] {spider} {run_id}: {edited} edited, {deleted} deleted",
         text="\n".join(lines),
     )
