@@ -265,6 +265,8 @@ def test_a_failed_run_alerts_by_email_and_webhook_and_a_clean_run_sends_nothing(
     assert failed.returncode == 1
     errors = [line for line in failed.log.splitlines() if "] ERROR: Monitor check" in line]
     assert len(errors) == 1 and "Monitor check min_items FAILED:" in errors[0]
+    assert "[Spidermon] min_items/test_check... FAIL" in failed.log  # Spidermon ran the suite
+    assert "Traceback" not in failed.log
     assert failed.summary["monitor"]["failed"] == ["min_items"]
     run_id = failed.summary["run_id"]
     (mail,) = inbox.messages

@@ -12,10 +12,11 @@ multi-line ERROR with a traceback, and its spider_closed awaits the alerts in fl
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from spidermon import Monitor, MonitorSuite
 from spidermon.contrib.scrapy.extensions import Spidermon as SpidermonExtension
 from spidermon.contrib.scrapy.runners import SpiderMonitorResult, SpiderMonitorRunner
@@ -90,7 +91,14 @@ def run_suite(crawler: Crawler, spider: Spider, suite: MonitorSuite, **data: Any
 
 
 class Spidermon(SpidermonExtension):
-    """Spidermon's extension with one-line results and awaited alerts (see the module)."""
+    """Spidermon's extension with one-line results and awaited alerts (see the module); off
+    with NEWSARCHIVE_MONITOR_ENABLED as well as with SPIDERMON_ENABLED."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.getbool("NEWSARCHIVE_MONITOR_ENABLED"):
+            raise NotConfigured
+        return super().from_crawler(crawler)
 
     def _run_suites(self, spider: Spider, suites: list[MonitorSuite]) -> None:
         for suite in suites:
