@@ -16,9 +16,10 @@ import smtplib
 import ssl
 import urllib.request
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
@@ -132,7 +133,9 @@ class Outbox:
         self.pending: list[asyncio.Future[None]] = []
         self.timeout = 0.0
 
-    def send(self, target: str, deliver, config, message: Message) -> None:
+    def send(
+        self, target: str, deliver: Callable[[Any, Message], None], config: Any, message: Message
+    ) -> None:
         """Start ``deliver(config, message)`` in a thread now; failures are logged there."""
         self.timeout = max(self.timeout, config.timeout)
 
