@@ -1,10 +1,12 @@
-"""``scrapy export``: the PostgreSQL archive to JSON Lines (gzip), CSV and Parquet + manifest.
+"""``scrapy export``: the PostgreSQL archive to JSON Lines (gzip), CSV, Parquet and an SQLite
+snapshot for ``scrapy browse`` (``--format sqlite``), with a manifest.
 
 Examples::
 
     scrapy export --output exports/naenara-2024 --source "Naenara (En)" \\
         --since 2024-01-01 --until 2024-12-31
     scrapy export --revisions --format parquet
+    scrapy export --format sqlite --output exports/snapshot   # then: scrapy browse --file …
 
 The database is ``NEWSARCHIVE_DATABASE_URL`` (environment or ``-s``) or ``--database-url``.
 Bad arguments: one line on stderr, exit 2; a database that cannot be used: one line, exit 1.
@@ -23,6 +25,7 @@ from scrapy.commands import ScrapyCommand
 
 from newsarchive.export import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_FORMATS,
     FORMATS,
     ExportError,
     ExportFilters,
@@ -62,8 +65,9 @@ class Command(ScrapyCommand):
         )
         group.add_argument(
             "--format",
-            default=",".join(FORMATS),
-            help=f"comma-separated subset of {','.join(FORMATS)} (default all)",
+            default=",".join(DEFAULT_FORMATS),
+            help=f"comma-separated subset of {','.join(FORMATS)} (default "
+            f"{','.join(DEFAULT_FORMATS)}; sqlite: the whole archive for `scrapy browse`)",
         )
         group.add_argument("--database-url", metavar="URL", help="default NEWSARCHIVE_DATABASE_URL")
         group.add_argument(
