@@ -34,23 +34,32 @@ def words(text: str | None) -> list[str]:
 
 
 def _join(tokens: list[str]) -> str:
-    return " ".join(tokens).replace(f" {PARAGRAPH_BREAK} ", PARAGRAPH_BREAK)
+    return re.sub(r" ?\n\n ?", PARAGRAPH_BREAK, " ".join(tokens))
 
 
 def word_diff(old: str | None, new: str | None) -> list[Segment]:
     """The segments turning ``old`` into ``new``: unchanged runs, deletions, insertions (a
-    replaced run is its deletion followed by its insertion)."""
+    replaced run is its deletion followed by its insertion). Concatenated, the texts read as
+    the two versions interleaved: the spaces between words are segments of their own, so a
+    marked segment holds words only."""
     before, after = words(old), words(new)
-    segments: list[Segment] = []
+    runs: list[tuple[Operation, list[str]]] = []
     matcher = SequenceMatcher(None, before, after, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            segments.append(Segment("same", _join(before[i1:i2])))
+            runs.append(("same", before[i1:i2]))
             continue
         if i2 > i1:
-            segments.append(Segment("delete", _join(before[i1:i2])))
+            runs.append(("delete", before[i1:i2]))
         if j2 > j1:
-            segments.append(Segment("insert", _join(after[j1:j2])))
+            runs.append(("insert", after[j1:j2]))
+    segments: list[Segment] = []
+    previous: list[str] = []
+    for op, tokens in runs:
+        if previous and PARAGRAPH_BREAK not in (previous[-1], tokens[0]):
+            segments.append(Segment("same", " "))
+        segments.append(Segment(op, _join(tokens)))
+        previous = tokens
     return segments
 
 
