@@ -10,6 +10,7 @@ temporary folder.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -343,6 +344,11 @@ def test_pictures_page_is_self_contained(archive, watched):
     assert elsewhere == []
     assert [line for line in watched.console if line.startswith("error")] == []
     assert not watched.errors
+    # One bar per run (the runs' own ids), not one per minute they started in.
+    runs_chart = base64.b64decode(images.nth(2).get_attribute("src").split(",", 1)[1]).decode()
+    with sqlite3.connect(archive.snapshot) as db:
+        run_ids = [row[0] for row in db.execute("SELECT run_id FROM runs")]
+    assert len(run_ids) == 2 and all(run_id in runs_chart for run_id in run_ids)
     shoot(page, archive, "pictures")
 
 

@@ -62,7 +62,8 @@ def _bar(values: list[dict], x: str, y: str, color: str, x_title: str, y_title: 
 
 
 def run_label(run: dict[str, Any]) -> str:
-    return f"{(run['started_at'] or '')[:16].replace('T', ' ')} {run['spider']}"
+    """A run's axis label: its id (unique, and it begins with its start time)."""
+    return f"{run['run_id']} ({run['spider']})"
 
 
 def coverage(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -103,7 +104,7 @@ def specs(
         "data": {"values": cells},
         "mark": "rect",
         "encoding": {
-            "x": {"field": "run", "type": "ordinal", "title": "run (started, spider)"},
+            "x": {"field": "run", "type": "ordinal", "title": "run (id, spider)"},
             "y": {"field": "field", "type": "nominal", "title": "item field"},
             "color": {
                 "field": "present",
@@ -129,7 +130,7 @@ def specs(
         (
             "Coverage per run: what each crawl read",
             "Items archived, items dropped, deletions and errors seen by each run.",
-            _bar(counts, "run", "count", "what", "run (started, spider)", "count"),
+            _bar(counts, "run", "count", "what", "run (id, spider)", "count"),
             len(runs),
         ),
         (
