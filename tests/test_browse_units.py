@@ -31,7 +31,7 @@ def test_word_diff_keeps_paragraphs_and_reads_back_as_the_new_text():
     assert [s for s in segments if s.op != "same"] == [Segment("insert", "A new paragraph.")]
     assert "".join(s.text for s in segments if s.op != "delete") == new
     # A removed paragraph leaves its two breaks behind when the marks are dropped.
-    kept = "".join(s.text for s in word_diff(new, old) if s.op != "insert")
+    kept = "".join(s.text for s in word_diff(new, old) if s.op != "delete")
     assert re.sub(r"\n{3,}", PARAGRAPH_BREAK, kept) == old
     assert word_diff(None, "x") == [Segment("insert", "x")]
     assert word_diff("same\n\n\n\ntext", f"same{PARAGRAPH_BREAK}text") == [
