@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import socket
 import sqlite3
@@ -32,6 +31,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from newsarchive import browser
 from newsarchive.snapshot import SNAPSHOT_NAME
 from newsarchive_replica.server import ReplicaServer
+from tests.chromium import chromium_fixture  # noqa: F401 (a fixture)
 from tests.conftest_postgres import migrate_url
 from tests.crawling import ROOT, SCRAPY, crawl
 from tests.services import free_port
@@ -41,10 +41,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.browser]
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
 RECHECK_ALL = "recheck_days=36500"
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @dataclass
@@ -85,17 +81,6 @@ def export_snapshot(pg_url: str, folder: Path) -> subprocess.CompletedProcess:
 
 def browse(*args: str) -> list[str]:
     return [*SCRAPY, "browse", *args]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = browser.find_chromium(os.environ.get("NEWSARCHIVE_CHROMIUM_PATH", ""))
-    if found.path is None:
-        message = f"no Chromium ({found.problem or 'not installed'}): {browser.INSTALL_HINT}"
-        if in_ci():
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
-    return found.path
 
 
 @pytest.fixture(scope="module")

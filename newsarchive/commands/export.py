@@ -49,7 +49,7 @@ class Command(ScrapyCommand):
         return "[--output DIR] [--source LABEL] [--since DATE] [--until DATE] [--revisions]"
 
     def short_desc(self) -> str:
-        return "Export the PostgreSQL archive to JSON Lines, CSV, Parquet or SQLite, with a manifest"
+        return "Export the PostgreSQL archive (JSON Lines, CSV, Parquet, SQLite) with a manifest"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
