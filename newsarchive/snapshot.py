@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from newsarchive.clock import utc_now_iso
 from newsarchive.manifest import file_entry
 
 SNAPSHOT_NAME = "archive.sqlite"
@@ -173,7 +174,7 @@ class SnapshotWriter:
 
     def commit(self, info: Mapping[str, Any]) -> Path:
         self.db.executescript(INDEXES)
-        entries = {"schema_version": SNAPSHOT_SCHEMA_VERSION, **info}
+        entries = {"schema_version": SNAPSHOT_SCHEMA_VERSION, "created_at": utc_now_iso(), **info}
         self.db.executemany(
             "INSERT INTO snapshot_info (key, value) VALUES (?, ?)",
             [(key, str(sqlite_value(value))) for key, value in entries.items()],

@@ -19,7 +19,6 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from newsarchive.clock import utc_now_iso
 from newsarchive.snapshot import SnapshotWriter
 
 _REVISION_NUMBER = (
@@ -93,7 +92,7 @@ def write_snapshot(
     try:
         for table, query in _queries(conn, where).items():
             writer.write(table, stream_dicts(conn, query, params, batch_size))
-        writer.commit({**info, "created_at": utc_now_iso()})
+        writer.commit(info)
     except BaseException:
         writer.discard()
         raise

@@ -294,7 +294,7 @@ def test_hostile_bodies_render_as_text_and_never_run(archive, watched):
 
 def test_atom_feed_lists_the_edit_and_the_deletion(archive):
     with urllib.request.urlopen(f"{archive.base_url}/archive/changes_feed.atom") as answer:
-        assert answer.headers["Content-Type"].startswith("application/xml")
+        assert answer.headers["Content-Type"].startswith("application/atom+xml")
         feed = ET.fromstring(answer.read())
     entries = feed.findall(f"{ATOM}entry")
     titles = [entry.findtext(f"{ATOM}title") for entry in entries]

@@ -3,11 +3,14 @@ check (tests/test_browse.py runs the whole of it in a browser)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
+import xml.etree.ElementTree as ET
 
 import pytest
 
+from newsarchive.browse.app import build_datasette
 from newsarchive.browse.diff import PARAGRAPH_BREAK, Segment, changed_words, word_diff
 from newsarchive.snapshot import SNAPSHOT_NAME, SnapshotError, SnapshotWriter, check_snapshot
 
@@ -101,3 +104,21 @@ def test_check_snapshot_refuses_in_one_line(tmp_path, damage, message):
     with pytest.raises(SnapshotError, match=message) as raised:
         check_snapshot(path)
     assert "\n" not in str(raised.value)
+
+
+def test_an_archive_without_changes_has_an_empty_feed_not_an_error(tmp_path):
+    """datasette-atom answers 500 here; our renderer gives an empty, valid feed."""
+    datasette = build_datasette(write_snapshot(tmp_path).path)
+
+    async def get(path: str):
+        return await datasette.client.get(path)
+
+    answer = asyncio.run(get("/archive/changes_feed.atom"))
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(answer.text)
+    atom = "{http://www.w3.org/2005/Atom}"
+    assert feed.findall(f"{atom}entry") == []
+    assert feed.findtext(f"{atom}title") == "newsarchive: edits and deletions"
+    info = check_snapshot(tmp_path / SNAPSHOT_NAME)
+    assert feed.findtext(f"{atom}updated")[:19] == info["created_at"][:19]  # when it was taken

@@ -1,8 +1,8 @@
 """Datasette over one snapshot, as ``scrapy browse`` serves it.
 
 The snapshot is opened immutable (read-only, no locking: it never changes while served), with
-the project's metadata (``metadata.build_metadata``), templates and plugin. datasette-atom
-comes in through its own entry point and renders the ``changes_feed`` query as Atom.
+the project's metadata (``metadata.build_metadata``), templates and plugins (``plugin``: pages
+and links; ``atom``: the ``.atom`` format the ``changes_feed`` query is read in).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from newsarchive.browse import metadata, plugin
+from newsarchive.browse import atom, metadata, plugin
 from newsarchive.snapshot import SnapshotError, check_snapshot
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -38,8 +38,9 @@ def build_datasette(path: Path) -> Any:
     from datasette.app import Datasette  # imported late: Scrapy loads every command module
     from datasette.plugins import pm
 
-    if not pm.is_registered(plugin):
-        pm.register(plugin, name=metadata.PLUGIN_NAME)
+    for module, name in ((plugin, metadata.PLUGIN_NAME), (atom, f"{metadata.PLUGIN_NAME}-atom")):
+        if not pm.is_registered(module):
+            pm.register(module, name=name)
     return Datasette(
         immutables=[str(path)],
         metadata=metadata.build_metadata(path.stem),

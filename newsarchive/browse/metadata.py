@@ -39,7 +39,8 @@ WHERE at >= :since
 ORDER BY at DESC
 """
 
-#: datasette-atom's columns; ids are the article's URL with the change as fragment (IRIs).
+#: The Atom renderer's columns (``newsarchive.browse.atom``); ids are the article's URL with
+#: the change as fragment (IRIs).
 CHANGES_FEED = """
 SELECT url || '#' || change || '-' || at AS atom_id,
        (CASE change WHEN 'edit' THEN 'Edited: ' ELSE 'Deleted: ' END)
