@@ -7,8 +7,8 @@ the replica with the database on and off.
    background writers, batches), and (c) the same rows are COPYed into a scratch table with
    the same typed columns and no index: the fastest PostgreSQL takes them. A re-crawl (the
    same items again: only sighting times move) is measured too. Target: (b) >= 0.5 of (c).
-   The search index's write cost: (b) again on a database without migration 0003's generated
-   tsvector and GIN index (``search index``: pipeline with it / without it).
+   The search index's write cost: (b) and the re-crawl again on a database without migration
+   0003's generated tsvector and GIN index (with / without).
 2. Crawl: ``scrapy crawl naenara`` of a static replica export served by nginx, with
    NEWSARCHIVE_DATABASE_URL set (a fresh database each round) and unset. Target: >= 0.9.
 
@@ -165,6 +165,7 @@ async def bench_store(server: PostgresServer, count: int, rounds: int, work: Pat
         "pipeline": [],
         "recrawl": [],
         "pipeline_no_search": [],
+        "recrawl_no_search": [],
     }
     for round_ in range(rounds):
         rates["copy"].append(await copy_rate(await fresh_database(server), items))
@@ -177,6 +178,10 @@ async def bench_store(server: PostgresServer, count: int, rounds: int, work: Pat
         url = await fresh_database(server, search=False)
         no_search = await pipeline_rate(url, items, work / f"data-{round_}-no-search")
         rates["pipeline_no_search"].append(no_search)
+        await store_rate(url, items, f"bench-{round_}-no-search")
+        rates["recrawl_no_search"].append(
+            await store_rate(url, later, f"bench-{round_}-no-search-again")
+        )
         print(
             f"  round {round_ + 1}: "
             + ", ".join(f"{name} {values[-1]:.0f}/s" for name, values in rates.items()),
@@ -281,16 +286,17 @@ def main() -> None:
             f"  {'raw COPY into the archive tables':<31}: {rates['copy_archive']:>8.0f} items/s"
             f"  ratio {ratios['copy_archive']:.2f}; the pipeline against it: {to_archive:.2f}"
         )
-        search_cost = statistics.median(
-            p / n
-            for p, n in zip(
-                result["all"]["pipeline"], result["all"]["pipeline_no_search"], strict=True
+        for name, label in (("pipeline", "pipeline"), ("recrawl", "re-crawl")):
+            cost = statistics.median(
+                w / n
+                for w, n in zip(
+                    result["all"][name], result["all"][f"{name}_no_search"], strict=True
+                )
             )
-        )
-        print(
-            f"  {'pipeline without search index':<31}: {rates['pipeline_no_search']:>8.0f} "
-            f"items/s; search index: with / without = {search_cost:.2f}"
-        )
+            print(
+                f"  {label + ' without search index':<31}: "
+                f"{rates[f'{name}_no_search']:>8.0f} items/s; with / without = {cost:.2f}"
+            )
         if not options.no_crawl:
             crawl = bench_crawl(server, options.crawl_articles, options.crawl_rounds, Path(tmp))
             print(
