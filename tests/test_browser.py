@@ -28,26 +28,11 @@ from newsarchive.spiders.base import StreamSpider
 from newsarchive_replica.server import ReplicaServer
 from newsarchive_replica.themes import THEME_NAMES
 from tests import crawling
+from tests.chromium import chromium_fixture  # noqa: F401 (a fixture)
 from tests.crawling import FAST, ROOT, SCRAPY, CrawlResult, crawl, read_jsonl
 
 #: Process names of the Playwright driver and of Chromium (browser, renderers, helpers).
 BROWSER_PROCESS_RE = re.compile(r"^(node|chrom|headless_shell)", re.IGNORECASE)
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """A real Chromium, or skip (fail under CI=true)."""
-    found = browser.find_chromium(os.environ.get("NEWSARCHIVE_CHROMIUM_PATH", ""))
-    if found.path is None:
-        message = f"no Chromium ({found.problem or 'not installed'}): {browser.INSTALL_HINT}"
-        if in_ci():
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
-    return found.path
 
 
 # --- helpers --------------------------------------------------------------------------------
