@@ -89,6 +89,16 @@ def _service_user() -> str | None:
     return FALLBACK_SERVICE_USER
 
 
+def _reachable_by(user: str | None, folder: Path) -> bool:
+    """Whether ``user`` (None: this process) can enter ``folder``, asked as that user."""
+    if not user:
+        return True
+    probe = subprocess.run(
+        ["runuser", "-u", user, "--", "test", "-x", str(folder)], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
 class PostgresServer:
     """A private PostgreSQL cluster: ``start``, ``stop``, ``kill``, ``restart``, ``cleanup``.
 
@@ -111,6 +121,11 @@ class PostgresServer:
         self.password = "pw-" + secrets.token_urlsafe(12)
         self.port = port or free_port()
         self.fsync = fsync
+        if root is not None and not _reachable_by(self.service_user, root.resolve().parent):
+            # The service user (postgres, when run as root) cannot enter a checkout under a
+            # private folder such as /root or a 0700 temporary folder: keep the cluster in a
+            # fresh temporary folder instead, which it can.
+            root = None
         if root is None:
             self.root = Path(tempfile.mkdtemp(prefix="newsarchive-pg-"))
         else:

@@ -76,7 +76,10 @@ def database(data: Path) -> Iterator[str]:
     shutil.rmtree(root, ignore_errors=True)  # the previous demo's cluster (it was stopped)
     data.mkdir(parents=True, exist_ok=True)
     with PostgresServer(root=root) as server:
-        say(f"private PostgreSQL {server.bindir.parent.name} on 127.0.0.1:{server.port}, in {root}")
+        say(
+            f"private PostgreSQL {server.bindir.parent.name} on 127.0.0.1:{server.port}, "
+            f"in {server.root}"
+        )
         yield server.url
 
 
@@ -132,6 +135,7 @@ def main() -> int:
             start = ["-a", f"start_url={replica.start_url('naenara', 'listing')}", *FAST]
             if run_scrapy(url, "crawl", "naenara", *start, *crawl_options) != 0:
                 return 1
+            report_feeds(data)
             edited, deleted = expected_ids(replica)[:2]
             admin(replica, "edit", article_id=edited)
             admin(replica, "delete", article_id=deleted, status="410")
