@@ -38,6 +38,7 @@ class Command(ScrapyCrawlCommand):
         except SettingError as exc:
             self._exit(str(exc))
         self._check_data_dir()
+        self._check_database_url()
         self._resolve_user_agent()
         if len(args) != 1:
             return  # run() raises the usage error
@@ -80,6 +81,19 @@ class Command(ScrapyCrawlCommand):
                 settings.get("NEWSARCHIVE_USER_AGENT"), settings.get("NEWSARCHIVE_CONTACT_URL")
             )
             settings.set("USER_AGENT", agent, priority=settings.getpriority("USER_AGENT"))
+
+    def _check_database_url(self) -> None:
+        """A URL libpq cannot read is one line naming the setting, its password masked (the
+        pipeline would raise it as a traceback, the URL in it)."""
+        url = (self.settings.get("NEWSARCHIVE_DATABASE_URL") or "").strip()
+        if not url:
+            return
+        from newsarchive.db.urls import InvalidDatabaseURL, describe_target
+
+        try:
+            describe_target(url)
+        except InvalidDatabaseURL as exc:
+            self._exit(str(exc))
 
     def _check_data_dir(self) -> None:
         """The data folder must take files now, not after the whole stream was crawled."""
