@@ -129,6 +129,11 @@ SETTINGS: tuple[Setting, ...] = (
         "items per feed file (0: one per run; FEED_EXPORT_BATCH_ITEM_COUNT wins)", minimum=0,
     ),
     Setting(
+        "NEWSARCHIVE_RUN_RECORDS", bool, True,
+        "write the run's records (feeds, summary, manifest, WARC, `crawl_runs` row); Scrapy's "
+        "own tools (`parse`, `fetch`, `shell`, `bench`, `check`, `view`) run with it off",
+    ),
+    Setting(
         "NEWSARCHIVE_WARC_ENABLED", bool, False,
         "keep raw article responses as WARC: `data/warc/<spider>/<run_id>.warc.gz`",
     ),

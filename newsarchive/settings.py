@@ -60,6 +60,8 @@ EXTENSIONS = {
     # Off unless NEWSARCHIVE_WARC_ENABLED.
     "newsarchive.extensions.warc.WarcArchive": 520,
 }
+# `scrapy check`: the callbacks' contracts run on saved pages (newsarchive.contracts).
+SPIDER_CONTRACTS = {"newsarchive.contracts.SavedPageContract": 10}
 ITEM_PIPELINES: dict[str, int] = {
     # Off (NotConfigured) unless NEWSARCHIVE_DATABASE_URL is set; see docs/POSTGRES.md.
     "newsarchive.pipelines.postgres.PostgresPipeline": 900,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 from scrapy.utils.conf import closest_scrapy_cfg
 
@@ -13,6 +14,13 @@ from newsarchive.items import ARTICLE_FIELDS
 def user_agent(configured: str, contact_url: str) -> str:
     """NEWSARCHIVE_USER_AGENT, else the project's agent naming NEWSARCHIVE_CONTACT_URL."""
     return configured or f"newsarchive/0.1 (research archive; +{contact_url})"
+
+
+def require_run_records(settings: BaseSettings) -> None:
+    """NotConfigured unless this process archives a run (NEWSARCHIVE_RUN_RECORDS): Scrapy's
+    own tools (``scrapy parse``, ``fetch``…) look at pages and leave no run's records."""
+    if not settings.getbool("NEWSARCHIVE_RUN_RECORDS"):
+        raise NotConfigured("NEWSARCHIVE_RUN_RECORDS is off: not an archive run")
 
 
 def data_dir(settings: BaseSettings) -> Path:

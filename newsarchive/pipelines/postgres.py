@@ -35,7 +35,7 @@ from newsarchive.db.store import (
 )
 from newsarchive.db.urls import describe_target, mask_url, scrub
 from newsarchive.items import ArticleGoneItem, ArticleItem
-from newsarchive.settings_helpers import data_dir
+from newsarchive.settings_helpers import data_dir, require_run_records
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class PostgresPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        require_run_records(crawler.settings)  # no crawl_runs row for `scrapy parse` & co.
         url = crawler.settings.get("NEWSARCHIVE_DATABASE_URL") or ""
         if not url.strip():
             raise NotConfigured("NEWSARCHIVE_DATABASE_URL is not set: feeds only")
