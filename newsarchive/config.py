@@ -129,6 +129,12 @@ SETTINGS: tuple[Setting, ...] = (
         "items per feed file (0: one per run; FEED_EXPORT_BATCH_ITEM_COUNT wins)", minimum=0,
     ),
     Setting(
+        "NEWSARCHIVE_CSV_ESCAPE_FORMULAS", bool, True,
+        "CSV cells (run feeds, `scrapy export`) starting with `=` `+` `-` `@` tab CR or `'` get "
+        "a leading `'`, so spreadsheets never run them (docs/DATA.md); JSONL and Parquet are "
+        "never changed",
+    ),
+    Setting(
         "NEWSARCHIVE_RUN_RECORDS", bool, True,
         "write the run's records (feeds, summary, manifest, WARC, `crawl_runs` row); Scrapy's "
         "own tools (`parse`, `fetch`, `shell`, `bench`, `check`, `view`) run with it off",

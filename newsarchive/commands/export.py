@@ -86,7 +86,12 @@ class Command(ScrapyCommand):
             return
         try:
             result = export_archive(
-                url, folder, filters=filters, formats=formats, batch_size=batch_size
+                url,
+                folder,
+                filters=filters,
+                formats=formats,
+                batch_size=batch_size,
+                escape_formulas=self.settings.getbool("NEWSARCHIVE_CSV_ESCAPE_FORMULAS"),
             )
         except ExportError as exc:
             self._fail(str(exc), 1)
