@@ -135,9 +135,9 @@ SETTINGS: tuple[Setting, ...] = (
         "never changed",
     ),
     Setting(
-        "NEWSARCHIVE_RUN_RECORDS", bool, True,
-        "write the run's records (feeds, summary, manifest, WARC, `crawl_runs` row); Scrapy's "
-        "own tools (`parse`, `fetch`, `shell`, `bench`, `check`, `view`) run with it off",
+        "NEWSARCHIVE_TOOL_RUN", bool, False,
+        "set by Scrapy's own tools (`parse`, `fetch`, `shell`, `bench`, `check`, `view`): no "
+        "feeds, run summary, manifest, WARC or `crawl_runs` row; not for `scrapy crawl`",
     ),
     Setting(
         "NEWSARCHIVE_WARC_ENABLED", bool, False,

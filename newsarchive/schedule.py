@@ -40,6 +40,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.request import Request, urlopen
 
+from newsarchive import config
 from newsarchive.outcome import previous_outcome
 
 PROG = "newsarchive-schedule"
@@ -336,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if clash:
         print(f"{PROG}: error: {', '.join(clash)} cannot be a spider argument", file=sys.stderr)
         return EXIT_USAGE
-    database_url = os.environ.get("NEWSARCHIVE_DATABASE_URL", "").strip()
+    database_url = str(config.module_values()["NEWSARCHIVE_DATABASE_URL"]).strip()
     try:
         check_arguments(args.project, args.spider, arguments)  # type: ignore[arg-type]
         target = Target.from_environment()

@@ -17,10 +17,10 @@ def user_agent(configured: str, contact_url: str) -> str:
 
 
 def require_run_records(settings: BaseSettings) -> None:
-    """NotConfigured unless this process archives a run (NEWSARCHIVE_RUN_RECORDS): Scrapy's
-    own tools (``scrapy parse``, ``fetch``…) look at pages and leave no run's records."""
-    if not settings.getbool("NEWSARCHIVE_RUN_RECORDS"):
-        raise NotConfigured("NEWSARCHIVE_RUN_RECORDS is off: not an archive run")
+    """NotConfigured in a crawl of Scrapy's own tools (NEWSARCHIVE_TOOL_RUN: ``scrapy parse``,
+    ``fetch``…), which looks at pages and leaves no run's records."""
+    if settings.getbool("NEWSARCHIVE_TOOL_RUN"):
+        raise NotConfigured("NEWSARCHIVE_TOOL_RUN: a Scrapy tool's crawl, not an archive run")
 
 
 def data_dir(settings: BaseSettings) -> Path:

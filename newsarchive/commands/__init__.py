@@ -17,7 +17,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 #: What Scrapy's own tools run with: they read pages, they do not archive them.
 TOOL_SETTINGS: dict[str, Any] = {
-    "NEWSARCHIVE_RUN_RECORDS": False,
+    "NEWSARCHIVE_TOOL_RUN": True,
     # No verdict either: one page is not a run (nor an alert, nor a crawl_runs.failed).
     "NEWSARCHIVE_MONITOR_ENABLED": False,
 }

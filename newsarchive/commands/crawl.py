@@ -43,6 +43,8 @@ class Command(ScrapyCrawlCommand):
             validate(self.settings)
         except SettingError as exc:
             self._exit(str(exc))
+        if self.settings.getbool("NEWSARCHIVE_TOOL_RUN"):
+            self._exit("NEWSARCHIVE_TOOL_RUN is for Scrapy's own tools: a crawl always archives")
         self._check_data_dir()
         self._check_database_url()
         self._resolve_user_agent()
@@ -65,10 +67,9 @@ class Command(ScrapyCrawlCommand):
         stats = _stats_of(crawler)
         # A component that refused to start (e.g. the database) left its one-line reason.
         startup_error = stats.get(names.STARTUP_ERROR)
-        if startup_error:
-            self._fail(str(startup_error), 1)
-        elif (
-            self.crawler_process.bootstrap_failed
+        if (
+            startup_error
+            or self.crawler_process.bootstrap_failed
             or stats.get("finish_reason") not in SUCCESS_REASONS
             or stats.get(names.RUN_FAILED)
         ):
@@ -76,6 +77,8 @@ class Command(ScrapyCrawlCommand):
         outcome = Outcome(self.exitcode, _run_id_of(crawler), _why(stats, startup_error))
         # The log's last line, for newsarchive-schedule (Scrapyd keeps no exit status).
         logger.log(logging.INFO if outcome.passed else logging.ERROR, outcome.line())
+        if startup_error:  # the last line on stderr
+            self._fail(str(startup_error))
 
     def _resolve_user_agent(self) -> None:
         """``-s NEWSARCHIVE_CONTACT_URL=…`` (or a Scrapyd job's ``-d setting=…``) names the
@@ -122,9 +125,8 @@ class Command(ScrapyCrawlCommand):
                 log.write(f"{when} [{__name__}] ERROR: {Outcome(2, None, message).line()}\n")
         sys.exit(2)
 
-    def _fail(self, message: str, code: int) -> None:
+    def _fail(self, message: str) -> None:
         print(f"scrapy crawl: error: {message}", file=sys.stderr)
-        self.exitcode = code
 
 
 def check_spider_arguments(

@@ -139,7 +139,7 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
         if not settings.getdict("FEEDS"):
-            if settings.getbool("NEWSARCHIVE_RUN_RECORDS"):  # off: `scrapy parse` & co.
+            if not settings.getbool("NEWSARCHIVE_TOOL_RUN"):  # `scrapy parse` & co.: none
                 settings.set(
                     "FEEDS",
                     default_feeds(data_dir(settings), feed_batch_size(settings)),
