@@ -53,6 +53,8 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429, 403]
 
 # --- where a run writes (feeds under NEWSARCHIVE_DATA_DIR: newsarchive.settings_helpers) ------
 FEED_EXPORT_ENCODING = "utf-8"
+# CSV feeds (ours, -o x.csv, Scrapyd's): formula cells made inert (NEWSARCHIVE_CSV_ESCAPE_FORMULAS).
+FEED_EXPORTERS = {"csv": "newsarchive.exporters.FormulaSafeCsvItemExporter"}
 
 EXTENSIONS = {
     "newsarchive.extensions.progress.CrawlProgress": 500,
@@ -61,6 +63,8 @@ EXTENSIONS = {
     # Off unless NEWSARCHIVE_WARC_ENABLED.
     "newsarchive.extensions.warc.WarcArchive": 520,
 }
+# `scrapy check`: the callbacks' contracts run on saved pages (newsarchive.contracts).
+SPIDER_CONTRACTS = {"newsarchive.contracts.SavedPageContract": 10}
 ITEM_PIPELINES: dict[str, int] = {
     # Off (NotConfigured) unless NEWSARCHIVE_DATABASE_URL is set; see docs/POSTGRES.md.
     "newsarchive.pipelines.postgres.PostgresPipeline": 900,

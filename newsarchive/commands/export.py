@@ -83,7 +83,12 @@ class Command(DatabaseCommand):
         filters, formats, folder, batch_size = arguments
         try:
             result = export_archive(
-                url, folder, filters=filters, formats=formats, batch_size=batch_size
+                url,
+                folder,
+                filters=filters,
+                formats=formats,
+                batch_size=batch_size,
+                escape_formulas=self.settings.getbool("NEWSARCHIVE_CSV_ESCAPE_FORMULAS"),
             )
         except ExportError as exc:
             self.fail(str(exc), DATABASE_ERROR)

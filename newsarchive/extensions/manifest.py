@@ -32,7 +32,7 @@ from newsarchive.manifest import (
     build_manifest,
     file_entry,
 )
-from newsarchive.settings_helpers import data_dir, run_feed_folder
+from newsarchive.settings_helpers import data_dir, require_run_records, run_feed_folder
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class FeedManifest:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        require_run_records(crawler.settings)
         extension = cls(crawler)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.feed_slot_closed, signal=signals.feed_slot_closed)

@@ -40,7 +40,7 @@ from newsarchive import stats as names
 from newsarchive.clock import new_run_id, utc_now
 from newsarchive.manifest import software
 from newsarchive.processors import is_article_url
-from newsarchive.settings_helpers import data_dir
+from newsarchive.settings_helpers import data_dir, require_run_records
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class WarcArchive:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        require_run_records(crawler.settings)
         if not warc_enabled(crawler.settings):
             raise NotConfigured("NEWSARCHIVE_WARC_ENABLED is off")
         extension = cls(crawler)
