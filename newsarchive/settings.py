@@ -72,8 +72,13 @@ NEWSARCHIVE_PROGRESS_INTERVAL = _env_number(float, "NEWSARCHIVE_PROGRESS_INTERVA
 #: Items per file of a run's default feeds (articles-00001.jsonl.gz, -00002, …); 0: one file
 #: per run. FEED_EXPORT_BATCH_ITEM_COUNT, when set, wins (it is Scrapy's own).
 NEWSARCHIVE_FEED_BATCH_SIZE = _env_number(int, "NEWSARCHIVE_FEED_BATCH_SIZE", "10000")
-#: Keep the raw HTTP exchanges of article pages as WARC: data/warc/<spider>/<run_id>.warc.gz.
-NEWSARCHIVE_WARC_ENABLED = os.environ.get("NEWSARCHIVE_WARC_ENABLED", "False")
+#: Record every HTTP exchange a run reads as WARC (data/warc/<spider>/<run_id>/) and package
+#: it as data/warc/<spider>/<run_id>.wacz after the crawl; False turns capture off.
+NEWSARCHIVE_WARC_ENABLED = os.environ.get("NEWSARCHIVE_WARC_ENABLED", "True")
+#: A run's WARC file is closed and the next one started past this many bytes (100 MB).
+NEWSARCHIVE_WARC_MAX_FILE_BYTES = _env_number(int, "NEWSARCHIVE_WARC_MAX_FILE_BYTES", "100000000")
+#: Bytes of responses waiting for the WARC writer thread; past it the crawl waits for the disk.
+NEWSARCHIVE_WARC_QUEUE_BYTES = _env_number(int, "NEWSARCHIVE_WARC_QUEUE_BYTES", "33554432")
 
 FEED_EXPORT_ENCODING = "utf-8"
 
@@ -81,8 +86,6 @@ EXTENSIONS = {
     "newsarchive.extensions.progress.CrawlProgress": 500,
     # A run's manifest (files, rows, sha256) once its feeds are closed; see docs/DATA.md.
     "newsarchive.extensions.manifest.FeedManifest": 510,
-    # Off unless NEWSARCHIVE_WARC_ENABLED.
-    "newsarchive.extensions.warc.WarcArchive": 520,
 }
 ITEM_PIPELINES: dict[str, int] = {
     # Off (NotConfigured) unless NEWSARCHIVE_DATABASE_URL is set; see docs/POSTGRES.md.
@@ -128,6 +131,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "newsarchive.middlewares.resilience.BackoffRetryMiddleware": 550,
     "newsarchive.middlewares.resilience.OffsiteRedirectMiddleware": 650,
+    # Next to the downloader: records every raw answer (3xx, 5xx, robots.txt) as WARC.
+    "newsarchive.capture.middleware.WarcCaptureMiddleware": 950,
 }
 #: Seconds before the first retry; each further retry waits twice as long, up to the max.
 NEWSARCHIVE_RETRY_BACKOFF_BASE = _env_number(float, "NEWSARCHIVE_RETRY_BACKOFF_BASE", "1")

@@ -64,3 +64,14 @@ def listing_failed(reason: str) -> str:
 
 
 STARTUP_ERROR = f"{PREFIX}/startup_error"  # a one-line reason the run could not start
+
+
+# --- raw capture (issue 12: newsarchive.capture) ----------------------------------------------
+CAPTURE_RECORDS = f"{PREFIX}/capture/exchanges"  # request/response pairs handed to the writer
+CAPTURE_BYTES = f"{PREFIX}/capture/response_bytes"  # response body bytes recorded
+CAPTURE_BROWSER_RECORDS = f"{PREFIX}/capture/browser_exchanges"  # of those, seen by Chromium
+CAPTURE_BROWSER_MISSED = f"{PREFIX}/capture/browser_missed"  # page closed before the body came
+CAPTURE_FILES = f"{PREFIX}/capture/warc_files"
+CAPTURE_PAGES = f"{PREFIX}/capture/pages"  # listing and article pages in pages.jsonl
+CAPTURE_FAILED = f"{PREFIX}/capture/failed"  # 1: writing a WARC file failed (disk full, …)
+CAPTURE_WACZ_FAILED = f"{PREFIX}/capture/wacz_failed"  # 1: packaging failed; the WARCs stay
