@@ -12,6 +12,8 @@ import asyncio
 import gzip
 import io
 import json
+import os
+import re
 import subprocess
 import time
 import zipfile
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from newsarchive.browser import INSTALL_HINT, find_chromium
 from newsarchive.capture import PAGES_NAME
 from newsarchive.capture.package import package_run, wacz_command
 from newsarchive.capture.writer import BoundedHandoff, Exchange, WarcFiles, WriterThread
@@ -291,3 +294,38 @@ def test_capture_waits_for_no_thread_when_nothing_was_fetched():
     writer.join(5)
     assert not writer.is_alive() and writer.failed is None
     assert not Path("/nonexistent-never-created").exists()
+
+
+# --- a scripted listing, rendered in Chromium -------------------------------------------------
+
+
+@pytest.mark.browser
+def test_browser_requests_of_a_scripted_listing_are_recorded(tmp_path):
+    """What Chromium fetched (the listing, its script, the "More Articles" XHRs) is in the WACZ
+    beside the plain HTTP exchanges: again every answer of the replica's log."""
+    found = find_chromium(os.environ.get("NEWSARCHIVE_CHROMIUM_PATH", ""))
+    if found.path is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI=true and no Chromium: {INSTALL_HINT}")
+        pytest.skip(f"no Chromium: {INSTALL_HINT}")
+    with ReplicaServer(scripted=True, naenara_articles=60) as site:
+        result = crawl(tmp_path, f"start_url={site.start_url('naenara', 'listing')}")
+        log, expected = site.requests, site.expected("naenara")
+    assert result.returncode == 0, result.log[-3000:]
+    answered = Counter((entry["path"], entry["query"], str(entry["status"])) for entry in log)
+    recorded: Counter = Counter()
+    for records in wacz_records(Path(result.summary["wacz"])).values():
+        for kind, uri, status, _, _ in records:
+            if kind == "response":
+                recorded[(urlsplit(uri).path, urlsplit(uri).query, status)] += 1
+    assert recorded == answered
+    assert any(path == "/wp-admin/admin-ajax.php" for path, _, _ in recorded)
+    with zipfile.ZipFile(result.summary["wacz"]) as archive:
+        pages = [json.loads(x) for x in archive.read("pages/pages.jsonl").splitlines()[1:]]
+    # The listing read over HTTP (it needs a browser), then as Chromium fetched it.
+    listing = site.start_url("naenara", "listing")
+    assert [(p["url"], p["kind"]) for p in pages if p["kind"] == "listing"] == [
+        (listing, "listing"), (listing, "listing"),
+    ]  # fmt: skip
+    assert re.search(r"'newsarchive/capture/browser_exchanges': [1-9]", result.log)
+    assert len(result.items) == len(expected) > 50

@@ -135,7 +135,11 @@ class WarcCaptureMiddleware:
             response_body=response.body,
             fetched_at=utc_now(),
             ip_address=str(response.ip_address) if response.ip_address else None,
-            page_kind=page_kind(request.url, response.headers.get(b"Content-Type")),
+            # A paywall or moved page is what the article URL answered: still an article.
+            page_kind=page_kind(
+                (request.meta.get("redirect_urls") or [request.url])[0],
+                response.headers.get(b"Content-Type"),
+            ),
         )
         await self._record(exchange)
         return response
