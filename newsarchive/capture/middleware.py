@@ -149,10 +149,13 @@ class WarcCaptureMiddleware:
         if self.thread is None:
             return
         try:
-            body = await response.body()
+            # Chromium keeps no body of a redirect: its status line and Location are the record.
+            body = b"" if 300 <= response.status < 400 else await response.body()
             sent = response.request
             request_headers = list((await sent.all_headers()).items())
             response_headers = [(h["name"], h["value"]) for h in await response.headers_array()]
+            content_type = await response.header_value("content-type")
+            navigated = sent.is_navigation_request() and sent.frame == sent.frame.page.main_frame
         except Exception as exc:  # the page closed or navigated before the body was read
             self.crawler.stats.inc_value(names.CAPTURE_BROWSER_MISSED)
             logger.debug("Not recorded (browser): %s: %s", response.url, exc)
@@ -167,11 +170,9 @@ class WarcCaptureMiddleware:
             response_headers=response_headers,
             response_body=body,
             fetched_at=utc_now(),
-            page_kind=(
-                page_kind(response.url, await response.header_value("content-type"))
-                if sent.is_navigation_request()
-                else None
-            ),
+            # The page Chromium navigated to for ``request`` (after any redirect): its kind is
+            # that of the URL Scrapy asked for, as for plain requests.
+            page_kind=page_kind(request.url, content_type) if navigated else None,
             decoded=True,
         )
         self.crawler.stats.inc_value(names.CAPTURE_BROWSER_RECORDS)

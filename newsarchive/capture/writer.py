@@ -156,12 +156,13 @@ class WarcFiles:
 
     def _open_next(self) -> WARCWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
+        # "x": a run's evidence is never overwritten (run ids are unique; this makes it sure).
         if self._pages is None:
-            self._pages = (self.folder / PAGES_NAME).open("w", encoding="utf-8")
+            self._pages = (self.folder / PAGES_NAME).open("x", encoding="utf-8")
             self._pages.write(json.dumps(PAGES_HEADER) + "\n")
         path = self.folder / f"{self.run_id}-{len(self.paths) + 1:05d}.warc.gz"
         self.paths.append(path)
-        self._stream = path.open("wb")
+        self._stream = path.open("xb")
         self._writer = WARCWriter(self._stream, gzip=True, warc_version=WARC_VERSION)
         self._writer.write_record(self._writer.create_warcinfo_record(path.name, self.info))
         return self._writer
