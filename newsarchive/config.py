@@ -140,8 +140,19 @@ SETTINGS: tuple[Setting, ...] = (
         "feeds, run summary, manifest, WARC or `crawl_runs` row; not for `scrapy crawl`",
     ),
     Setting(
-        "NEWSARCHIVE_WARC_ENABLED", bool, False,
-        "keep raw article responses as WARC: `data/warc/<spider>/<run_id>.warc.gz`",
+        "NEWSARCHIVE_WARC_ENABLED", bool, True,
+        "record every exchange a run reads as WARC (`data/warc/<spider>/<run_id>/`) and package "
+        "the run as `data/warc/<spider>/<run_id>.wacz`; off: no capture",
+    ),
+    Setting(
+        "NEWSARCHIVE_WARC_MAX_FILE_BYTES", int, 100_000_000,
+        "a run's WARC file is closed and the next started past this many bytes", minimum=1,
+        shown_default="`100000000` (100 MB)",
+    ),
+    Setting(
+        "NEWSARCHIVE_WARC_QUEUE_BYTES", int, 32 * 1024 * 1024,
+        "response bytes waiting for the WARC writer thread; past it the crawl waits for the disk",
+        minimum=1, shown_default="`33554432` (32 MiB)",
     ),
     # --- PostgreSQL archive (docs/POSTGRES.md)
     Setting(

@@ -60,8 +60,6 @@ EXTENSIONS = {
     "newsarchive.extensions.progress.CrawlProgress": 500,
     # A run's manifest (files, rows, sha256) once its feeds are closed; see docs/DATA.md.
     "newsarchive.extensions.manifest.FeedManifest": 510,
-    # Off unless NEWSARCHIVE_WARC_ENABLED.
-    "newsarchive.extensions.warc.WarcArchive": 520,
 }
 # `scrapy check`: the callbacks' contracts run on saved pages (newsarchive.contracts).
 SPIDER_CONTRACTS = {"newsarchive.contracts.SavedPageContract": 10}
@@ -93,6 +91,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "newsarchive.middlewares.resilience.BackoffRetryMiddleware": 550,
     "newsarchive.middlewares.resilience.OffsiteRedirectMiddleware": 650,
+    # Next to the downloader: records every raw answer (3xx, 5xx, robots.txt) as WARC.
+    "newsarchive.capture.middleware.WarcCaptureMiddleware": 950,
 }
 # Pages are ~50 KB: anything past 8 MiB is not a page of this site (counted, not followed).
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
