@@ -81,6 +81,10 @@ def test_first_edit_and_reextract_revisions_carry_the_extractor_version(pg_url):
         ("Cleaner.", "2026.12.2"),
         ("Edited.", EXTRACTOR_VERSION),
     ]
+    # A re-extraction that finds the text unchanged adds nothing.
+    (again,) = write(pg_url, ([{**article(2, body="Cleaner.", minutes=30),
+                                "revision_kind": "reextract"}], "run-4"))  # fmt: skip
+    assert again.revisions_added == 0 and len(revisions_of(pg_url, 2)) == 2
     # The outlet's edits, without our own re-extractions.
     assert rows(pg_url, "SELECT article_id FROM article_revisions WHERE kind = 'edit'") == [
         ("1700000000-1",)
@@ -126,6 +130,11 @@ def test_the_text_lives_in_revisions_only(pg_url):
         )
     }
     assert {"title", "body"}.isdisjoint(columns) and "content_hash" in columns
+    # The article points at its current revision: a pointer to no revision is refused.
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        rows(pg_url, "UPDATE article_state SET content_hash = %s", ("0" * 64,))
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        rows(pg_url, "INSERT INTO article_events VALUES ('nope', 'gone', now(), 'r', 410)")
     assert rows(pg_url, "SELECT table_name, table_type FROM information_schema.tables"
                 " WHERE table_name IN ('articles', 'article_revisions') ORDER BY 1") == [
         ("article_revisions", "VIEW"), ("articles", "VIEW")]  # fmt: skip

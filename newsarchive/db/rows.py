@@ -130,6 +130,8 @@ _INSTANT_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in I
 _REQUIRED_INDEXES = tuple((FIELD_INDEX[name], name) for name in REQUIRED_FIELDS)
 _HASH_INDEX = FIELD_INDEX["content_hash"]
 _VERSION_INDEX = FIELD_INDEX["extractor_version"]
+_AID_INDEX = FIELD_INDEX["article_id"]
+_SEEN_INDEX = FIELD_INDEX["crawled_at"]
 
 
 def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
@@ -312,17 +314,19 @@ def prepare_batch(rows: Iterable[ArticleRow]) -> PreparedBatch:
     row twice; the row of each article's latest content also carries the article's times."""
     by_article: dict[str, list[ArticleRow]] = defaultdict(list)
     for row in rows:
-        by_article[row["article_id"]].append(row)
+        by_article[row.values[_AID_INDEX]].append(row)
     staging: list[tuple[Any, ...]] = []
     sightings: dict[str, list[datetime]] = {}
     for article_id in sorted(by_article):
         group = by_article[article_id]
-        times = [row["crawled_at"] for row in group]
-        sightings[article_id] = times
         if len(group) == 1:  # the usual case: one sighting per article per batch
-            seen, row = times[0], group[0]
+            row = group[0]
+            seen = row.values[_SEEN_INDEX]
+            sightings[article_id] = [seen]
             staging.append((*row.values, seen, seen, seen, seen, seen, True, row.revision_kind))
             continue
+        times = [row["crawled_at"] for row in group]
+        sightings[article_id] = times
         current = max(group, key=lambda row: row["crawled_at"])  # ties: the first of them
         contents: dict[str, list[Any]] = {}
         for row in group:
