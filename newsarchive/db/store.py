@@ -171,6 +171,7 @@ class ArchiveStore:
     @staticmethod
     async def _configure(conn: psycopg.AsyncConnection) -> None:
         await conn.execute(statements.SET_UTC)
+        await conn.execute(statements.SET_NO_JIT)
         await conn.execute(statements.CREATE_STAGING)
         await conn.commit()
 
@@ -324,7 +325,7 @@ class ArchiveStore:
         # Both statements in one round trip (pipeline mode): on a busy machine each round
         # trip, not the SQL, is most of a batch's time.
         async with conn.pipeline():
-            await cur.execute(statements.LOCK_BATCH_ARTICLES)
+            await cur.execute(statements.LOCK_BATCH_ARTICLES, (list(batch.sightings),))
             await cur.execute(statements.UPSERT_BATCH, {"run_id": run_id})
         summary = await cur.fetchone()
         assert summary is not None
