@@ -26,9 +26,11 @@ except ImportError:  # until the provenance change declares it
 #: The item fields an ``articles`` row holds. An item's ``run_id`` is not a column: the run a
 #: batch is written for (the spider's run, which sets the items' run_id) is recorded as
 #: ``articles.last_run_id`` and ``article_revisions.first_run_id`` / ``last_run_id``.
+#: ``revision_kind`` is a hint to the writer, stored as ``article_revisions.kind``.
 #: ``extractor_version`` is a column whether or not the item declares it yet (schema 0002).
+NOT_ARTICLE_COLUMNS = frozenset({"run_id", "revision_kind"})
 ARTICLE_FIELDS = (
-    *(name for name in ITEM_FIELDS if name not in ("run_id", "extractor_version")),
+    *(name for name in ITEM_FIELDS if name not in NOT_ARTICLE_COLUMNS | {"extractor_version"}),
     "extractor_version",
 )
 #: The fields only a revision holds (schema 0002: the text is stored once, in ``revisions``).
