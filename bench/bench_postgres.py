@@ -18,6 +18,7 @@ server is a private one from tests/services.py (fsync off, like the tests; --fsy
 
     .venv/bin/python bench/bench_postgres.py [--items 20000] [--rounds 3]
         [--crawl-articles 2000] [--crawl-rounds 2] [--no-crawl] [--fsync]
+        [--foreign-keys-cost]
 """
 
 from __future__ import annotations
@@ -44,7 +45,13 @@ from scrapy.utils.test import get_crawler  # noqa: E402
 from newsarchive import settings as project_settings  # noqa: E402
 from newsarchive import stats as names  # noqa: E402
 from newsarchive.db import migrate  # noqa: E402
-from newsarchive.db.rows import ARTICLE_FIELDS, DATE_FIELDS, INSTANT_FIELDS  # noqa: E402
+from newsarchive.db.rows import (  # noqa: E402
+    ARTICLE_FIELDS,
+    DATE_FIELDS,
+    EXTRACTOR_VERSION,
+    INSTANT_FIELDS,
+    STATE_FIELDS,
+)
 from newsarchive.db.run_database import RunDatabase  # noqa: E402
 from newsarchive.db.store import ArchiveStore  # noqa: E402
 from newsarchive.items import ArticleItem  # noqa: E402
@@ -68,21 +75,34 @@ def prepared_items(count: int) -> list[dict[str, Any]]:
     items = expected_items(streams["naenara"], "https://kcnawatch.org")[:count]
     if len(items) < count:
         raise SystemExit(f"bench: the replica yielded {len(items)} items, wanted {count}")
-    return [{**item, "crawled_at": "2026-01-01T00:00:00+00:00"} for item in items]
+    stamp = {"crawled_at": "2026-01-01T00:00:00+00:00", "extractor_version": EXTRACTOR_VERSION}
+    return [{**item, **stamp} for item in items]
 
 
 #: Undoes migration 0003 (full-text search) for the "without the index" case.
-DROP_SEARCH = (
-    "DROP INDEX article_revisions_search_idx; ALTER TABLE article_revisions DROP COLUMN search"
-)
+DROP_SEARCH = "DROP INDEX revisions_search_idx; ALTER TABLE revisions DROP COLUMN search CASCADE"
+#: The links schema 0002 leaves undeclared for their cost (docs/POSTGRES.md): added by
+#: ``--foreign-keys-cost`` to measure what they would cost.
+CANDIDATE_FOREIGN_KEYS = """
+ALTER TABLE article_state ADD CONSTRAINT article_state_current_revision_fkey
+    FOREIGN KEY (article_id, content_hash) REFERENCES revisions (article_id, content_hash);
+ALTER TABLE revisions ADD CONSTRAINT revisions_article_fkey
+    FOREIGN KEY (article_id) REFERENCES article_state (article_id) DEFERRABLE INITIALLY DEFERRED;
+"""
 
 
-async def fresh_database(server: PostgresServer, search: bool = True) -> str:
+async def fresh_database(
+    server: PostgresServer, search: bool = True, more_foreign_keys: bool = False
+) -> str:
+    """A new migrated database; without 0003's search column when ``search`` is false, with
+    CANDIDATE_FOREIGN_KEYS when ``more_foreign_keys``."""
     url = server.create_database()
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await migrate.migrate(conn)
         if not search:
             await conn.execute(DROP_SEARCH)
+        if more_foreign_keys:
+            await conn.execute(CANDIDATE_FOREIGN_KEYS)
     return url
 
 
@@ -98,29 +118,30 @@ async def copy_rate(url: str, items: list[dict[str, Any]]) -> float:
         return len(items) / (time.perf_counter() - started)
 
 
-REVISION_COLUMNS = ("article_id", "content_hash", "title", "body", "first_seen_at",
-                    "last_seen_at", "first_run_id", "last_run_id")  # fmt: skip
+REVISION_COLUMNS = ("article_id", "content_hash", "title", "body", "kind", "extractor_version",
+                    "first_seen_at", "last_seen_at", "first_run_id", "last_run_id")  # fmt: skip
 HISTORY_COLUMNS = ("first_seen_at", "last_seen_at", "last_changed_at", "revision_count",
                    "last_run_id")  # fmt: skip
 
 
 async def archive_copy_rate(url: str, items: list[dict[str, Any]]) -> float:
-    """The same rows COPYed straight into the archive's own two tables (their keys and
-    indexes, text stored twice): the floor of what this schema costs, with no checking,
-    typing, de-duplication or upsert logic at all."""
-    fields = list(ARTICLE_FIELDS)
+    """The same rows COPYed straight into the archive's own two tables (their keys, indexes
+    and constraints; the text goes into ``revisions`` only): the floor of what this schema
+    costs, with no checking, typing, de-duplication or upsert logic at all."""
+    fields = list(STATE_FIELDS)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         started = time.perf_counter()
         async with conn.transaction():
             cur = conn.cursor()
             columns = ", ".join(REVISION_COLUMNS)
-            async with cur.copy(f"COPY article_revisions ({columns}) FROM STDIN") as copy:
+            async with cur.copy(f"COPY revisions ({columns}) FROM STDIN") as copy:
                 for item in items:
-                    at = item["crawled_at"]
+                    at, version = item["crawled_at"], item["extractor_version"]
                     key = [item["article_id"], item["content_hash"]]
-                    await copy.write_row([*key, item["title"], item["body"], at, at, "b", "b"])
+                    text = [item["title"], item["body"]]
+                    await copy.write_row([*key, *text, "first", version, at, at, "b", "b"])
             columns = ", ".join([*fields, *HISTORY_COLUMNS])
-            async with cur.copy(f"COPY articles ({columns}) FROM STDIN") as copy:
+            async with cur.copy(f"COPY article_state ({columns}) FROM STDIN") as copy:
                 for item in items:
                     at = item["crawled_at"]
                     await copy.write_row([*(item[name] for name in fields), at, at, at, 1, "b"])
@@ -148,7 +169,11 @@ async def pipeline_rate(url: str, items: list[dict[str, Any]], data_dir: Path) -
     spider = Spider(name="bench")
     crawler.spider = spider
     pipeline = PostgresPipeline.from_crawler(crawler)
-    scrapy_items = [ArticleItem(item) for item in items]
+    # The fields the item declares (``extractor_version`` arrives with issue 12's provenance;
+    # until then the store stamps the current version itself).
+    scrapy_items = [
+        ArticleItem({k: v for k, v in item.items() if k in ArticleItem.fields}) for item in items
+    ]
     await pipeline.open_spider()
     started = time.perf_counter()
     for item in scrapy_items:
@@ -165,8 +190,11 @@ async def pipeline_rate(url: str, items: list[dict[str, Any]], data_dir: Path) -
     return len(items) / elapsed
 
 
-async def bench_store(server: PostgresServer, count: int, rounds: int, work: Path) -> dict:
-    """COPY, the store, a re-crawl and the pipeline, back to back in every round."""
+async def bench_store(
+    server: PostgresServer, count: int, rounds: int, work: Path, fk_cost: bool = False
+) -> dict:
+    """COPY, the store, a re-crawl and the pipeline, back to back in every round; with
+    ``fk_cost`` the three again with CANDIDATE_FOREIGN_KEYS added."""
     items = prepared_items(count)
     later = [{**item, "crawled_at": "2026-01-02T00:00:00+00:00"} for item in items]
     megabytes = sum(len(i["title"].encode()) + len(i["body"].encode()) for i in items) / 2**20
@@ -179,6 +207,8 @@ async def bench_store(server: PostgresServer, count: int, rounds: int, work: Pat
         "pipeline_no_search": [],
         "recrawl_no_search": [],
     }
+    if fk_cost:
+        rates.update({"store_fk": [], "recrawl_fk": [], "pipeline_fk": []})
     for round_ in range(rounds):
         rates["copy"].append(await copy_rate(await fresh_database(server), items))
         rates["copy_archive"].append(await archive_copy_rate(await fresh_database(server), items))
@@ -194,6 +224,13 @@ async def bench_store(server: PostgresServer, count: int, rounds: int, work: Pat
         rates["recrawl_no_search"].append(
             await store_rate(url, later, f"bench-{round_}-no-search-again")
         )
+        if fk_cost:
+            url = await fresh_database(server, more_foreign_keys=True)
+            rates["store_fk"].append(await store_rate(url, items, f"bench-{round_}"))
+            rates["recrawl_fk"].append(await store_rate(url, later, f"bench-{round_}-again"))
+            url = await fresh_database(server, more_foreign_keys=True)
+            data = work / f"data-fk-{round_}"
+            rates["pipeline_fk"].append(await pipeline_rate(url, items, data))
         print(
             f"  round {round_ + 1}: "
             + ", ".join(f"{name} {values[-1]:.0f}/s" for name, values in rates.items()),
@@ -268,12 +305,19 @@ def main() -> None:
     parser.add_argument("--crawl-rounds", type=int, default=2)
     parser.add_argument("--no-crawl", action="store_true")
     parser.add_argument("--fsync", action="store_true", help="run the server with fsync=on")
+    parser.add_argument(
+        "--foreign-keys-cost",
+        action="store_true",
+        help="also measure store, pipeline and re-crawl with the undeclared foreign keys added",
+    )
     options = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="newsarchive-bench-pg-") as tmp,
         PostgresServer(fsync=options.fsync) as server,
     ):
-        result = asyncio.run(bench_store(server, options.items, options.rounds, Path(tmp)))
+        result = asyncio.run(
+            bench_store(server, options.items, options.rounds, Path(tmp), options.foreign_keys_cost)
+        )
         rates, ratios = result["rates"], result["ratios"]
         print(
             f"PostgreSQL {server.bindir.parent.name}, {result['items']} items "
@@ -285,8 +329,14 @@ def main() -> None:
             ("raw COPY into a scratch table", "copy", ""),
             ("ArchiveStore.upsert_articles", "store", ""),
             ("PostgresPipeline.process_item", "pipeline", "  (target >= 0.5)"),
-            ("re-crawl, same content (store)", "recrawl", ""),
+            ("re-crawl, same content (store)", "recrawl", "  (target >= 0.4)"),
         ]
+        if options.foreign_keys_cost:
+            rows += [
+                ("  with all foreign keys: store", "store_fk", ""),
+                ("  with all foreign keys: pipeline", "pipeline_fk", ""),
+                ("  with all foreign keys: re-crawl", "recrawl_fk", ""),
+            ]
         for label, name, note in rows:
             ratio = "" if name == "copy" else f"  ratio {ratios[name]:.2f}{note}"
             print(f"  {label:<31}: {rates[name]:>8.0f} items/s{ratio}")

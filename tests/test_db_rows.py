@@ -13,6 +13,7 @@ from newsarchive.db import migrate
 from newsarchive.db.errors import error_line, one_line_error
 from newsarchive.db.rows import (
     ARTICLE_FIELDS,
+    NOT_ARTICLE_COLUMNS,
     BatchResult,
     Rejected,
     RunRecord,
@@ -30,11 +31,12 @@ from tests.db_items import T0, article, at
 
 def test_every_item_field_has_a_column_or_a_documented_home():
     """A field added to the item needs a migration (and ARTICLE_FIELDS in the rows), or the
-    archive would silently drop it; ``run_id`` is ``articles.last_run_id``."""
-    assert set(ITEM_FIELDS) - set(ARTICLE_FIELDS) <= {"run_id"}
-    columns = set(
-        migrate.load_migrations()[0].sql.split("CREATE TABLE articles (")[1].split(");")[0].split()
-    )
+    archive would silently drop it; ``run_id`` is ``articles.last_run_id``. Since 0002
+    ``articles`` is a view: its select list names every column."""
+    assert {"run_id", "revision_kind"} == NOT_ARTICLE_COLUMNS  # revision_kind: revisions.kind
+    assert set(ITEM_FIELDS) - set(ARTICLE_FIELDS) <= NOT_ARTICLE_COLUMNS
+    view = migrate.load_migrations()[1].sql.split("CREATE VIEW articles AS")[1].split("FROM")[0]
+    columns = {name.strip().split(".")[-1] for name in view.replace("SELECT", "").split(",")}
     assert set(ARTICLE_FIELDS) <= columns
 
 
@@ -112,9 +114,9 @@ def test_a_batch_collapses_to_one_staging_row_per_article_and_content():
     by_content = {row[hash_at]: row for row in batch.staging}
     old, new = article(1, body="Old.")["content_hash"], article(1, body="New.")["content_hash"]
     assert len(batch.staging) == 3
-    # content first/last seen, article first/last seen, last changed, is_current
-    assert by_content[old][n:] == (at_(0), at_(10), at_(0), at_(30), at_(30), False)
-    assert by_content[new][n:] == (at_(30), at_(30), at_(0), at_(30), at_(30), True)
+    # content first/last seen, article first/last seen, last changed, is_current, kind hint
+    assert by_content[old][n:] == (at_(0), at_(10), at_(0), at_(30), at_(30), False, None)
+    assert by_content[new][n:] == (at_(30), at_(30), at_(0), at_(30), at_(30), True, None)
     assert sorted(batch.sightings) == ["1700000000-1", "1700000000-2"]
     assert as_columns([(1, "a"), (2, "b")], 2) == [[1, 2], ["a", "b"]]
     assert as_columns([], 3) == [[], [], []]

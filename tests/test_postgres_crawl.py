@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from newsarchive.db.rows import ARTICLE_FIELDS
+from newsarchive.db.rows import ARTICLE_FIELDS, EXTRACTOR_VERSION
 from newsarchive_replica.server import ReplicaServer
 from tests.crawling import FAST as CRAWL_FAST
 from tests.services import PostgresServer, free_port
@@ -109,6 +109,8 @@ def assert_archive_equals(url: str, expected: list[dict]) -> None:
     for item in expected:
         want = {k: v for k, v in item.items() if k != "crawled_at"}
         got = as_item(rows[item["article_id"]])
+        if "extractor_version" not in want:  # until the items carry it (issue 12)
+            assert got.pop("extractor_version") == EXTRACTOR_VERSION
         assert {k: got[k] for k in want} == want, item["article_id"]
         assert set(got) - set(want) <= {"run_id"}
 

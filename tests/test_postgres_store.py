@@ -97,6 +97,10 @@ def test_pipeline_is_off_without_a_database_url():
 # --- migrations -----------------------------------------------------------------------------
 
 
+#: The number a later migration would take.
+NEXT = f"{int(migrate.latest_version()) + 1:04d}"
+
+
 @pytest.mark.postgres
 def test_migrations_are_tracked_idempotent_and_concurrent_safe(pg_empty_url, tmp_path):
     async def go() -> tuple[list, list, list]:
@@ -109,21 +113,20 @@ def test_migrations_are_tracked_idempotent_and_concurrent_safe(pg_empty_url, tmp
         # A later change is a new numbered file; only it is applied.
         for source in migrate.load_migrations():
             (tmp_path / f"{source.label}.sql").write_text(source.sql)
-        (tmp_path / f"{note}.sql").write_text("ALTER TABLE articles ADD COLUMN note text;")
+        (tmp_path / f"{NEXT}_note.sql").write_text("ALTER TABLE crawl_runs ADD COLUMN note text;")
         async with await psycopg.AsyncConnection.connect(pg_empty_url, autocommit=True) as c:
             later = await migrate.migrate(c, migrate.load_migrations(tmp_path))
         return first, again, later
 
     packaged = migrate.load_migrations()
     assert packaged[0].label == "0001_initial"
-    note = f"{int(packaged[-1].version) + 1:04d}_note"
     first, again, later = run(go)
     assert sorted(len(applied) for applied in first) == [0, len(packaged)]
     assert again == []
-    assert [m.label for m in later] == [note]
+    assert [m.label for m in later] == [f"{NEXT}_note"]
     assert rows(pg_empty_url, "SELECT version, name FROM schema_migrations ORDER BY 1") == [
         *((m.version, m.name) for m in packaged),
-        tuple(note.split("_", 1)),
+        (NEXT, "note"),
     ]
 
 
@@ -354,17 +357,17 @@ def test_a_new_article_stored_meanwhile_by_another_writer_falls_back_to_the_upse
     import threading
 
     other = psycopg.connect(pg_url)
-    other.execute(
-        "INSERT INTO articles (article_id, url, crawled_at, content_hash, first_seen_at,"
-        " last_seen_at, last_changed_at, revision_count, last_run_id, title, body)"
-        " VALUES (%s, 'u', %s, %s, %s, %s, %s, 1, 'other', 'Title 1', 'Body.')",
-        ("1700000000-1", T0, article(1)["content_hash"], T0, T0, T0),
+    other.execute(  # the base tables of schema 0002 (``articles`` is a view)
+        "INSERT INTO revisions (article_id, content_hash, title, body, first_seen_at,"
+        " last_seen_at, first_run_id, last_run_id, kind, extractor_version)"
+        " VALUES (%s, %s, 'Title 1', 'Body.', %s, %s, 'other', 'other', 'first', 'v')",
+        ("1700000000-1", article(1)["content_hash"], T0, T0),
     )
     other.execute(
-        "INSERT INTO article_revisions (article_id, content_hash, title, body, first_seen_at,"
-        " last_seen_at, first_run_id, last_run_id)"
-        " VALUES (%s, %s, 'Title 1', 'Body.', %s, %s, 'other', 'other')",
-        ("1700000000-1", article(1)["content_hash"], T0, T0),
+        "INSERT INTO article_state (article_id, url, crawled_at, content_hash, first_seen_at,"
+        " last_seen_at, last_changed_at, revision_count, last_run_id, extractor_version)"
+        " VALUES (%s, 'u', %s, %s, %s, %s, %s, 1, 'other', 'v')",
+        ("1700000000-1", T0, article(1)["content_hash"], T0, T0, T0),
     )  # not committed yet: invisible to the store's look for known articles
     threading.Timer(0.5, other.commit).start()
     paths: list[bool] = []

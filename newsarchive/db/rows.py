@@ -17,10 +17,32 @@ from typing import Any, TypeVar
 from newsarchive.items import ARTICLE_FIELDS as ITEM_FIELDS
 from newsarchive.processors import content_hash as compute_content_hash
 
+try:
+    from newsarchive.extraction_version import EXTRACTOR_VERSION
+except ImportError:  # until the provenance change declares it
+    #: The version of the extraction rules an item without ``extractor_version`` is taken from.
+    EXTRACTOR_VERSION = "unversioned"
+
 #: The item fields an ``articles`` row holds. An item's ``run_id`` is not a column: the run a
 #: batch is written for (the spider's run, which sets the items' run_id) is recorded as
 #: ``articles.last_run_id`` and ``article_revisions.first_run_id`` / ``last_run_id``.
-ARTICLE_FIELDS = tuple(name for name in ITEM_FIELDS if name != "run_id")
+#: ``revision_kind`` is a hint to the writer, stored as ``article_revisions.kind``.
+#: ``extractor_version`` is a column whether or not the item declares it yet (schema 0002).
+NOT_ARTICLE_COLUMNS = frozenset({"run_id", "revision_kind"})
+ARTICLE_FIELDS = (
+    *(name for name in ITEM_FIELDS if name not in NOT_ARTICLE_COLUMNS | {"extractor_version"}),
+    "extractor_version",
+)
+#: The fields only a revision holds (schema 0002: the text is stored once, in ``revisions``).
+TEXT_FIELDS = ("title", "body")
+#: The fields of an ``article_state`` row.
+STATE_FIELDS = tuple(name for name in ARTICLE_FIELDS if name not in TEXT_FIELDS)
+
+#: What a revision is: an article's first content, an edit by the outlet, or a change our own
+#: extraction made (``scrapy reextract``). Items may say ``revision_kind`` "edit" or
+#: "reextract"; the store decides "first".
+REVISION_KINDS = ("first", "edit", "reextract")
+REVISION_KIND_HINTS = frozenset({"edit", "reextract"})
 
 DATE_FIELDS = frozenset({"published_date", "page_date"})
 INSTANT_FIELDS = frozenset({"published_at", "crawled_at"})
@@ -47,6 +69,8 @@ class ArticleRow:
 
     values: tuple[Any, ...]
     nul_stripped: bool = False
+    #: the item's ``revision_kind`` hint ("reextract", "edit"), None: an edit if text changed
+    revision_kind: str | None = None
 
     def __getitem__(self, name: str) -> Any:
         return self.values[FIELD_INDEX[name]]
@@ -107,6 +131,9 @@ _DATE_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in DATE
 _INSTANT_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in INSTANT_FIELDS)
 _REQUIRED_INDEXES = tuple((FIELD_INDEX[name], name) for name in REQUIRED_FIELDS)
 _HASH_INDEX = FIELD_INDEX["content_hash"]
+_VERSION_INDEX = FIELD_INDEX["extractor_version"]
+_AID_INDEX = FIELD_INDEX["article_id"]
+_SEEN_INDEX = FIELD_INDEX["crawled_at"]
 
 
 def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
@@ -137,7 +164,12 @@ def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
     for i, name in _REQUIRED_INDEXES:
         if not values[i]:
             raise Rejected(f"missing_{name}")
-    return ArticleRow(tuple(values), any_nul)
+    if not values[_VERSION_INDEX]:
+        values[_VERSION_INDEX] = EXTRACTOR_VERSION
+    kind = get("revision_kind") or None
+    if kind is not None and kind not in REVISION_KIND_HINTS:
+        raise Rejected("bad_revision_kind")
+    return ArticleRow(tuple(values), any_nul, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,17 +321,19 @@ def prepare_batch(rows: Iterable[ArticleRow]) -> PreparedBatch:
     row twice; the row of each article's latest content also carries the article's times."""
     by_article: dict[str, list[ArticleRow]] = defaultdict(list)
     for row in rows:
-        by_article[row["article_id"]].append(row)
+        by_article[row.values[_AID_INDEX]].append(row)
     staging: list[tuple[Any, ...]] = []
     sightings: dict[str, list[datetime]] = {}
     for article_id in sorted(by_article):
         group = by_article[article_id]
+        if len(group) == 1:  # the usual case: one sighting per article per batch
+            row = group[0]
+            seen = row.values[_SEEN_INDEX]
+            sightings[article_id] = [seen]
+            staging.append((*row.values, seen, seen, seen, seen, seen, True, row.revision_kind))
+            continue
         times = [row["crawled_at"] for row in group]
         sightings[article_id] = times
-        if len(group) == 1:  # the usual case: one sighting per article per batch
-            seen = times[0]
-            staging.append((*group[0].values, seen, seen, seen, seen, seen, True))
-            continue
         current = max(group, key=lambda row: row["crawled_at"])  # ties: the first of them
         contents: dict[str, list[Any]] = {}
         for row in group:
@@ -315,7 +349,10 @@ def prepare_batch(rows: Iterable[ArticleRow]) -> PreparedBatch:
             row, first_seen, last_seen = contents[content_hash]
             is_current = content_hash == current["content_hash"]
             values = current.values if is_current else row.values
-            staging.append((*values, first_seen, last_seen, first, last, changed_at, is_current))
+            staging.append(
+                (*values, first_seen, last_seen, first, last, changed_at, is_current,
+                 row.revision_kind)
+            )  # fmt: skip
     return PreparedBatch(staging=staging, sightings=sightings)
 
 

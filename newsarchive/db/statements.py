@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
-from newsarchive.db.rows import ARTICLE_FIELDS, DATE_FIELDS, INSTANT_FIELDS
+from newsarchive.db.rows import ARTICLE_FIELDS, DATE_FIELDS, INSTANT_FIELDS, STATE_FIELDS
 
 _PG_TYPES = {
     **{name: "text" for name in ARTICLE_FIELDS},
@@ -31,8 +31,10 @@ STAGING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("article_last_seen_at", "timestamptz"),
     ("last_changed_at", "timestamptz"),  # first sighting of the article's latest content
     ("is_current", "bool"),  # the article's latest content in the batch
+    ("revision_kind", "text"),  # the item's hint: 'reextract', 'edit' or NULL
 )
 STAGING_TYPES = [pg for _, pg in STAGING_COLUMNS]
+STAGING_INDEX = {name: i for i, (name, _) in enumerate(STAGING_COLUMNS)}
 #: Identifiers compare byte-wise, as in the tables (schema 0001).
 _C_COLLATED = frozenset({"article_id", "content_hash"})
 CREATE_STAGING = sql.SQL(
@@ -53,43 +55,107 @@ COPY_STAGING = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
     sql.SQL(", ").join(sql.Identifier(name) for name, _ in STAGING_COLUMNS),
 )
 
-#: Articles the archive does not hold yet go straight into the tables by COPY.
-_NEW_ARTICLE_COLUMNS = (
-    *((name, _PG_TYPES[name]) for name in ARTICLE_FIELDS),
+
+def _copy(table: str, columns: Sequence[tuple[str, str]]) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
+    )
+
+
+#: Articles the archive does not hold yet go straight into the tables by COPY: their
+#: revisions (the text), then their state rows (schema 0002).
+_NEW_STATE_COLUMNS = (
+    *((name, _PG_TYPES[name]) for name in STATE_FIELDS),
     ("first_seen_at", "timestamptz"),
     ("last_seen_at", "timestamptz"),
     ("last_changed_at", "timestamptz"),
     ("revision_count", "int4"),
     ("last_run_id", "text"),
 )
-NEW_ARTICLE_TYPES = [pg for _, pg in _NEW_ARTICLE_COLUMNS]
-COPY_ARTICLES = sql.SQL("COPY articles ({}) FROM STDIN (FORMAT BINARY)").format(
-    sql.SQL(", ").join(sql.Identifier(name) for name, _ in _NEW_ARTICLE_COLUMNS)
+NEW_STATE_TYPES = [pg for _, pg in _NEW_STATE_COLUMNS]
+COPY_ARTICLE_STATE = _copy("article_state", _NEW_STATE_COLUMNS)
+_NEW_REVISION_COLUMNS = (
+    ("article_id", "text"),
+    ("content_hash", "text"),
+    ("title", "text"),
+    ("body", "text"),
+    ("kind", "text"),
+    ("extractor_version", "text"),
+    ("first_seen_at", "timestamptz"),
+    ("last_seen_at", "timestamptz"),
+    ("first_run_id", "text"),
+    ("last_run_id", "text"),
 )
-NEW_REVISION_TYPES = ["text", "text", "text", "text", "timestamptz", "timestamptz", "text", "text"]
-COPY_REVISIONS = sql.SQL(
-    "COPY article_revisions (article_id, content_hash, title, body, first_seen_at, "
-    "last_seen_at, first_run_id, last_run_id) FROM STDIN (FORMAT BINARY)"
-)
+NEW_REVISION_TYPES = [pg for _, pg in _NEW_REVISION_COLUMNS]
+COPY_REVISIONS = _copy("revisions", _NEW_REVISION_COLUMNS)
 
 #: Item fields take the incoming value only when it is at least as recent as the stored one.
 _NEWER = sql.SQL("excluded.crawled_at >= a.crawled_at")
-_ITEM_COLUMNS = sql.SQL(", ").join(sql.Identifier(name) for name in ARTICLE_FIELDS)
+_STATE_COLUMNS = sql.SQL(", ").join(sql.Identifier(name) for name in STATE_FIELDS)
 
-#: Revisions first (their text is written once, then only the seen-times move), then the
-#: articles, counting how many revisions were new to the database (``xmax = 0``: inserted,
-#: not updated) so ``revision_count`` stays exact even with two writers at once. Rows are
-#: taken in article_id order, so concurrent writers lock them in the same order.
+#: One statement per batch (schema 0002: the text lives in ``revisions`` only).
+#:
+#: ``heads``: each article's stored state and the content it points at after the batch.
+#: ``sightings``: the batch's contents, plus each head the batch replaces, which takes its
+#: last sighting from the article row (the current revision's own last_seen_at is not moved
+#: while it is current: the ``article_revisions`` view reads it from the article).
+#: ``revised``: a revision is written only when it is new, or seen earlier than recorded, or
+#: seen later while it is not the head; a re-crawl of unchanged text writes none.
+#: ``left_behind``: a replaced head the batch did not see keeps its last sighting.
+#: ``upserted``: the article rows, counting the revisions new to the database (``xmax = 0``:
+#: inserted, not updated) so ``revision_count`` stays exact with two writers at once.
+#: Lookups into the tables are ``LATERAL … LIMIT 1`` by primary key: the staging table has no
+#: statistics, and a plain join lets the planner hash the whole archive for every batch.
+#: Rows are taken in key order, and LOCK_BATCH_ARTICLES has locked the batch's known
+#: articles just before, so ``heads`` reads them exactly and writers lock in one order.
 UPSERT_BATCH = sql.SQL(
     """
-    WITH revisions AS (
-        INSERT INTO article_revisions AS r
-            (article_id, content_hash, title, body,
+    WITH heads AS (
+        SELECT s.article_id, o.article_id IS NULL AS is_new, o.content_hash AS old_hash,
+               o.last_seen_at AS old_last_seen_at, o.last_run_id AS old_last_run_id,
+               o.gone_at AS old_gone_at,
+               CASE WHEN o.article_id IS NULL OR s.crawled_at >= o.crawled_at
+                    THEN s.content_hash ELSE o.content_hash END AS new_hash
+        FROM {staging} AS s
+        LEFT JOIN LATERAL (
+            SELECT * FROM article_state WHERE article_id = s.article_id LIMIT 1
+        ) AS o ON true
+        WHERE s.is_current
+    ),
+    sightings AS (
+        SELECT article_id, content_hash, s.title, s.body, s.extractor_version,
+               s.revision_kind, s.first_seen_at,
+               GREATEST(s.last_seen_at, f.last_seen_at) AS last_seen_at,
+               CASE WHEN s.last_seen_at IS NULL OR f.last_seen_at > s.last_seen_at
+                    THEN f.last_run_id ELSE %(run_id)s END AS last_run_id,
+               min(s.first_seen_at) OVER (PARTITION BY article_id) AS article_first_seen_at,
+               h.is_new, h.new_hash = content_hash AS is_head
+        FROM {staging} AS s
+        FULL JOIN (
+            SELECT article_id, old_hash AS content_hash, old_last_seen_at AS last_seen_at,
+                   old_last_run_id AS last_run_id
+            FROM heads WHERE NOT is_new AND old_hash <> new_hash
+        ) AS f USING (article_id, content_hash)
+        JOIN heads AS h USING (article_id)
+    ),
+    revised AS (
+        INSERT INTO revisions AS r
+            (article_id, content_hash, title, body, kind, extractor_version,
              first_seen_at, last_seen_at, first_run_id, last_run_id)
-        SELECT article_id, content_hash, title, body,
-               first_seen_at, last_seen_at, %(run_id)s, %(run_id)s
-        FROM {staging}
-        ORDER BY article_id, content_hash
+        SELECT c.article_id, c.content_hash, c.title, c.body,
+               CASE WHEN c.is_new AND c.first_seen_at = c.article_first_seen_at THEN 'first'
+                    ELSE coalesce(c.revision_kind, 'edit') END,
+               c.extractor_version, c.first_seen_at, c.last_seen_at, %(run_id)s, c.last_run_id
+        FROM sightings AS c
+        LEFT JOIN LATERAL (
+            SELECT article_id, first_seen_at, last_seen_at FROM revisions
+            WHERE article_id = c.article_id AND content_hash = c.content_hash LIMIT 1
+        ) AS known ON true
+        WHERE c.first_seen_at IS NOT NULL
+          AND (known.article_id IS NULL
+               OR c.first_seen_at < known.first_seen_at
+               OR (c.last_seen_at >= known.last_seen_at AND NOT c.is_head))
+        ORDER BY c.article_id, c.content_hash
         ON CONFLICT (article_id, content_hash) DO UPDATE SET
             first_seen_at = LEAST(r.first_seen_at, excluded.first_seen_at),
             first_run_id = CASE WHEN excluded.first_seen_at < r.first_seen_at
@@ -99,18 +165,18 @@ UPSERT_BATCH = sql.SQL(
                                THEN excluded.last_run_id ELSE r.last_run_id END
         RETURNING article_id, (xmax = 0) AS inserted
     ),
-    added AS (
-        SELECT article_id, count(*) FILTER (WHERE inserted) AS n FROM revisions GROUP BY 1
+    left_behind AS (
+        UPDATE revisions AS r SET last_seen_at = c.last_seen_at, last_run_id = c.last_run_id
+        FROM sightings AS c
+        WHERE c.first_seen_at IS NULL AND c.last_seen_at > r.last_seen_at
+          AND r.article_id = c.article_id AND r.content_hash = c.content_hash
     ),
-    -- Gone before this statement (the rows are locked by LOCK_GONE_ARTICLES, just before).
-    was_gone AS (
-        SELECT article_id, gone_at FROM articles
-        WHERE gone_at IS NOT NULL
-          AND article_id IN (SELECT article_id FROM {staging} WHERE is_current)
+    added AS (
+        SELECT article_id, count(*) FILTER (WHERE inserted) AS n FROM revised GROUP BY 1
     ),
     upserted AS (
-        INSERT INTO articles AS a ({columns}, first_seen_at, last_seen_at, last_changed_at,
-                                   revision_count, last_run_id)
+        INSERT INTO article_state AS a ({columns}, first_seen_at, last_seen_at,
+                                        last_changed_at, revision_count, last_run_id)
         SELECT {s_columns}, s.article_first_seen_at, s.article_last_seen_at, s.last_changed_at,
                coalesce(added.n, 0), %(run_id)s
         FROM {staging} AS s LEFT JOIN added USING (article_id)
@@ -133,38 +199,35 @@ UPSERT_BATCH = sql.SQL(
            coalesce(sum(added.n), 0)::int,
            count(*),
            coalesce(array_agg(u.article_id) FILTER (WHERE {came_back}), '{{}}'),
-           coalesce(array_agg(g.gone_at) FILTER (WHERE {came_back}), '{{}}'),
+           coalesce(array_agg(h.old_gone_at) FILTER (WHERE {came_back}), '{{}}'),
            coalesce(array_agg(u.article_id) FILTER (WHERE NOT u.inserted AND added.n > 0),
                     '{{}}')
     FROM upserted AS u
     LEFT JOIN added USING (article_id)
-    LEFT JOIN was_gone AS g USING (article_id)
+    LEFT JOIN heads AS h USING (article_id)
     """
 ).format(
     staging=sql.Identifier(STAGING_TABLE),
-    came_back=sql.SQL("u.gone_at IS NULL AND g.gone_at IS NOT NULL"),
-    columns=_ITEM_COLUMNS,
-    s_columns=sql.SQL(", ").join(sql.Identifier("s", name) for name in ARTICLE_FIELDS),
+    came_back=sql.SQL("u.gone_at IS NULL AND h.old_gone_at IS NOT NULL"),
+    columns=_STATE_COLUMNS,
+    s_columns=sql.SQL(", ").join(sql.Identifier("s", name) for name in STATE_FIELDS),
     newer=_NEWER,
     current=sql.SQL(",\n            ").join(
         sql.SQL("{col} = CASE WHEN {newer} THEN excluded.{col} ELSE a.{col} END").format(
             col=sql.Identifier(name), newer=_NEWER
         )
-        for name in ARTICLE_FIELDS
+        for name in STATE_FIELDS
         if name != "article_id"
     ),
 )
 
-#: Articles of the batch that are gone now, locked so a concurrent writer cannot clear
-#: gone_at between this and UPSERT_BATCH (whose was_gone then reads them exactly).
-LOCK_GONE_ARTICLES = sql.SQL(
-    """
-    SELECT article_id FROM articles
-    WHERE gone_at IS NOT NULL AND article_id IN (SELECT article_id FROM {staging})
+#: The batch's archived articles, locked in key order before UPSERT_BATCH reads their state,
+#: so a concurrent writer cannot move a head (or clear gone_at) in between.
+LOCK_BATCH_ARTICLES = """
+    SELECT article_id FROM article_state WHERE article_id = ANY(%s::text[])
     ORDER BY article_id
     FOR UPDATE
-    """
-).format(staging=sql.Identifier(STAGING_TABLE))
+"""
 
 
 def _unnest(columns: Sequence[tuple[str, str]]) -> sql.Composed:
@@ -195,13 +258,16 @@ INSERT_EVENTS = sql.SQL(
 #: A 404/410 marks an article gone unless it was seen answering after that (replays can
 #: arrive out of order); an article already gone keeps the time it was first found gone.
 MARK_GONE = """
-    UPDATE articles AS a SET gone_at = g.seen_at
+    UPDATE article_state AS a SET gone_at = g.seen_at
     FROM (
         SELECT * FROM unnest(%s::text[], %s::timestamptz[]) AS t(article_id, seen_at)
         ORDER BY article_id
     ) AS g
     WHERE a.article_id = g.article_id AND a.gone_at IS NULL AND a.last_seen_at < g.seen_at
-    RETURNING a.article_id, a.title, a.url
+    RETURNING a.article_id,
+              (SELECT r.title FROM revisions AS r  -- the current revision holds the text
+               WHERE r.article_id = a.article_id AND r.content_hash = a.content_hash),
+              a.url
 """
 
 UPSERT_RUN = """
@@ -235,21 +301,26 @@ UPSERT_RUN = """
 #: Dates computed in SQL ("published in the last N days") are UTC dates.
 SET_UTC = "SET TIME ZONE 'UTC'"
 
+#: A batch statement's estimated cost (index lookups per row) can pass ``jit_above_cost``,
+#: and compiling it then takes longer than running it (measured: 200 ms on a 50 ms batch).
+SET_NO_JIT = "SET jit = off"
+
 SET_RUN_VERDICT = "UPDATE crawl_runs SET failed = %s, failure_reason = %s WHERE run_id = %s"
 
-ANY_ARTICLE_KNOWN = "SELECT EXISTS (SELECT FROM articles WHERE article_id = ANY(%s::text[]))"
+ANY_ARTICLE_KNOWN = "SELECT EXISTS (SELECT FROM article_state WHERE article_id = ANY(%s::text[]))"
 
-ARTICLES_AMONG = "SELECT article_id FROM articles WHERE article_id = ANY(%s::text[])"
+ARTICLES_AMONG = "SELECT article_id FROM article_state WHERE article_id = ANY(%s::text[])"
 
 # --- reads -----------------------------------------------------------------------------------
-# A NULL ``source`` means every source.
+# A NULL ``source`` means every source. Reads that need no text use ``article_state``; the
+# ``articles`` view joins the current revision's title and body.
 
 KNOWN_ARTICLE_IDS = (
-    "SELECT article_id FROM articles WHERE (%(source)s::text IS NULL OR source = %(source)s)"
+    "SELECT article_id FROM article_state WHERE (%(source)s::text IS NULL OR source = %(source)s)"
 )
 
 PUBLISHED_SINCE = (
-    "SELECT article_id FROM articles WHERE published_date >= current_date - %(days)s::int "
+    "SELECT article_id FROM article_state WHERE published_date >= current_date - %(days)s::int "
     "AND (%(source)s::text IS NULL OR source = %(source)s)"
 )
 
@@ -262,7 +333,7 @@ ITER_ARTICLES = (
 
 #: What a ``recheck_days`` crawl fetches again, by URL (UTC dates, as ``PUBLISHED_SINCE``).
 ARTICLES_TO_RECHECK = (
-    "SELECT article_id, url, source FROM articles "
+    "SELECT article_id, url, source FROM article_state "
     "WHERE published_date >= current_date - %s::int AND gone_at IS NULL "
     "ORDER BY article_id"
 )

@@ -34,6 +34,7 @@ from newsarchive.db.errors import CANNOT_CONNECT, DatabaseUnreachable, SchemaOut
 from newsarchive.db.rows import (
     ARTICLE_FIELDS,
     FIELD_INDEX,
+    STATE_FIELDS,
     BatchResult,
     GoneRow,
     PreparedBatch,
@@ -56,6 +57,10 @@ _AID = FIELD_INDEX["article_id"]
 _HASH = FIELD_INDEX["content_hash"]
 _TITLE = FIELD_INDEX["title"]
 _BODY = FIELD_INDEX["body"]
+_VERSION = FIELD_INDEX["extractor_version"]
+_STATE_INDEXES = tuple(FIELD_INDEX[name] for name in STATE_FIELDS)
+_CURRENT = statements.STAGING_INDEX["is_current"]
+_KIND = statements.STAGING_INDEX["revision_kind"]
 
 
 # --- the pool --------------------------------------------------------------------------------
@@ -166,6 +171,7 @@ class ArchiveStore:
     @staticmethod
     async def _configure(conn: psycopg.AsyncConnection) -> None:
         await conn.execute(statements.SET_UTC)
+        await conn.execute(statements.SET_NO_JIT)
         await conn.execute(statements.CREATE_STAGING)
         await conn.commit()
 
@@ -276,23 +282,34 @@ class ArchiveStore:
     ) -> None:
         n = len(ARTICLE_FIELDS)
         contents: dict[str, int] = defaultdict(int)
+        first_seen: dict[str, Any] = {}
         for row in new.staging:
             contents[row[_AID]] += 1
+            if row[_AID] not in first_seen or row[n] < first_seen[row[_AID]]:
+                first_seen[row[_AID]] = row[n]
         cur = conn.cursor()
         async with cur.copy(statements.COPY_REVISIONS) as copy:
             copy.set_types(statements.NEW_REVISION_TYPES)
+            firsts: set[str] = set()
             for row in new.staging:
+                article_id = row[_AID]
+                if article_id not in firsts and row[n] == first_seen[article_id]:
+                    firsts.add(article_id)
+                    kind = "first"
+                else:
+                    kind = row[_KIND] or "edit"
                 await copy.write_row(
-                    (row[_AID], row[_HASH], row[_TITLE], row[_BODY], row[n], row[n + 1],
-                     run_id, run_id)
+                    (article_id, row[_HASH], row[_TITLE], row[_BODY], kind, row[_VERSION],
+                     row[n], row[n + 1], run_id, run_id)
                 )  # fmt: skip
-        async with cur.copy(statements.COPY_ARTICLES) as copy:
-            copy.set_types(statements.NEW_ARTICLE_TYPES)
+        async with cur.copy(statements.COPY_ARTICLE_STATE) as copy:
+            copy.set_types(statements.NEW_STATE_TYPES)
             for row in new.staging:
-                if row[n + 5]:  # is_current
+                if row[_CURRENT]:
                     await copy.write_row(
-                        (*row[:n], row[n + 2], row[n + 3], row[n + 4], contents[row[_AID]], run_id)
-                    )
+                        (*(row[i] for i in _STATE_INDEXES), row[n + 2], row[n + 3], row[n + 4],
+                         contents[row[_AID]], run_id)
+                    )  # fmt: skip
         result.articles_added += len(contents)
         result.articles_seen += len(contents)
         result.revisions_added += len(new.staging)
@@ -308,7 +325,7 @@ class ArchiveStore:
         # Both statements in one round trip (pipeline mode): on a busy machine each round
         # trip, not the SQL, is most of a batch's time.
         async with conn.pipeline():
-            await cur.execute(statements.LOCK_GONE_ARTICLES)
+            await cur.execute(statements.LOCK_BATCH_ARTICLES, (list(batch.sightings),))
             await cur.execute(statements.UPSERT_BATCH, {"run_id": run_id})
         summary = await cur.fetchone()
         assert summary is not None
