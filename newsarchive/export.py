@@ -23,6 +23,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import psycopg
 from psycopg import sql
 
+from newsarchive.db import statements
 from newsarchive.db.errors import CANNOT_CONNECT, error_line
 from newsarchive.db.urls import describe_target
 from newsarchive.files import write_json_atomically
@@ -356,6 +358,67 @@ class ExportResult:
     run_ids: set[str] = field(default_factory=set)
 
 
+class UnknownSource(ExportError):
+    """``--source`` names no label the archive holds; the message lists the labels it does."""
+
+
+#: Labels listed at most in the hint of an unknown ``--source``.
+MAX_LABELS_SHOWN = 20
+
+
+def check_source(conn: psycopg.Connection, source: str | None) -> None:
+    """Raise UnknownSource when no article carries the label ``source``: a mistyped label
+    (``Naenara`` for ``Naenara (En)``) would otherwise export 0 rows and look like success."""
+    if source is None:
+        return
+    found = conn.execute(statements.SOURCE_EXISTS, (source,)).fetchone()
+    if found and found[0]:
+        return
+    labels = [row[0] for row in conn.execute(statements.SOURCE_LABELS).fetchall()]
+    shown = ", ".join(repr(label) for label in labels[:MAX_LABELS_SHOWN])
+    more = f" and {len(labels) - MAX_LABELS_SHOWN} more" if len(labels) > MAX_LABELS_SHOWN else ""
+    held = f"the archive holds {shown}{more}" if labels else "the archive holds no articles"
+    raise UnknownSource(f"--source {source!r} is no source label of the archive; {held}")
+
+
+def check_output_folder(folder: Path, replace: bool) -> None:
+    """An export's folder holds one export: refuse a folder that holds anything (an older
+    export's files would sit beside a manifest that does not list them), unless ``replace``
+    names an earlier export (it has a manifest), which is then replaced as a whole."""
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"--output {folder} is not a folder")
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    if not replace:
+        raise ExportError(
+            f"--output {folder} already holds files (an older export?): name a new or empty "
+            "folder, or add --replace to replace that export as a whole"
+        )
+    if not (folder / MANIFEST_NAME).is_file():
+        raise ExportError(
+            f"--output {folder} holds files but no {MANIFEST_NAME}: --replace replaces an "
+            "earlier export only"
+        )
+
+
+def _staging_folder(folder: Path) -> Path:
+    """A hidden sibling the export is written to, then renamed into place: readers of
+    ``folder`` see the old set or the new one, never a mix."""
+    return folder.parent / f".{folder.name}.export-{os.getpid()}"
+
+
+def _put_in_place(staging: Path, folder: Path) -> None:
+    """Rename the finished export to ``folder``; an older export there is set aside first
+    and deleted after."""
+    old = None
+    if folder.exists():
+        old = folder.parent / f".{folder.name}.replaced-{os.getpid()}"
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def connect(url: str, connect_timeout: int = 10) -> psycopg.Connection:
     """A connection, or ExportError naming the server (never the password)."""
     try:
@@ -403,9 +466,36 @@ def export_archive(
     formats: Iterable[str] = FORMATS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    replace: bool = False,
 ) -> ExportResult:
     """Write the archive's rows matching ``filters`` to ``folder`` in each format, then
-    ``manifest.json``. Raises ExportError (one line) when the database cannot be used."""
+    ``manifest.json``. Raises ExportError (one line) when the database cannot be used, the
+    folder holds something else (``check_output_folder``) or the source label is unknown.
+
+    The files are written to a staging folder beside ``folder`` and renamed into place once
+    complete, so ``folder`` never holds part of one export beside part of another."""
+    check_output_folder(folder, replace)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = _staging_folder(folder)
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        result = _export_to(url, staging, filters, formats, batch_size, progress)
+        _put_in_place(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    files = [folder / path.name for path in result.files]
+    return ExportResult(folder, folder / MANIFEST_NAME, result.rows, files, result.run_ids)
+
+
+def _export_to(
+    url: str,
+    folder: Path,
+    filters: ExportFilters,
+    formats: Iterable[str],
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> ExportResult:
+    """The export itself, into ``folder`` (the staging folder)."""
     columns, query, params = build_query(filters)
     stem = "revisions" if filters.revisions else "articles"
     run_indexes = [i for i, c in enumerate(columns) if c.name in _RUN_COLUMNS]
@@ -417,6 +507,7 @@ def export_archive(
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             conn.execute("SET LOCAL TIME ZONE 'UTC'")
             version = schema_version(conn)
+            check_source(conn, filters.source)
             folder.mkdir(parents=True, exist_ok=True)
             writers = [WRITERS[name](folder, stem, columns) for name in formats]
             total = 0

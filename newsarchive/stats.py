@@ -134,3 +134,13 @@ DB_REJECTED = f"{DB}/rejected"  # + "/<reason>"
 
 def db_rejected(reason: str) -> str:
     return f"{DB_REJECTED}/{reason}"
+
+
+# --- honest verdicts (issue 11: newsarchive.monitor, the spider, the job, the writer) --------
+#: 1 when a JOBDIR run found its job finished by an earlier run: nothing was left to crawl.
+JOB_FINISHED_BEFORE = f"{PREFIX}/job/finished_before"
+#: The spill file of this run (a path), set when the first item is spilled.
+DB_SPILL_FILE = f"{DB}/spill_file"
+#: Listings whose article links all lead to another host that names the same server
+#: (``localhost`` while the pages link to ``127.0.0.1``).
+ALIAS_HOST_LISTINGS = f"{PREFIX}/links/alias_host"

@@ -21,6 +21,7 @@ from scrapy.spiderloader import get_spider_loader
 
 from newsarchive import stats as names
 from newsarchive.config import SettingError, validate
+from newsarchive.monitor import spill_notice
 from newsarchive.settings_helpers import data_dir, user_agent
 from newsarchive.spiders.base import ConfigurationError
 
@@ -70,6 +71,9 @@ class Command(ScrapyCrawlCommand):
             return
         if stats.get("finish_reason") not in SUCCESS_REASONS or stats.get(names.RUN_FAILED):
             self.exitcode = 1
+        spilled = int(stats.get(names.DB_SPILLED) or 0)
+        if spilled:  # the last line a cron mail or a Scrapyd log shows
+            self._fail(spill_notice(spilled, stats.get(names.DB_SPILL_FILE)), 1)
 
     def _resolve_user_agent(self) -> None:
         """``-s NEWSARCHIVE_CONTACT_URL=…`` (or a Scrapyd job's ``-d setting=…``) names the

@@ -8,6 +8,10 @@ Examples::
 
 The database is ``NEWSARCHIVE_DATABASE_URL`` (environment or ``-s``) or ``--database-url``.
 Bad arguments: one line on stderr, exit 2; a database that cannot be used: one line, exit 1.
+A ``--source`` label no article carries is a bad argument too (exit 2, nothing written): the
+line lists the labels the archive holds. ``--output`` must be new or empty, or hold an earlier
+export and come with ``--replace``: the new set replaces it whole (written beside it, then
+renamed into place), so a folder never mixes two exports.
 No crawler and no reactor: the export is plain synchronous I/O.
 """
 
@@ -34,7 +38,10 @@ class Command(DatabaseCommand):
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
-        return "[--output DIR] [--source LABEL] [--since DATE] [--until DATE] [--revisions]"
+        return (
+            "[--output DIR [--replace]] [--source LABEL] [--since DATE] [--until DATE] "
+            "[--revisions]"
+        )
 
     def short_desc(self) -> str:
         return "Export the PostgreSQL archive to JSON Lines, CSV and Parquet, with a manifest"
@@ -53,6 +60,12 @@ class Command(DatabaseCommand):
             "--revisions", action="store_true", help="one row per stored version of each article"
         )
         group.add_argument(
+            "--replace",
+            action="store_true",
+            help="replace the earlier export in --output as a whole (else a folder that holds "
+            "files is refused)",
+        )
+        group.add_argument(
             "--format",
             default=",".join(FORMATS),
             help=f"comma-separated subset of {','.join(FORMATS)} (default all)",
@@ -65,7 +78,7 @@ class Command(DatabaseCommand):
         )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        from newsarchive.export import ExportError, export_archive
+        from newsarchive.export import ExportError, UnknownSource, export_archive
 
         if self.unexpected(args):
             return
@@ -80,8 +93,12 @@ class Command(DatabaseCommand):
         filters, formats, folder, batch_size = arguments
         try:
             result = export_archive(
-                url, folder, filters=filters, formats=formats, batch_size=batch_size
-            )
+                url, folder, filters=filters, formats=formats, batch_size=batch_size,
+                replace=opts.replace,
+            )  # fmt: skip
+        except UnknownSource as exc:  # a mistyped label is a usage problem: nothing written
+            self.fail(str(exc), USAGE_ERROR)
+            return
         except ExportError as exc:
             self.fail(str(exc), DATABASE_ERROR)
             return
@@ -94,7 +111,13 @@ class Command(DatabaseCommand):
     def _arguments(
         self, opts: argparse.Namespace
     ) -> tuple[ExportFilters, tuple[str, ...], Path, int]:
-        from newsarchive.export import ExportFilters, parse_date, parse_formats
+        from newsarchive.export import (
+            ExportError,
+            ExportFilters,
+            check_output_folder,
+            parse_date,
+            parse_formats,
+        )
 
         since = parse_date(opts.since, "--since") if opts.since is not None else None
         until = parse_date(opts.until, "--until") if opts.until is not None else None
@@ -114,7 +137,9 @@ class Command(DatabaseCommand):
             folder = Path(opts.output).expanduser()
         else:
             folder = data_dir(self.settings) / "exports" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-        if folder.exists() and not folder.is_dir():
-            raise _UsageFailure(f"--output {folder} is not a folder")
+        try:
+            check_output_folder(folder, bool(opts.replace))
+        except ExportError as exc:
+            raise _UsageFailure(str(exc)) from None
         filters = ExportFilters(source, since, until, bool(opts.revisions))
         return filters, parse_formats(opts.format), folder, batch_size
