@@ -8,6 +8,7 @@ scheduler row (``newsarchive-schedule … -a bogus=1``) is tested with the sched
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -22,6 +23,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from newsarchive.clock import utc_now
+from newsarchive.db.rows import RunRecord
+from newsarchive.db.store import ArchiveStore, run_application_name
 from newsarchive_replica.server import ReplicaServer
 from tests.conftest_postgres import migrate_url
 from tests.crawling import FAST, ROOT, CrawlResult, crawl
@@ -268,6 +272,33 @@ def test_the_next_run_closes_the_row_of_a_run_killed_with_kill_9(site, pg_url, t
     assert closed["failure_reason"].startswith("killed: ")
     assert next_run.summary["run_id"] in closed["failure_reason"]
     assert (finished["status"], finished["failed"]) == ("finished", False)
+
+
+def test_only_runs_no_connection_names_are_closed_and_a_real_end_wins(pg_url):
+    """The store's half of row 6: a live run (its pool names it) is left alone, a dead one is
+    closed as killed; a run wrongly closed (it had lost the server) gets its real end back."""
+
+    async def scenario() -> list[str]:
+        started = utc_now()
+        live = await ArchiveStore.open(pg_url, application_name=run_application_name("live"))
+        async with live, await ArchiveStore.open(pg_url) as other:
+            for run_id in ("live", "dead", "lost"):
+                await other.start_run(RunRecord(run_id, "naenara", None, started))
+            closed = await other.close_dead_runs("now")
+            # "lost" ends after all (the server had only been away): its end wins.
+            await other.finish_run(RunRecord("lost", "naenara", None, started, utc_now(),
+                                             "finished"))  # fmt: skip
+            return closed
+
+    assert asyncio.run(scenario()) == ["dead", "lost"]
+    rows = {row["run_id"]: row for row in runs(pg_url)}
+    assert (rows["live"]["status"], rows["live"]["failed"]) == ("running", None)
+    assert (rows["dead"]["status"], rows["dead"]["finish_reason"], rows["dead"]["failed"]) == (
+        "incomplete", "killed", True,
+    )  # fmt: skip
+    assert "closed by run now" in rows["dead"]["failure_reason"]
+    lost = rows["lost"]
+    assert (lost["status"], lost["failed"], lost["failure_reason"]) == ("finished", None, None)
 
 
 # --- row 7: a body streamed past DOWNLOAD_MAXSIZE without Content-Length -----------------------

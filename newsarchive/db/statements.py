@@ -224,9 +224,13 @@ UPSERT_RUN = """
         db_spilled_count = excluded.db_spilled_count,
         db_rejected_count = excluded.db_rejected_count,
         stats = excluded.stats,
-        failed = COALESCE(excluded.failed, c.failed),
-        failure_reason = CASE WHEN excluded.failed IS NULL THEN c.failure_reason
-                              ELSE excluded.failure_reason END
+        -- The verdict the end carries; without one the row's own, except the "killed" a
+        -- later run wrote when it could not see this one alive (its end proves it was not).
+        failed = CASE WHEN excluded.failed IS NOT NULL THEN excluded.failed
+                      WHEN c.finish_reason = 'killed' THEN NULL ELSE c.failed END,
+        failure_reason = CASE WHEN excluded.failed IS NOT NULL THEN excluded.failure_reason
+                              WHEN c.finish_reason = 'killed' THEN NULL
+                              ELSE c.failure_reason END
     WHERE excluded.finished_at IS NOT NULL
 """
 
