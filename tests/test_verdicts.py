@@ -89,6 +89,23 @@ def scrapy(*args: str, database: str, data_dir: Path) -> subprocess.CompletedPro
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
+def start_crawl(
+    site: ReplicaServer, database: str, data_dir: Path, quiet: bool = False, **settings: str
+) -> subprocess.Popen[str]:
+    """The crawl of row 4 and row 6, in the background (its own session: kill -9 reaches
+    all of it); ``quiet``: its output is not kept."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "naenara", "-a",
+               f"start_url={site.start_url(STREAM)}"]  # fmt: skip
+    values = {**FAST, **DB_FAST, "NEWSARCHIVE_DATA_DIR": str(data_dir), **settings}
+    for name, value in values.items():
+        command += ["-s", f"{name}={value}"]
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, "NEWSARCHIVE_DATABASE_URL": database},
+        stdout=output, stderr=output, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
 @pytest.fixture
 def site():
     with ReplicaServer(naenara_articles=0, kcna_articles=40) as server:
@@ -170,18 +187,7 @@ def test_database_gone_for_good_fails_the_run_and_the_replay_records_why(
 ):
     expected = {item["article_id"] for item in site.expected(STREAM)}
     site.faults.add("^/newstream/", "delay:0.05", repeat=True)
-    command = [
-        sys.executable, "-m", "scrapy", "crawl", "naenara", "-a",
-        f"start_url={site.start_url(STREAM)}",
-    ]  # fmt: skip
-    settings = {**FAST, **DB_FAST, "NEWSARCHIVE_DATA_DIR": str(tmp_path),
-                "CONCURRENT_REQUESTS_PER_DOMAIN": "2"}  # fmt: skip
-    for name, value in settings.items():
-        command += ["-s", f"{name}={value}"]
-    env = {**os.environ, "NEWSARCHIVE_DATABASE_URL": pg_url}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = start_crawl(site, pg_url, tmp_path, CONCURRENT_REQUESTS_PER_DOMAIN="2")
     try:
         wait_for(lambda: bool(query(pg_url, "SELECT run_id FROM crawl_runs")), 60, "the run row")
         postgres_server.kill()  # early, and it stays away until the crawl has ended
@@ -236,19 +242,7 @@ def test_render_never_on_a_scripted_listing_fails_listings_fetched(pg_url, tmp_p
 
 def test_the_next_run_closes_the_row_of_a_run_killed_with_kill_9(site, pg_url, tmp_path):
     site.faults.add("^/newstream/", "delay:0.2", repeat=True)
-    command = [
-        sys.executable, "-m", "scrapy", "crawl", "naenara", "-a",
-        f"start_url={site.start_url(STREAM)}",
-    ]  # fmt: skip
-    settings = {**FAST, **DB_FAST, "NEWSARCHIVE_DATA_DIR": str(tmp_path),
-                "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}  # fmt: skip
-    for name, value in settings.items():
-        command += ["-s", f"{name}={value}"]
-    env = {**os.environ, "NEWSARCHIVE_DATABASE_URL": pg_url}
-    killed = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
+    killed = start_crawl(site, pg_url, tmp_path, quiet=True, CONCURRENT_REQUESTS_PER_DOMAIN="1")
     try:
         wait_for(lambda: len(query(pg_url, "SELECT article_id FROM articles")) >= 5, 60, "5 rows")
         os.killpg(killed.pid, signal.SIGKILL)
