@@ -36,6 +36,7 @@ from psycopg import sql
 from newsarchive.db import statements
 from newsarchive.db.errors import CANNOT_CONNECT, error_line
 from newsarchive.db.urls import describe_target
+from newsarchive.export_folder import check_output_folder, put_in_place, staging_folder
 from newsarchive.files import write_json_atomically
 from newsarchive.items import ARTICLE_FIELDS, ARTICLE_FIELDS_VERSION
 from newsarchive.manifest import MANIFEST_NAME, build_manifest, file_entry
@@ -381,44 +382,6 @@ def check_source(conn: psycopg.Connection, source: str | None) -> None:
     raise UnknownSource(f"--source {source!r} is no source label of the archive; {held}")
 
 
-def check_output_folder(folder: Path, replace: bool) -> None:
-    """An export's folder holds one export: refuse a folder that holds anything (an older
-    export's files would sit beside a manifest that does not list them), unless ``replace``
-    names an earlier export (it has a manifest), which is then replaced as a whole."""
-    if folder.exists() and not folder.is_dir():
-        raise ExportError(f"--output {folder} is not a folder")
-    if not folder.is_dir() or not any(folder.iterdir()):
-        return
-    if not replace:
-        raise ExportError(
-            f"--output {folder} already holds files (an older export?): name a new or empty "
-            "folder, or add --replace to replace that export as a whole"
-        )
-    if not (folder / MANIFEST_NAME).is_file():
-        raise ExportError(
-            f"--output {folder} holds files but no {MANIFEST_NAME}: --replace replaces an "
-            "earlier export only"
-        )
-
-
-def _staging_folder(folder: Path) -> Path:
-    """A hidden sibling the export is written to, then renamed into place: readers of
-    ``folder`` see the old set or the new one, never a mix."""
-    return folder.parent / f".{folder.name}.export-{os.getpid()}"
-
-
-def _put_in_place(staging: Path, folder: Path) -> None:
-    """Rename the finished export to ``folder``; an older export there is set aside first
-    and deleted after."""
-    old = None
-    if folder.exists():
-        old = folder.parent / f".{folder.name}.replaced-{os.getpid()}"
-        os.replace(folder, old)
-    os.replace(staging, folder)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def connect(url: str, connect_timeout: int = 10) -> psycopg.Connection:
     """A connection, or ExportError naming the server (never the password)."""
     try:
@@ -469,18 +432,19 @@ def export_archive(
     replace: bool = False,
 ) -> ExportResult:
     """Write the archive's rows matching ``filters`` to ``folder`` in each format, then
-    ``manifest.json``. Raises ExportError (one line) when the database cannot be used, the
-    folder holds something else (``check_output_folder``) or the source label is unknown.
+    ``manifest.json``. Raises ExportError (one line) when the database cannot be used or the
+    source label is unknown (UnknownSource), FolderRefused when the folder holds something
+    else (``newsarchive.export_folder``).
 
     The files are written to a staging folder beside ``folder`` and renamed into place once
     complete, so ``folder`` never holds part of one export beside part of another."""
     check_output_folder(folder, replace)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = _staging_folder(folder)
+    staging = staging_folder(folder)
     shutil.rmtree(staging, ignore_errors=True)
     try:
         result = _export_to(url, staging, filters, formats, batch_size, progress)
-        _put_in_place(staging, folder)
+        put_in_place(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     files = [folder / path.name for path in result.files]

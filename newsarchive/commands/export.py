@@ -79,6 +79,7 @@ class Command(DatabaseCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         from newsarchive.export import ExportError, UnknownSource, export_archive
+        from newsarchive.export_folder import FolderRefused
 
         if self.unexpected(args):
             return
@@ -96,7 +97,7 @@ class Command(DatabaseCommand):
                 url, folder, filters=filters, formats=formats, batch_size=batch_size,
                 replace=opts.replace,
             )  # fmt: skip
-        except UnknownSource as exc:  # a mistyped label is a usage problem: nothing written
+        except (UnknownSource, FolderRefused) as exc:  # usage problems: nothing written
             self.fail(str(exc), USAGE_ERROR)
             return
         except ExportError as exc:
@@ -111,13 +112,8 @@ class Command(DatabaseCommand):
     def _arguments(
         self, opts: argparse.Namespace
     ) -> tuple[ExportFilters, tuple[str, ...], Path, int]:
-        from newsarchive.export import (
-            ExportError,
-            ExportFilters,
-            check_output_folder,
-            parse_date,
-            parse_formats,
-        )
+        from newsarchive.export import ExportFilters, parse_date, parse_formats
+        from newsarchive.export_folder import FolderRefused, check_output_folder
 
         since = parse_date(opts.since, "--since") if opts.since is not None else None
         until = parse_date(opts.until, "--until") if opts.until is not None else None
@@ -139,7 +135,7 @@ class Command(DatabaseCommand):
             folder = data_dir(self.settings) / "exports" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
         try:
             check_output_folder(folder, bool(opts.replace))
-        except ExportError as exc:
+        except FolderRefused as exc:
             raise _UsageFailure(str(exc)) from None
         filters = ExportFilters(source, since, until, bool(opts.revisions))
         return filters, parse_formats(opts.format), folder, batch_size
