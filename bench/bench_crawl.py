@@ -6,6 +6,7 @@ the ratio of their article rates (target >= 0.8), since absolute rates vary with
 Peak RSS of `naenara` at two stream sizes shows memory does not grow with the article count.
 
     .venv/bin/python bench/bench_crawl.py [--sizes 2000 20000] [--rounds 2]
+        [--themes specimen plain semantic]
 """
 
 from __future__ import annotations
@@ -59,19 +60,20 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in lines)
 
 
-def export_site(articles: int, port: int, work: Path) -> Path:
+def export_site(articles: int, port: int, work: Path, theme: str) -> Path:
     """A static replica export of ``articles`` articles; in a child process, because a
     child's peak RSS counts from its parent's and the parent must stay small."""
     site = work / f"site-{articles}"
     command = [sys.executable, "-m", "newsarchive_replica.cli", "export", str(site)]
     options = [f"--base-url=http://127.0.0.1:{port}", f"--naenara-articles={articles}"]
+    options.append(f"--theme={theme}")
     subprocess.run([*command, *options], check=True, capture_output=True, cwd=ROOT)
     return site
 
 
-def bench_size(articles: int, rounds: int, work: Path) -> dict:
+def bench_size(articles: int, rounds: int, work: Path, theme: str = "specimen") -> dict:
     port = free_port()
-    site = export_site(articles, port, work)
+    site = export_site(articles, port, work, theme)
     start_url = f"http://127.0.0.1:{port}/listing/1/"
     expected = count_lines(site / "expected.jsonl")
     rates: dict[str, list[float]] = {"naenara": [], "minimal": []}
@@ -90,6 +92,7 @@ def bench_size(articles: int, rounds: int, work: Path) -> dict:
                     peaks.append(measured.peak_rss_mib)
     shutil.rmtree(site, ignore_errors=True)
     return {
+        "theme": theme,
         "articles": expected,
         "naenara_rate": statistics.median(rates["naenara"]),
         "minimal_rate": statistics.median(rates["minimal"]),
@@ -102,16 +105,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--themes", nargs="+", default=["specimen"], help="replica themes")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="newsarchive-bench-") as tmp:
-        results = [bench_size(size, options.rounds, Path(tmp)) for size in options.sizes]
-    print(f"{'articles':>9} {'naenara/s':>10} {'minimal/s':>10} {'ratio':>6} {'peak RSS MiB':>13}")
+        results = [
+            bench_size(size, options.rounds, Path(tmp), theme)
+            for size in options.sizes
+            for theme in options.themes
+        ]
+    print(
+        f"{'theme':>9} {'articles':>9} {'naenara/s':>10} {'minimal/s':>10} {'ratio':>6}"
+        f" {'peak RSS MiB':>13}"
+    )
     for r in results:
         print(
-            f"{r['articles']:>9} {r['naenara_rate']:>10.1f} {r['minimal_rate']:>10.1f}"
+            f"{r['theme']:>9} {r['articles']:>9} {r['naenara_rate']:>10.1f}"
+            f" {r['minimal_rate']:>10.1f}"
             f" {r['ratio']:>6.2f} {r['naenara_peak_rss_mib']:>13.1f}"
         )
-    if len(results) > 1:
+    if len(options.sizes) > 1:
         growth = results[-1]["naenara_peak_rss_mib"] / results[0]["naenara_peak_rss_mib"]
         sizes = f"{results[-1]['articles']} vs {results[0]['articles']} articles"
         print(f"peak RSS at {sizes}: x{growth:.2f}")

@@ -2,8 +2,9 @@
 
 A private PostgreSQL (tests/services.py) gets a scratch archive database; rows of realistic size
 (about 3 KB of body, some Korean) are loaded with COPY, 10k first, then 90k more. After each
-load, ``scrapy export`` (JSON Lines gzip + CSV + Parquet, then ``--revisions``) runs as a child
-process and its own peak RSS (wait4) and wall time are recorded. A streaming export's peak RSS
+load, ``scrapy export`` (JSON Lines gzip + CSV + Parquet, then ``--revisions``, then the SQLite
+snapshot ``--format sqlite``: articles, revisions, events, runs and its FTS5 index) runs as a
+child process and its own peak RSS (wait4) and wall time are recorded. A streaming export's peak RSS
 is the interpreter plus one batch, whatever the row count: the 100k/10k RSS ratio should stay
 close to 1 while the row count grows tenfold.
 
@@ -112,11 +113,18 @@ async def migrate_database(url: str) -> None:
         await migrate.migrate(conn)
 
 
-def measure(url: str, out: Path, rows: int, batch_size: int, revisions: bool) -> dict[str, Any]:
-    folder = out / f"{rows}{'-revisions' if revisions else ''}"
+#: What each measured export writes, by the name the report gives it.
+EXPORTS = {
+    "articles": [],
+    "--revisions": ["--revisions"],
+    "--format sqlite": ["--format", "sqlite"],
+}
+
+
+def measure(url: str, out: Path, rows: int, batch_size: int, kind: str) -> dict[str, Any]:
+    folder = out / f"{rows}-{kind.strip('-').replace(' ', '-')}"
     command = [*SCRAPY, "export", "--output", str(folder), "--batch-size", str(batch_size)]
-    if revisions:
-        command.append("--revisions")
+    command += EXPORTS[kind]
     env = {**os.environ, "NEWSARCHIVE_DATABASE_URL": url}
     result = run_measured(command, env=env)
     if result.returncode != 0:
@@ -124,7 +132,7 @@ def measure(url: str, out: Path, rows: int, batch_size: int, revisions: bool) ->
     sizes = {p.name: p.stat().st_size for p in folder.iterdir() if p.name != "manifest.json"}
     return {
         "rows": rows,
-        "revisions": revisions,
+        "kind": kind,
         "seconds": result.seconds,
         "peak_rss_mib": result.peak_rss_mib,
         "mib_written": sum(sizes.values()) / 2**20,
@@ -135,15 +143,14 @@ def report(results: list[dict[str, Any]]) -> None:
     print(f"{'export':<22}{'articles':>10}{'seconds':>9}{'rows/s':>9}{'peak RSS':>11}"
           f"{'written':>10}")  # fmt: skip
     for r in results:
-        kind = "--revisions" if r["revisions"] else "articles"
         print(
-            f"{kind:<22}{r['rows']:>10}{r['seconds']:>9.1f}{r['rows'] / r['seconds']:>9.0f}"
+            f"{r['kind']:<22}{r['rows']:>10}{r['seconds']:>9.1f}{r['rows'] / r['seconds']:>9.0f}"
             f"{r['peak_rss_mib']:>8.1f} MiB{r['mib_written']:>6.1f} MiB"
         )
-    for revisions in (False, True):
-        small, large = [r for r in results if r["revisions"] is revisions]
+    for kind in EXPORTS:
+        small, large = [r for r in results if r["kind"] == kind]
         print(
-            f"peak RSS {'revisions' if revisions else 'articles'}: {large['rows']} rows / "
+            f"peak RSS {kind}: {large['rows']} rows / "
             f"{small['rows']} rows = {large['peak_rss_mib'] / small['peak_rss_mib']:.2f}x "
             f"for {large['rows'] / small['rows']:.0f}x the rows"
         )
@@ -166,8 +173,8 @@ def main() -> None:
             loaded = rows
             print(f"bench: {rows} articles loaded with COPY (bench RSS {own_rss_mib():.0f} MiB)",
                   flush=True)  # fmt: skip
-            for revisions in (False, True):
-                results.append(measure(url, out, rows, args.batch_size, revisions))
+            for kind in EXPORTS:
+                results.append(measure(url, out, rows, args.batch_size, kind))
         report(results)
 
 

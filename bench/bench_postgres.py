@@ -7,6 +7,8 @@ the replica with the database on and off.
    background writers, batches), and (c) the same rows are COPYed into a scratch table with
    the same typed columns and no index: the fastest PostgreSQL takes them. A re-crawl (the
    same items again: only sighting times move) is measured too. Target: (b) >= 0.5 of (c).
+   The search index's write cost: (b) and the re-crawl again on a database without migration
+   0003's generated tsvector and GIN index (with / without).
 2. Crawl: ``scrapy crawl naenara`` of a static replica export served by nginx, with
    NEWSARCHIVE_DATABASE_URL set (a fresh database each round) and unset. Target: >= 0.9.
 
@@ -69,10 +71,18 @@ def prepared_items(count: int) -> list[dict[str, Any]]:
     return [{**item, "crawled_at": "2026-01-01T00:00:00+00:00"} for item in items]
 
 
-async def fresh_database(server: PostgresServer) -> str:
+#: Undoes migration 0003 (full-text search) for the "without the index" case.
+DROP_SEARCH = (
+    "DROP INDEX article_revisions_search_idx; ALTER TABLE article_revisions DROP COLUMN search"
+)
+
+
+async def fresh_database(server: PostgresServer, search: bool = True) -> str:
     url = server.create_database()
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await migrate.migrate(conn)
+        if not search:
+            await conn.execute(DROP_SEARCH)
     return url
 
 
@@ -166,6 +176,8 @@ async def bench_store(server: PostgresServer, count: int, rounds: int, work: Pat
         "store": [],
         "pipeline": [],
         "recrawl": [],
+        "pipeline_no_search": [],
+        "recrawl_no_search": [],
     }
     for round_ in range(rounds):
         rates["copy"].append(await copy_rate(await fresh_database(server), items))
@@ -175,6 +187,13 @@ async def bench_store(server: PostgresServer, count: int, rounds: int, work: Pat
         rates["recrawl"].append(await store_rate(url, later, f"bench-{round_}-again"))
         url = await fresh_database(server)
         rates["pipeline"].append(await pipeline_rate(url, items, work / f"data-{round_}"))
+        url = await fresh_database(server, search=False)
+        no_search = await pipeline_rate(url, items, work / f"data-{round_}-no-search")
+        rates["pipeline_no_search"].append(no_search)
+        await store_rate(url, items, f"bench-{round_}-no-search")
+        rates["recrawl_no_search"].append(
+            await store_rate(url, later, f"bench-{round_}-no-search-again")
+        )
         print(
             f"  round {round_ + 1}: "
             + ", ".join(f"{name} {values[-1]:.0f}/s" for name, values in rates.items()),
@@ -279,6 +298,17 @@ def main() -> None:
             f"  {'raw COPY into the archive tables':<31}: {rates['copy_archive']:>8.0f} items/s"
             f"  ratio {ratios['copy_archive']:.2f}; the pipeline against it: {to_archive:.2f}"
         )
+        for name, label in (("pipeline", "pipeline"), ("recrawl", "re-crawl")):
+            cost = statistics.median(
+                w / n
+                for w, n in zip(
+                    result["all"][name], result["all"][f"{name}_no_search"], strict=True
+                )
+            )
+            print(
+                f"  {label + ' without search index':<31}: "
+                f"{rates[f'{name}_no_search']:>8.0f} items/s; with / without = {cost:.2f}"
+            )
         if not options.no_crawl:
             crawl = bench_crawl(server, options.crawl_articles, options.crawl_rounds, Path(tmp))
             print(

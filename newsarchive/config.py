@@ -236,6 +236,44 @@ SETTINGS: tuple[Setting, ...] = (
         "NEWSARCHIVE_MAX_ANCHOR_MISSING_RATE", 0.5,
         "an anchor missing on more than this share of pages is layout drift",
     ),
+    # --- alerts: a failed run, and the run's changes digest (newsarchive.monitors)
+    Setting(
+        "NEWSARCHIVE_ALERT_SMTP_HOST", str, "",
+        "SMTP server for alert email; unset: no email", shown_default="unset",
+    ),
+    Setting(
+        "NEWSARCHIVE_ALERT_SMTP_PORT", int, 587,
+        "SMTP port (587: submission with STARTTLS; 465 with `ssl`)", minimum=1, maximum=65535,
+    ),
+    Setting(
+        "NEWSARCHIVE_ALERT_SMTP_TLS", str, "starttls",
+        "`starttls`, `ssl` (implicit TLS) or `off` (a relay on loopback only)",
+        choices=("STARTTLS", "SSL", "OFF"),
+    ),
+    Setting(
+        "NEWSARCHIVE_ALERT_SMTP_USER", str, "",
+        "SMTP login; unset: no AUTH", shown_default="unset",
+    ),
+    Setting(
+        "NEWSARCHIVE_ALERT_SMTP_PASSWORD", str, "",
+        "SMTP password (from the environment only)", shown_default="unset", secret=True,
+    ),
+    Setting(
+        "NEWSARCHIVE_ALERT_EMAIL_FROM", str, "newsarchive@localhost", "the alerts' From: address",
+    ),
+    Setting(
+        "NEWSARCHIVE_ALERT_EMAIL_TO", str, "",
+        "comma-separated recipients of alert email; unset: no email", shown_default="unset",
+    ),
+    Setting(
+        "NEWSARCHIVE_ALERT_WEBHOOK_URL", str, "",
+        "Slack/Discord-compatible webhook (POST `{\"text\", \"content\"}`); unset: none",
+        shown_default="unset", secret=True,
+    ),
+    Setting(
+        "NEWSARCHIVE_ALERT_TIMEOUT", float, 10.0,
+        "seconds each network step of an alert may take", minimum=0.1,
+    ),
 )  # fmt: skip
 
 #: Scrapy's settings the project relies on: their defaults are Scrapy's or settings.py's,

@@ -1,4 +1,5 @@
-"""Export the PostgreSQL archive (not a crawl) to JSON Lines, CSV and Parquet, with a manifest.
+"""Export the PostgreSQL archive (not a crawl) to JSON Lines, CSV, Parquet and an SQLite
+snapshot (``newsarchive.snapshot``, what ``scrapy browse`` serves), with a manifest.
 
 Why streaming: the archive grows without bound and an export must run on a small machine. Rows
 come from one server-side cursor (``itersize`` rows per round trip) inside one read-only
@@ -40,11 +41,16 @@ from newsarchive.export_folder import check_output_folder, put_in_place, staging
 from newsarchive.files import write_json_atomically
 from newsarchive.items import ARTICLE_FIELDS, ARTICLE_FIELDS_VERSION
 from newsarchive.manifest import MANIFEST_NAME, build_manifest, file_entry
+from newsarchive.snapshot import SnapshotWriter
+from newsarchive.snapshot_source import write_snapshot
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-FORMATS = ("jsonl", "csv", "parquet")
+#: Formats of the rows; ``sqlite`` is the whole archive (articles, revisions, events, runs).
+FORMATS = ("jsonl", "csv", "parquet", "sqlite")
+DEFAULT_FORMATS = ("jsonl", "csv", "parquet")
+SNAPSHOT_FORMAT = "sqlite"
 #: Rows fetched per round trip and written per Parquet row group.
 DEFAULT_BATCH_SIZE = 2000
 
@@ -167,9 +173,8 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return chosen
 
 
-def build_query(filters: ExportFilters) -> tuple[list[Column], sql.Composed, dict[str, Any]]:
-    """The export's columns, its SELECT, and the bound parameters of its filters."""
-    columns = REVISION_COLUMNS if filters.revisions else ARTICLE_COLUMNS
+def filter_conditions(filters: ExportFilters) -> tuple[list[sql.Composable], dict[str, Any]]:
+    """The filters as conditions on ``articles a`` and their bound parameters."""
     conditions: list[sql.Composable] = []
     params: dict[str, Any] = {}
     if filters.source is not None:
@@ -181,6 +186,13 @@ def build_query(filters: ExportFilters) -> tuple[list[Column], sql.Composed, dic
     if filters.until is not None:
         conditions.append(sql.SQL("a.published_date <= %(until)s"))
         params["until"] = filters.until
+    return conditions, params
+
+
+def build_query(filters: ExportFilters) -> tuple[list[Column], sql.Composed, dict[str, Any]]:
+    """The export's columns, its SELECT, and the bound parameters of its filters."""
+    columns = REVISION_COLUMNS if filters.revisions else ARTICLE_COLUMNS
+    conditions, params = filter_conditions(filters)
     select = sql.SQL(", ").join(
         sql.SQL("{} AS {}").format(sql.SQL(column.expression), sql.Identifier(column.name))
         for column in columns
@@ -426,7 +438,7 @@ def export_archive(
     folder: Path,
     *,
     filters: ExportFilters = ExportFilters(),
-    formats: Iterable[str] = FORMATS,
+    formats: Iterable[str] = DEFAULT_FORMATS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
     replace: bool = False,
@@ -462,9 +474,12 @@ def _export_to(
     """The export itself, into ``folder`` (the staging folder)."""
     columns, query, params = build_query(filters)
     stem = "revisions" if filters.revisions else "articles"
+    formats = tuple(formats)
+    row_formats = [name for name in formats if name != SNAPSHOT_FORMAT]
     run_indexes = [i for i, c in enumerate(columns) if c.name in _RUN_COLUMNS]
     conn = connect(url)
     writers: list[_Writer] = []
+    snapshot: SnapshotWriter | None = None
     run_ids: set[str] = set()
     try:
         with conn.transaction():
@@ -473,9 +488,9 @@ def _export_to(
             version = schema_version(conn)
             check_source(conn, filters.source)
             folder.mkdir(parents=True, exist_ok=True)
-            writers = [WRITERS[name](folder, stem, columns) for name in formats]
+            writers = [WRITERS[name](folder, stem, columns) for name in row_formats]
             total = 0
-            for rows in stream_rows(conn, query, params, batch_size):
+            for rows in stream_rows(conn, query, params, batch_size) if writers else ():
                 for writer in writers:
                     writer.write(rows)
                 for row in rows:
@@ -483,15 +498,25 @@ def _export_to(
                 total += len(rows)
                 if progress is not None:
                     progress(total)
+            if SNAPSHOT_FORMAT in formats:
+                snapshot = write_snapshot(
+                    conn, folder, conditions=filter_conditions(filters)[0], params=params,
+                    batch_size=batch_size, info={"archive_schema_version": version},
+                )  # fmt: skip
+                run_ids |= snapshot.run_ids
+                if not writers:
+                    total = snapshot.rows
         for writer in writers:
             writer.close()
         for writer in writers:
             writer.commit()
     except psycopg.Error as exc:
         _discard(writers)
+        _discard_snapshot(snapshot)
         raise ExportError(error_line("cannot export from PostgreSQL", url, exc)) from None
     except BaseException:
         _discard(writers)
+        _discard_snapshot(snapshot)
         raise
     finally:
         conn.close()
@@ -507,7 +532,8 @@ def _export_to(
                 compression=w.compression,
             )
             for w in writers
-        ],
+        ]
+        + ([snapshot.manifest_entry(folder)] if snapshot else []),
         schema={
             "name": stem,
             "version": version,
@@ -520,7 +546,14 @@ def _export_to(
         rows=total,
     )
     write_json_atomically(manifest_path, manifest, indent=2)
-    return ExportResult(folder, manifest_path, total, [w.path for w in writers], run_ids)
+    files = [w.path for w in writers] + ([snapshot.path] if snapshot else [])
+    return ExportResult(folder, manifest_path, total, files, run_ids)
+
+
+def _discard_snapshot(snapshot: SnapshotWriter | None) -> None:
+    """A committed snapshot that the rest of the export failed to finish goes too."""
+    if snapshot is not None:
+        snapshot.path.unlink(missing_ok=True)
 
 
 def _discard(writers: list[_Writer]) -> None:

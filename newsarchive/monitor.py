@@ -1,11 +1,10 @@
 """The run monitor: checks on a finished run's stats that say whether its output makes sense.
 
-Why plain functions on Scrapy's stats rather than Spidermon: every number the checks need is
-already a stat (the spider and the middlewares count them), so the
-checks are a few lines each, unit-testable on a dict, with no extra dependency, no second
-configuration language and no second place that reads settings. ``evaluate`` is pure; the
-``RunMonitor`` extension (newsarchive.extensions.monitor) runs it once at the end of a run
-and acts on the verdict.
+Every number the checks need is already a stat (the spider and the middlewares count them),
+so the checks are plain functions, a few lines each, unit-testable on a dict. ``evaluate`` is
+pure; Spidermon runs it at the end of a run as one monitor per check
+(newsarchive.monitors.suite), and the ``RunMonitor`` extension (newsarchive.extensions.monitor)
+acts on the verdict.
 """
 
 from __future__ import annotations

@@ -37,9 +37,7 @@ _META_LINE_HINT = _compile(site.META_LINE_HINT_XPATH)
 #: How many enclosing elements a meta line may be split across ("<p><span>Date:…</span>").
 _META_LINE_MAX_DEPTH = 3
 _READ_ORIGINAL = _compile(site.READ_ORIGINAL_XPATH)
-_BODY_CONTAINERS = tuple(_compile(xpath) for xpath in site.BODY_CONTAINER_HINTS)
-_BODY_BLOCKS = _compile(site.BODY_BLOCKS_RELATIVE_XPATH)
-_BODY_FALLBACK = _compile(site.BODY_FALLBACK_FROM_META_XPATH)
+_BODY_CONTAINER_HINT = _compile(site.BODY_CONTAINER_HINT_XPATH)
 _BLOCK_TEXT = _compile(site.BLOCK_TEXT_XPATH)
 _MORE_FROM_HEADING = _compile(site.MORE_FROM_HEADING_XPATH)
 _CARD_LINKS = _compile(site.CARD_LINKS_AFTER_HEADING_XPATH)
@@ -63,6 +61,90 @@ def _first(nodes: list) -> HtmlElement | None:
 
 def _root(response: TextResponse) -> HtmlElement:
     return response.selector.root
+
+
+def _is_more_from_heading(element: HtmlElement) -> bool:
+    own = element.text
+    return (
+        bool(own)
+        and own.lstrip().startswith(site.MORE_FROM_PREFIX)
+        and (len(collapse_whitespace(_text(element))) <= site.MORE_FROM_HEADING_MAX_CHARS)
+    )
+
+
+def _is_hidden(element: HtmlElement) -> bool:
+    """``hidden`` or an inline ``display: none``: text a reader never sees."""
+    if element.get("hidden") is not None:
+        return True
+    style = element.get("style")
+    return style is not None and "display:none" in style.replace(" ", "").lower()
+
+
+class _ParagraphReader:
+    """One pass over the body region in document order, cutting paragraphs where a reader
+    sees them end (block edges, ``<br>``) and stopping at the "More From" heading.
+
+    Why a walk and not XPath: ``<p>``s, ``<br>``-separated text, ``<div>``s, list items and
+    blockquotes may be mixed in any way, and text between blocks (an element's tail) is a
+    paragraph too; one pass over the few body nodes is cheaper than any query that sees that.
+    """
+
+    def __init__(self) -> None:
+        self.paragraphs: list[str] = []
+        self._parts: list[str] = []
+        self.ended = False  # the "More From" heading was met
+
+    def cut(self) -> None:
+        if self._parts:
+            text = "".join(self._parts)
+            self._parts = []
+            if not text.isspace():
+                self.paragraphs.append(text)
+
+    def add(self, text: str | None) -> None:
+        if text:
+            self._parts.append(text)
+
+    def read(self, element: HtmlElement) -> bool:
+        """Read ``element``'s subtree (not its tail); False once the region has ended."""
+        tag = element.tag
+        if not isinstance(tag, str) or tag in site.BODY_SKIPPED_TAGS or _is_hidden(element):
+            return True  # a comment, or text no reader sees
+        if tag == "br":
+            self.cut()
+            return True
+        if _is_more_from_heading(element):
+            self.ended = True
+            return False
+        block = tag in site.BODY_BLOCK_TAGS
+        if block:
+            self.cut()
+        self.add(element.text)
+        for child in element:
+            if not self.read(child):
+                return False
+            self.add(child.tail)
+        if block:
+            self.cut()
+        return True
+
+    def read_after(self, anchor: HtmlElement) -> list[str]:
+        """Everything after ``anchor`` (its subtree left out) up to the "More From" heading."""
+        node: HtmlElement | None = anchor
+        while node is not None:
+            self.add(node.tail)
+            for sibling in node.itersiblings():
+                if not self.read(sibling):
+                    return self.finish()
+                self.add(sibling.tail)
+            node = node.getparent()
+            if node is not None and node.tag in site.BODY_BLOCK_TAGS:
+                self.cut()
+        return self.finish()
+
+    def finish(self) -> list[str]:
+        self.cut()
+        return self.paragraphs
 
 
 @dataclass
@@ -119,28 +201,32 @@ class ArticlePage:
 
     @cached_property
     def meta_line(self) -> str | None:
-        return _text(self.meta_line_node) if self.meta_line_node is not None else None
+        """The line's text; parts a theme puts in blocks of their own (``<li>Date: …</li>``)
+        are joined with the ``|`` a reader sees between them on the live theme."""
+        if self.meta_line_node is None:
+            return None
+        reader = _ParagraphReader()
+        reader.read(self.meta_line_node)
+        return site.META_LINE_SEPARATOR.join(reader.finish())
 
     @cached_property
     def original_href(self) -> str | None:
         return self._absolute(_first(_READ_ORIGINAL(_root(self.response))))
 
     @cached_property
-    def _body_blocks(self) -> list[HtmlElement]:
-        root = _root(self.response)
-        for xpath in _BODY_CONTAINERS:
-            container = _first(xpath(root))
-            if container is not None:
-                blocks = _BODY_BLOCKS(container)
-                if blocks:
-                    return blocks
-        anchor = self.meta_line_node if self.meta_line_node is not None else self.title_node
-        return _BODY_FALLBACK(anchor) if anchor is not None else []
-
-    @cached_property
     def _block_texts(self) -> list[tuple[str, bool]]:
-        """(raw text, is an injected promotion) for every body block."""
-        return [(text, is_promotional(text)) for text in map(_text, self._body_blocks)]
+        """(raw text, is an injected promotion) for every paragraph a reader sees."""
+        return [(text, is_promotional(text)) for text in self._raw_paragraphs()]
+
+    def _raw_paragraphs(self) -> list[str]:
+        hint = _first(_BODY_CONTAINER_HINT(_root(self.response)))
+        if hint is not None:
+            reader = _ParagraphReader()
+            reader.read(hint)
+            if reader.finish():
+                return reader.paragraphs
+        anchor = self.meta_line_node if self.meta_line_node is not None else self.title_node
+        return _ParagraphReader().read_after(anchor) if anchor is not None else []
 
     @cached_property
     def paragraphs(self) -> list[str]:
@@ -153,7 +239,8 @@ class ArticlePage:
 
     def stream_links(self) -> Iterator[str]:
         """Absolute URLs of the "More From" cards and the "More Articles" link below the article."""
-        heading = _first(_MORE_FROM_HEADING(_root(self.response)))
+        headings = _MORE_FROM_HEADING(_root(self.response))
+        heading = next(filter(_is_more_from_heading, headings), None)
         if heading is None:
             return
         for href in _CARD_LINKS(heading):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 
 from newsarchive import config
+from newsarchive.items import ArticleItem
 from newsarchive.settings_helpers import user_agent
 
 _values = config.module_values()
@@ -95,4 +96,17 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 
 # The run monitor (newsarchive.monitor) judges the run; the job-state guard keeps JOBDIRs sane.
 EXTENSIONS["newsarchive.extensions.monitor.RunMonitor"] = 490
+# Spidermon runs the run monitor's suite at spider close (before RunMonitor and the summary
+# read its verdict); newsarchive.monitors.suite.Spidermon is Spidermon's extension with
+# one-line results and awaited alerts. The digest collects the run's edits and deletions.
+SPIDERMON_ENABLED = True
+SPIDERMON_SPIDER_CLOSE_MONITORS = ["newsarchive.monitors.suite.RunChecks"]
+EXTENSIONS["newsarchive.monitors.suite.Spidermon"] = 485
+EXTENSIONS["newsarchive.monitors.digest.ChangeDigest"] = 486
+# Every ArticleItem is validated against docs/article.schema.json (newsarchive.monitors.schema);
+# violations are counted (spidermon/validation/...) and fail the item_schema check.
+ITEM_PIPELINES["spidermon.contrib.scrapy.pipelines.ItemValidationPipeline"] = 800
+SPIDERMON_VALIDATION_SCHEMAS = {ArticleItem: "newsarchive.monitors.schema.ARTICLE_SCHEMA"}
+
+# Alerts (a failed run's checks, the run's changes digest): NEWSARCHIVE_ALERT_* in config.py.
 EXTENSIONS["newsarchive.extensions.jobstate.CrashSafeJob"] = 480

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import re
 
-#: Article URLs: /newstream/<unix-seconds>-<id>/<slug>[/] (verified on stored copies).
+#: WordPress endpoints that may hang below an article's path and are not the article.
+NON_ARTICLE_TAILS = ("feed", "rss", "atom", "amp", "embed", "trackback", "attachment")
+
+#: Article URLs: /newstream/<unix-seconds>-<id>/<slug>[/] (verified on stored copies), also
+#: with extra segments after the id (/newstream/<ts>-<id>/laws/<slug>/, seen in a dataset):
+#: the id alone names the article. A WordPress endpoint below it (…/feed/) is not an article.
 ARTICLE_PATH_RE = re.compile(
-    r"/newstream/(?P<timestamp>\d{9,11})-(?P<number>\d+)/(?P<slug>[^/?#]+)/?$"
+    r"/newstream/(?P<timestamp>\d{9,11})-(?P<number>\d+)"
+    rf"/(?P<slug>(?:[^/?#]+/)*?(?!(?:{'|'.join(NON_ARTICLE_TAILS)})/?$)[^/?#]+)/?$"
 )
 
 #: Visible anchors a reader sees on the page.
@@ -20,6 +26,8 @@ BRAND = "KCNA"
 DATE_LABEL = "Date:"
 SOURCE_LABEL = "Source:"
 READ_ORIGINAL_TEXT = "Read original version at source"
+#: What separates the meta line's parts (``Date: … | Source: …``).
+META_LINE_SEPARATOR = " | "
 MORE_FROM_PREFIX = "More From"
 MORE_ARTICLES_TEXT = "More Articles"
 
@@ -39,9 +47,12 @@ PROMO_TEXT_RE = re.compile(
 CANONICAL_XPATH = "//link[@rel='canonical']/@href"
 TITLE_XPATHS = ("//main//h1", "//h1", "//meta[@property='og:title']/@content")
 
-#: The meta line: found from the text that holds "Source:" (pages without a date have no
-#: "Date:"), then widened to the largest enclosing line that starts with "Date:"/"Source:".
-META_LINE_START_XPATH = "//body//text()[contains(., 'Source:')]/parent::*"
+#: The meta line: found from the text that holds "Source" (pages without a date have no
+#: "Date:"; a theme may set the label apart from its colon, ``<b>Source</b>:``), then widened
+#: to the largest enclosing line that starts with "Date:"/"Source:".
+META_LINE_START_XPATH = (
+    f"//body//text()[contains(., '{SOURCE_LABEL.rstrip(':')}')][not(ancestor::script)]/parent::*"
+)
 #: The theme's class for that line: tried first, kept only if its text is such a line.
 META_LINE_HINT_XPATH = "//*[contains(@class, 'article-meta')]"
 READ_ORIGINAL_XPATH = f"//a[normalize-space(.)='{READ_ORIGINAL_TEXT}']/@href"
@@ -53,20 +64,81 @@ ABOVE_TITLE_TEXT_XPATH = (
 )
 
 #: The heading that starts the "More From <label>" cards; everything below is not article text.
-MORE_FROM_HEADING_XPATH = (
-    f"//*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::div or self::span]"
-    f"[starts-with(normalize-space(text()), '{MORE_FROM_PREFIX}')]"
-)
+#: Any element whose own text starts so, and is short (a heading, not a body paragraph).
+MORE_FROM_HEADING_XPATH = f"//body//*[starts-with(normalize-space(text()), '{MORE_FROM_PREFIX}')]"
+MORE_FROM_HEADING_MAX_CHARS = 160
 
-#: Body paragraphs: class hint first, then every <p> between the meta line and "More From".
-BODY_CONTAINER_HINTS = (
-    "//div[contains(@class, 'article-content')]",
-    "//div[contains(@class, 'entry-content')]",
+#: The body is the text a reader sees between the meta line (or the title) and the
+#: "More From" heading, cut into paragraphs where a reader sees one end: at a block element's
+#: edges and at every <br>. The theme's class for the body container is tried first (one
+#: query); it is kept only if it holds text.
+BODY_CONTAINER_HINT_XPATH = (
+    "//div[contains(@class, 'article-content') or contains(@class, 'entry-content')]"
 )
-BODY_BLOCKS_RELATIVE_XPATH = ".//p | .//blockquote[not(.//p)] | .//li"
-BODY_FALLBACK_FROM_META_XPATH = (
-    f"following::p[not(preceding::*[starts-with(normalize-space(text()), '{MORE_FROM_PREFIX}')])]"
-    "[not(ancestor::footer or ancestor::nav or ancestor::form)]"
+#: Elements that start and end a paragraph a reader sees.
+BODY_BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
+)
+#: Elements whose text is never article text (not shown, or the page's furniture).
+BODY_SKIPPED_TAGS = frozenset(
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "nav",
+        "footer",
+        "form",
+        "button",
+        "select",
+        "textarea",
+        "iframe",
+        "svg",
+        "object",
+        "video",
+        "audio",
+        "canvas",
+        "head",
+        "title",
+    ]
 )
 BLOCK_TEXT_XPATH = ".//text()[not(ancestor::script or ancestor::style)]"
 

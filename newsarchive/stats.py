@@ -136,11 +136,18 @@ def db_rejected(reason: str) -> str:
     return f"{DB_REJECTED}/{reason}"
 
 
+# --- Spidermon: item validation (newsarchive.monitors) ------------------------------------
+SPIDERMON_VALIDATION = "spidermon/validation"  # Spidermon's own prefix (ItemValidationPipeline)
+SCHEMA_ITEMS = f"{SPIDERMON_VALIDATION}/items"  # items validated
+SCHEMA_ITEMS_WITH_ERRORS = f"{SPIDERMON_VALIDATION}/items/errors"  # items with a violation
+SCHEMA_FIELD_ERRORS = f"{SPIDERMON_VALIDATION}/fields/errors"  # + "/<error>/<field>"
+
+
 # --- honest verdicts (issue 11: newsarchive.monitor, the spider, the job, the writer) --------
 #: 1 when a JOBDIR run found its job finished by an earlier run: nothing was left to crawl.
 JOB_FINISHED_BEFORE = f"{PREFIX}/job/finished_before"
-#: The spill file of this run (a path), set when the first item is spilled.
+#: The spill file of this run (a path), set by the PostgreSQL pipeline once it has flushed.
 DB_SPILL_FILE = f"{DB}/spill_file"
-#: Listings whose article links all lead to another host that names the same server
-#: (``localhost`` while the pages link to ``127.0.0.1``).
+#: Listings whose article links all lead to another host (a start URL on an alias of the
+#: site: ``localhost`` while the pages link to ``127.0.0.1``).
 ALIAS_HOST_LISTINGS = f"{PREFIX}/links/alias_host"

@@ -18,6 +18,7 @@ from newsarchive_replica.expected import expected_items, to_jsonl
 from newsarchive_replica.export import ExportError, export_static
 from newsarchive_replica.model import DEFAULT_SEED, STREAM_KEYS, build_streams
 from newsarchive_replica.server import ReplicaServer
+from newsarchive_replica.themes import DEFAULT_THEME, THEME_NAMES
 
 PROG = "newsarchive-replica"
 
@@ -62,6 +63,7 @@ def _base_url(text: str) -> str:
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--naenara-articles", type=_count, default=160, metavar="N")
     parser.add_argument("--kcna-articles", type=_count, default=40, metavar="N")
+    parser.add_argument("--rodong-articles", type=_count, default=30, metavar="N")
     parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, metavar="S")
 
 
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8765)
     serve.add_argument("--scripted", action="store_true", help="scripted 'More Articles'")
     serve.add_argument("--base-url", type=_base_url, help="URL the pages link to, if not host:port")
+    serve.add_argument("--theme", choices=THEME_NAMES, default=DEFAULT_THEME)
     _add_model_args(serve)
 
     expected = sub.add_parser("expected", help="print the expected items as JSON Lines")
@@ -87,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--stream", choices=STREAM_KEYS, default="naenara")
     export.add_argument("--port", type=_port, help="nginx port (default: the base URL's)")
     export.add_argument("--host", default="127.0.0.1", help="nginx listen address")
+    export.add_argument("--theme", choices=THEME_NAMES, default=DEFAULT_THEME)
     _add_model_args(export)
     return parser
 
@@ -100,6 +104,8 @@ def _serve(args: argparse.Namespace) -> int:
         scripted=args.scripted,
         seed=args.seed,
         base_url=args.base_url,
+        theme=args.theme,
+        rodong_articles=args.rodong_articles,
     )
     try:
         server.start()
@@ -127,7 +133,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _expected(args: argparse.Namespace) -> int:
-    streams = build_streams(args.naenara_articles, args.kcna_articles, args.seed)
+    streams = build_streams(
+        args.naenara_articles, args.kcna_articles, args.seed, rodong_articles=args.rodong_articles
+    )
     keys = STREAM_KEYS if args.stream == "all" else (args.stream,)
     for key in keys:
         sys.stdout.write(to_jsonl(expected_items(streams[key], args.base_url)))
@@ -145,6 +153,8 @@ def _export(args: argparse.Namespace) -> int:
             seed=args.seed,
             port=args.port,
             host=args.host,
+            theme=args.theme,
+            rodong_articles=args.rodong_articles,
         )
     except (ExportError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from newsarchive_replica import render
+from newsarchive_replica import render, themes
 from newsarchive_replica.expected import expected_items, to_jsonl
 from newsarchive_replica.model import (
     DEFAULT_SEED,
@@ -27,6 +27,7 @@ from newsarchive_replica.model import (
     decode_slug,
     quirks_of,
 )
+from newsarchive_replica.themes import DEFAULT_THEME
 
 MARKER = ".newsarchive-replica-export"
 
@@ -118,6 +119,8 @@ def export_static(
     seed: int = DEFAULT_SEED,
     port: int | None = None,
     host: str = "127.0.0.1",
+    theme: str = DEFAULT_THEME,
+    rodong_articles: int = 30,
 ) -> ExportSummary:
     """Write ``directory/site`` (pages), ``nginx.conf`` and ``expected.jsonl``."""
     directory = directory.resolve()
@@ -125,25 +128,28 @@ def export_static(
     if port is None:
         port = urlsplit(base_url).port or 8080
     _prepare(directory)
-    state: StreamState = build_streams(naenara_articles, kcna_articles, seed, TODAY)[stream]
+    state: StreamState = build_streams(
+        naenara_articles, kcna_articles, seed, TODAY, rodong_articles
+    )[stream]
     spec = state.spec
     for k in state.indexes():
         if quirks_of(spec, k)[1] in NON_ARTICLE:
             state.unlist(k)
     links = render.Links(base_url, static=True)
+    pages_of = themes.theme(theme)
     site = directory / "site"
     pages = state.page_count()
-    shared = render.more_from(spec, state.newest(), links, pages > 1)
+    shared = pages_of.more_from(spec, state.newest(), links, pages > 1)
     written = 0
     for n in range(1, pages + 1):
         cards = state.page(n)
-        html = render.listing_page(spec, cards, links, n, n < pages, scripted=False)
+        html = pages_of.listing_page(spec, cards, links, n, n < pages, scripted=False)
         _write(site / "listing" / str(n) / "index.html", html)
         if n == 1:
             _write(site / "index.html", html)
         for art in cards[spec.overlap if n > 1 else 0 :]:
-            folder = site / "newstream" / art.article_id / decode_slug(art.slug)
-            _write(folder / "index.html", render.article_page(spec, art, links, shared))
+            folder = site / "newstream" / art.article_id / decode_slug(art.url_slug)
+            _write(folder / "index.html", pages_of.article_page(spec, art, links, shared))
             written += 1
     _write(site / "robots.txt", render.ROBOTS_TXT)
     _write(site / "404.html", render.error_page(404))

@@ -47,6 +47,11 @@ status forbidden403       30           always 403
 kcna = "KCNA.kp (En)", source 190053: every body ends with ``-0-`` and
 ``www.kcna.kp (Juche{Y}.{M}.{D}.)``; promo_hiring at k=2, header_single at k=4 and k%11==7,
 slug_apostrophe at k=6, and the k-modulo rules above; no faults.
+
+rodong = "Rodong Sinmun (Kr)", source 190054 (invented): Korean titles and bodies (korean.py),
+fully percent-encoded slugs, no sign-off; promo_nkpro at k=2, path_section at k=3 (URL with
+a section after the id, ``/newstream/<id>/laws/<slug>/``), header_single at k=4 and k%11==7;
+the k-modulo rules above; no faults.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cached_property, lru_cache
 from urllib.parse import quote, unquote
+
+from newsarchive_replica.korean import korean_article
 
 KST = timezone(timedelta(hours=9))
 TODAY = date(2025, 12, 27)
@@ -102,6 +109,12 @@ _KCNA_FIXED = {
     6: frozenset({"slug_apostrophe"}),
 }
 
+_RODONG_FIXED = {
+    2: frozenset({"promo_nkpro"}),
+    3: frozenset({"path_section"}),  # /newstream/<id>/laws/<slug>/: a section after the id
+    4: frozenset({"header_single"}),
+}
+
 
 @dataclass(frozen=True)
 class StreamSpec:
@@ -126,7 +139,9 @@ class StreamSpec:
 
     @property
     def source_language(self) -> str:
-        return self.label.rsplit("(", 1)[1].rstrip(")").lower()
+        """The ISO 639-1 code of the label's bracket: ``(En)`` is en, the site's ``(Kr)`` ko."""
+        code = self.label.rsplit("(", 1)[1].rstrip(")").lower()
+        return {"kr": "ko"}.get(code, code)
 
     @cached_property
     def t0(self) -> int:
@@ -134,17 +149,22 @@ class StreamSpec:
         return int(day.timestamp())
 
 
-STREAM_KEYS = ("naenara", "kcna")
+STREAM_KEYS = ("naenara", "kcna", "rodong")
 
 
 def make_spec(key: str, count: int, seed: int = DEFAULT_SEED, today: date = TODAY) -> StreamSpec:
-    """The spec of stream ``key`` ("naenara" or "kcna") with ``count`` base articles."""
+    """The spec of stream ``key`` ("naenara", "kcna" or "rodong") with ``count`` base articles."""
     if key == "naenara":
         return StreamSpec("naenara", "Naenara (En)", 190052, count, seed, today)
     if key == "kcna":
         return StreamSpec(
             "kcna", "KCNA.kp (En)", 190053, count, seed, today, id_base=531_000_000, utc_hour0=19,
             number=1,
+        )  # fmt: skip
+    if key == "rodong":  # its source id is invented (the live one is unknown)
+        return StreamSpec(
+            "rodong", "Rodong Sinmun (Kr)", 190054, count, seed, today, id_base=612_000_000,
+            utc_hour0=21, number=2,
         )  # fmt: skip
     raise ValueError(f"unknown stream {key!r} (expected one of {', '.join(STREAM_KEYS)})")
 
@@ -182,8 +202,13 @@ class Article:
     def published_date(self) -> date:
         return self.date_line or self.kst_date
 
+    @property
+    def url_slug(self) -> str:
+        """What follows the id in URLs: the slug, below a section for ``path_section``."""
+        return f"laws/{self.slug}" if self.has("path_section") else self.slug
+
     def path(self, slash: bool = True) -> str:
-        return f"/newstream/{self.article_id}/{self.slug}" + ("/" if slash else "")
+        return f"/newstream/{self.article_id}/{self.url_slug}" + ("/" if slash else "")
 
     def has(self, quirk: str) -> bool:
         return quirk in self.quirks
@@ -358,7 +383,7 @@ def juche_dateline(day: date) -> str:
 
 def quirks_of(spec: StreamSpec, k: int) -> tuple[frozenset[str], str]:
     """The quirks and status of article ``k``: fixed ones at small k plus modulo rules."""
-    fixed = _NAENARA_FIXED if spec.key == "naenara" else _KCNA_FIXED
+    fixed = {"naenara": _NAENARA_FIXED, "kcna": _KCNA_FIXED}.get(spec.key, _RODONG_FIXED)
     status = _NAENARA_STATUS.get(k, "ok") if spec.key == "naenara" else "ok"
     quirks = set(fixed.get(k, frozenset()))
     if k % 11 == 7:
@@ -437,9 +462,14 @@ def generate(spec: StreamSpec, k: int) -> Article:
         date_line = kst - timedelta(days=1)
     elif "date_ambiguous" in quirks:
         date_line = date(kst.year - 1, 4, 5)
+    if spec.key == "rodong":
+        title, body = korean_article(rng, kst)
     if spec.key == "kcna":
         signoff: tuple[str, ...] = ("-0-", juche_dateline(date_line or kst))
         original = f"http://www.kcna.kp/en/article/q/{_mix(spec.seed, k, 7):016x}.kcmsf"
+    elif spec.key == "rodong":
+        signoff = ()
+        original = f"http://www.rodong.rep.kp/ko/index.php?newsID={kst.isoformat()}-{k % 97:04d}"
     else:
         signoff = ("KCNA",) if rng.random() < 0.6 else ()
         original = (
@@ -594,12 +624,11 @@ def build_streams(
     kcna_articles: int = 40,
     seed: int = DEFAULT_SEED,
     today: date = TODAY,
+    rodong_articles: int = 30,
 ) -> dict[str, StreamState]:
-    """Both streams, keyed "naenara" and "kcna"."""
-    return {
-        "naenara": StreamState(make_spec("naenara", naenara_articles, seed, today)),
-        "kcna": StreamState(make_spec("kcna", kcna_articles, seed, today)),
-    }
+    """Every stream, keyed "naenara", "kcna" and "rodong"."""
+    counts = {"naenara": naenara_articles, "kcna": kcna_articles, "rodong": rodong_articles}
+    return {key: StreamState(make_spec(key, counts[key], seed, today)) for key in STREAM_KEYS}
 
 
 def decode_slug(slug: str) -> str:

@@ -168,7 +168,8 @@ def more_from(spec: StreamSpec, cards: list[Article], links: Links, has_more: bo
 """
 
 
-def _paragraph(text: str, art: Article, rng: random.Random) -> str:
+def paragraph_html(text: str, art: Article, rng: random.Random) -> str:
+    """A paragraph's inner HTML with the article's layout noise (entities, odd whitespace)."""
     html = escape(text, quote=False)
     if art.has("entity_apostrophe"):
         html = html.replace("’", "&#8217;").replace("“", "&#8220;").replace("”", "&#8221;")
@@ -180,7 +181,11 @@ def _paragraph(text: str, art: Article, rng: random.Random) -> str:
         html = html.replace(" &nbsp;", "&nbsp;") if rng.random() < 0.5 else html
         if rng.random() < 0.5:
             html = f"\n        {html}\n      "
-    return f"      <p>{html}</p>\n"
+    return html
+
+
+def _paragraph(text: str, art: Article, rng: random.Random) -> str:
+    return f"      <p>{paragraph_html(text, art, rng)}</p>\n"
 
 
 def _content(art: Article) -> str:

@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from newsarchive_replica import render
+from newsarchive_replica import render, themes
 from newsarchive_replica.expected import expected_item, expected_items, is_article, to_jsonl
 from newsarchive_replica.faults import FaultError, FaultInjector
 from newsarchive_replica.model import (
@@ -44,8 +44,11 @@ from newsarchive_replica.model import (
     StreamState,
     build_streams,
 )
+from newsarchive_replica.themes import DEFAULT_THEME
 
-ARTICLE_PATH_RE = re.compile(r"^/newstream/(?P<id>\d+-\d+)(?:/(?P<slug>[^/]*))?(?P<slash>/?)$")
+ARTICLE_PATH_RE = re.compile(
+    r"^/newstream/(?P<id>\d+-\d+)(?:/(?P<slug>[^/]*(?:/[^/]+)*?))?(?P<slash>/?)$"
+)
 HTML = "text/html; charset=UTF-8"
 
 Response = tuple[int, dict[str, str], bytes]
@@ -117,10 +120,13 @@ class ReplicaServer:
         seed: int = DEFAULT_SEED,
         today: date = TODAY,
         base_url: str | None = None,
+        theme: str = DEFAULT_THEME,
+        rodong_articles: int = 30,
     ) -> None:
         self.host, self.port, self.scripted = host, port, scripted
+        self.theme = themes.theme(theme)
         self.streams: dict[str, StreamState] = build_streams(
-            naenara_articles, kcna_articles, seed, today
+            naenara_articles, kcna_articles, seed, today, rodong_articles
         )
         self.lock = threading.RLock()
         for state in self.streams.values():
@@ -313,7 +319,7 @@ class ReplicaServer:
             return _html(404, render.error_page(404))
         scripted = self.scripted or params.get("scripted") == "1"
         has_next = page < state.page_count()
-        html = render.listing_page(
+        html = self.theme.listing_page(
             state.spec, state.page(page), self.links, page, has_next, scripted
         )
         return _html(200, html)
@@ -325,7 +331,7 @@ class ReplicaServer:
         page = self._page_number(params.get("paged"))
         if state is None or page is None or page > state.page_count():
             return _html(200, "")
-        return _html(200, render.cards_fragment(state.page(page), self.links))
+        return _html(200, self.theme.cards_fragment(state.page(page), self.links))
 
     def _article(self, match: re.Match[str]) -> Response:
         found = self._find(match["id"])
@@ -341,19 +347,19 @@ class ReplicaServer:
             self._fired.add(art.article_id)
             return _html(503, render.error_page(503), **{"Retry-After": "1"})
         slug = match["slug"] or ""
-        if _decode(slug) != _decode(art.slug):
+        if _decode(slug) != _decode(art.url_slug):
             return _html(301, "", Location=self.links.article(art))
         if not match["slash"] and art.has("redirect_noslash"):
             return _html(301, "", Location=self.links.article(art))
         return _html(
-            200, render.article_page(state.spec, art, self.links, self._more_from_html(state))
+            200, self.theme.article_page(state.spec, art, self.links, self._more_from_html(state))
         )
 
     def _more_from_html(self, state: StreamState) -> str:
         cached = self._more_from.get(state.spec.key)
         if cached and cached[0] == state.version:
             return cached[1]
-        html = render.more_from(state.spec, state.newest(), self.links, state.page_count() > 1)
+        html = self.theme.more_from(state.spec, state.newest(), self.links, state.page_count() > 1)
         self._more_from[state.spec.key] = (state.version, html)
         return html
 

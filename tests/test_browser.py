@@ -26,27 +26,13 @@ from newsarchive.items import PER_RUN_FIELDS
 from newsarchive.spiders.arguments import ConfigurationError
 from newsarchive.spiders.base import StreamSpider
 from newsarchive_replica.server import ReplicaServer
+from newsarchive_replica.themes import THEME_NAMES
 from tests import crawling
+from tests.chromium import chromium_fixture  # noqa: F401 (a fixture)
 from tests.crawling import FAST, ROOT, SCRAPY, CrawlResult, crawl, read_jsonl
 
 #: Process names of the Playwright driver and of Chromium (browser, renderers, helpers).
 BROWSER_PROCESS_RE = re.compile(r"^(node|chrom|headless_shell)", re.IGNORECASE)
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """A real Chromium, or skip (fail under CI=true)."""
-    found = browser.find_chromium(os.environ.get("NEWSARCHIVE_CHROMIUM_PATH", ""))
-    if found.path is None:
-        message = f"no Chromium ({found.problem or 'not installed'}): {browser.INSTALL_HINT}"
-        if in_ci():
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
-    return found.path
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -147,11 +133,11 @@ def log_lines(result: CrawlResult, text: str) -> list[str]:
     return [line for line in result.log.splitlines() if text in line]
 
 
-@pytest.fixture(scope="module")
-def replica() -> Iterator[ReplicaServer]:
+@pytest.fixture(scope="module", params=THEME_NAMES)
+def replica(request) -> Iterator[ReplicaServer]:
     """One replica for the static and the scripted run: listing URLs with ``&scripted=1``
-    page with the script (the articles and their pages are the same)."""
-    with ReplicaServer() as server:
+    page with the script (the articles and their pages are the same); in every theme."""
+    with ReplicaServer(theme=request.param) as server:
         yield server
 
 

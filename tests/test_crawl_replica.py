@@ -9,15 +9,17 @@ import pytest
 
 from newsarchive.items import ARTICLE_FIELDS
 from newsarchive_replica.server import ReplicaServer
+from newsarchive_replica.themes import THEME_NAMES
 from tests.crawling import CrawlResult, crawl, read_jsonl
 
 ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
 
 
-@pytest.fixture(scope="module")
-def replica():
-    with ReplicaServer() as server:
+@pytest.fixture(scope="module", params=THEME_NAMES)
+def replica(request):
+    """The replica in each of its themes: every test below holds on every theme."""
+    with ReplicaServer(theme=request.param) as server:
         yield server
 
 
@@ -124,6 +126,20 @@ def test_kcna_stream_from_an_article_page(replica, tmp_path):
     assert set(got) == set(expected)
     assert all({k: got[a][k] for k in item} == item for a, item in expected.items())
     assert all(item["body"].split("\n\n")[-2] == "-0-" for item in result.items)
+
+
+def test_korean_stream_gives_exact_fields(replica, tmp_path):
+    result = crawl(tmp_path, f"start_url={replica.start_url('rodong', 'listing')}")
+    assert result.returncode == 0, result.log[-3000:]
+    expected = {item["article_id"]: item for item in replica.expected("rodong")}
+    got = by_id(result.items)
+    assert set(got) == set(expected) and len(expected) == 30
+    assert all({k: got[a][k] for k in item} == item for a, item in expected.items())
+    assert all(item["source_language"] == "ko" for item in result.items)
+    korean_slug = re.compile(r"/newstream/\d+-\d+/(laws/)?(%[0-9a-f]{2}|-)+/$")
+    assert all(korean_slug.search(item["url"]) for item in result.items)
+    # /newstream/<ts>-<id>/laws/<slug>/ is an article like any other, with the same id
+    assert sum("/laws/" in item["url"] for item in result.items) == 1
 
 
 def test_default_feed_in_data_dir(replica, tmp_path):

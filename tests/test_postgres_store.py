@@ -109,18 +109,21 @@ def test_migrations_are_tracked_idempotent_and_concurrent_safe(pg_empty_url, tmp
         # A later change is a new numbered file; only it is applied.
         for source in migrate.load_migrations():
             (tmp_path / f"{source.label}.sql").write_text(source.sql)
-        (tmp_path / "0002_note.sql").write_text("ALTER TABLE articles ADD COLUMN note text;")
+        (tmp_path / f"{note}.sql").write_text("ALTER TABLE articles ADD COLUMN note text;")
         async with await psycopg.AsyncConnection.connect(pg_empty_url, autocommit=True) as c:
             later = await migrate.migrate(c, migrate.load_migrations(tmp_path))
         return first, again, later
 
+    packaged = migrate.load_migrations()
+    assert packaged[0].label == "0001_initial"
+    note = f"{int(packaged[-1].version) + 1:04d}_note"
     first, again, later = run(go)
-    assert sorted(len(applied) for applied in first) == [0, 1]
+    assert sorted(len(applied) for applied in first) == [0, len(packaged)]
     assert again == []
-    assert [m.label for m in later] == ["0002_note"]
+    assert [m.label for m in later] == [note]
     assert rows(pg_empty_url, "SELECT version, name FROM schema_migrations ORDER BY 1") == [
-        ("0001", "initial"),
-        ("0002", "note"),
+        *((m.version, m.name) for m in packaged),
+        tuple(note.split("_", 1)),
     ]
 
 

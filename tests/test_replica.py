@@ -522,7 +522,7 @@ def test_cli_expected(capsys):
     assert len(lines) == 40 - 6 + 1
     assert json.loads(lines[0])["url"].startswith("http://h:1/newstream/")
     assert cli.main(["expected", "--base-url", "http://h:1", "--stream", "all"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 195
+    assert len(capsys.readouterr().out.splitlines()) == 195 + 30  # naenara + kcna, rodong
 
 
 @pytest.mark.parametrize(

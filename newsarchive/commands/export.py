@@ -1,10 +1,12 @@
-"""``scrapy export``: the PostgreSQL archive to JSON Lines (gzip), CSV and Parquet + manifest.
+"""``scrapy export``: the PostgreSQL archive to JSON Lines (gzip), CSV, Parquet and an SQLite
+snapshot for ``scrapy browse`` (``--format sqlite``), with a manifest.
 
 Examples::
 
     scrapy export --output exports/naenara-2024 --source "Naenara (En)" \\
         --since 2024-01-01 --until 2024-12-31
     scrapy export --revisions --format parquet
+    scrapy export --format sqlite --output exports/snapshot   # then: scrapy browse --file …
 
 The database is ``NEWSARCHIVE_DATABASE_URL`` (environment or ``-s``) or ``--database-url``.
 Bad arguments: one line on stderr, exit 2; a database that cannot be used: one line, exit 1.
@@ -44,11 +46,11 @@ class Command(DatabaseCommand):
         )
 
     def short_desc(self) -> str:
-        return "Export the PostgreSQL archive to JSON Lines, CSV and Parquet, with a manifest"
+        return "Export the PostgreSQL archive (JSON Lines, CSV, Parquet, SQLite) with a manifest"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         # Imported here (psycopg with it): Scrapy imports every command module on every run.
-        from newsarchive.export import DEFAULT_BATCH_SIZE, FORMATS
+        from newsarchive.export import DEFAULT_BATCH_SIZE, DEFAULT_FORMATS, FORMATS
 
         super().add_options(parser)
         group = parser.add_argument_group("export options")
@@ -67,8 +69,9 @@ class Command(DatabaseCommand):
         )
         group.add_argument(
             "--format",
-            default=",".join(FORMATS),
-            help=f"comma-separated subset of {','.join(FORMATS)} (default all)",
+            default=",".join(DEFAULT_FORMATS),
+            help=f"comma-separated subset of {','.join(FORMATS)} (default "
+            f"{','.join(DEFAULT_FORMATS)}; sqlite: the whole archive for `scrapy browse`)",
         )
         group.add_argument(
             "--batch-size",

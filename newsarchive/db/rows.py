@@ -180,6 +180,9 @@ class BatchResult:
     gone_unknown: int = 0  # 404/410 for an article id the archive does not hold
     nul_stripped: int = 0
     rejected: list[tuple[Mapping[str, Any], str]] = field(default_factory=list)
+    changed_ids: list[str] = field(default_factory=list)  # the articles_changed, by id
+    #: (article_id, title, url) of each article the batch marked gone
+    deleted: list[tuple[str, str | None, str | None]] = field(default_factory=list)
 
     def add(self, other: BatchResult) -> None:
         for name in (
@@ -194,6 +197,8 @@ class BatchResult:
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.rejected.extend(other.rejected)
+        self.changed_ids.extend(other.changed_ids)
+        self.deleted.extend(other.deleted)
 
 
 @dataclass

@@ -133,7 +133,9 @@ UPSERT_BATCH = sql.SQL(
            coalesce(sum(added.n), 0)::int,
            count(*),
            coalesce(array_agg(u.article_id) FILTER (WHERE {came_back}), '{{}}'),
-           coalesce(array_agg(g.gone_at) FILTER (WHERE {came_back}), '{{}}')
+           coalesce(array_agg(g.gone_at) FILTER (WHERE {came_back}), '{{}}'),
+           coalesce(array_agg(u.article_id) FILTER (WHERE NOT u.inserted AND added.n > 0),
+                    '{{}}')
     FROM upserted AS u
     LEFT JOIN added USING (article_id)
     LEFT JOIN was_gone AS g USING (article_id)
@@ -199,7 +201,7 @@ MARK_GONE = """
         ORDER BY article_id
     ) AS g
     WHERE a.article_id = g.article_id AND a.gone_at IS NULL AND a.last_seen_at < g.seen_at
-    RETURNING a.article_id
+    RETURNING a.article_id, a.title, a.url
 """
 
 UPSERT_RUN = """

@@ -342,9 +342,10 @@ class ArchiveStore:
             await cur.execute(statements.UPSERT_BATCH, {"run_id": run_id})
         summary = await cur.fetchone()
         assert summary is not None
-        added, changed, revisions, seen, returned, gone_before = summary
+        added, changed, revisions, seen, returned, gone_before, changed_ids = summary
         result.articles_added += added
         result.articles_changed += changed
+        result.changed_ids.extend(changed_ids)
         result.revisions_added += revisions
         result.articles_seen += seen
         events = [
@@ -362,7 +363,9 @@ class ArchiveStore:
         cur = conn.cursor()
         ids = [g.article_id for g in gones]
         await cur.execute(statements.MARK_GONE, (ids, [g.seen_at for g in gones]))
-        marked = {article_id for (article_id,) in await cur.fetchall()}
+        deleted = await cur.fetchall()
+        marked = {article_id for article_id, _, _ in deleted}
+        result.deleted.extend(deleted)
         await cur.execute(statements.ARTICLES_AMONG, (ids,))
         known = {article_id for (article_id,) in await cur.fetchall()}
         result.gone_marked += len(marked)

@@ -35,6 +35,8 @@ Kind = Literal["article", "gone"]
 Entry = tuple[Kind, dict[str, Any]]
 #: ``count(stat_name, by)``: where the writer's counts go (the crawl's stats).
 Counter = Callable[[str, int], object]
+#: Called with a committed batch's result and its article items.
+Committed = Callable[[BatchResult, list[dict[str, Any]]], object]
 
 _REFUSED = "the server does not accept connections"
 
@@ -89,10 +91,18 @@ def writer_count(settings: Any) -> int:
 class ArchiveWriter:
     """Batches, retries and spills the items of one run (``run``) into one store."""
 
-    def __init__(self, config: WriterConfig, run: RunRecord, count: Counter) -> None:
+    def __init__(
+        self,
+        config: WriterConfig,
+        run: RunRecord,
+        count: Counter,
+        on_committed: Committed | None = None,
+    ) -> None:
         self.config = config
         self.run = run
         self.count = count
+        #: Told of every committed batch (its result and its article items): the changes digest.
+        self.on_committed = on_committed
         self.store: ArchiveStore | None = None
         self.buffer: list[Entry] = []
         self.oldest = 0.0  # when the oldest buffered item arrived (monotonic)
@@ -283,6 +293,8 @@ class ArchiveWriter:
                 )
                 result = await self._write_one_by_one(articles, gones)
             await self._account(result)
+            if self.on_committed is not None:
+                self.on_committed(result, articles)
             return
         if not self.db_down:
             logger.error(

@@ -19,7 +19,7 @@ from scrapy.exceptions import NotConfigured
 from newsarchive import stats as names
 from newsarchive.db.errors import ArchiveUnavailable
 from newsarchive.db.run_database import RunDatabase
-from newsarchive.monitor import Thresholds, Verdict, evaluate
+from newsarchive.monitor import Thresholds, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +41,30 @@ class RunMonitor:
         crawler.signals.connect(monitor.spider_closed, signal=signals.spider_closed)
         return monitor
 
-    def judge(self, reason: str) -> Verdict:
-        """Evaluate the checks (the first call only), log them and set the stats."""
+    def judge(self, reason: str, spider: Spider | None = None) -> Verdict:
+        """The verdict of the Spidermon suite (newsarchive.monitors.suite), which hands it to
+        ``accept`` at spider close; run here when Spidermon did not (SPIDERMON_ENABLED off)."""
+        if self.verdict is None:
+            from newsarchive.monitors.suite import RunChecks, run_suite
+
+            spider = spider or self.crawler.spider
+            assert spider is not None
+            run_suite(self.crawler, spider, RunChecks(crawler=self.crawler), finish_reason=reason)
+        if self.verdict is None:
+            # The suite hands its verdict to the registered RunMonitor extension; a monitor
+            # built outside the extension manager takes the same verdict itself.
+            from newsarchive.monitors.verdict import judge_stats
+
+            self.accept(judge_stats(self.crawler.stats.get_stats(), self.limits, reason))
+        assert self.verdict is not None
+        return self.verdict
+
+    def accept(self, verdict: Verdict) -> None:
+        """Log the verdict (one ERROR line per failed check) and set the stats, once."""
         if self.verdict is not None:
-            return self.verdict
+            return
         stats = self.crawler.stats
-        verdict = self.verdict = evaluate(stats.get_stats(), self.limits, reason)
+        self.verdict = verdict
         for check in verdict.failed:
             stats.set_value(names.monitor_failed(check.name), 1)
             logger.error("Monitor check %s FAILED: %s", check.name, check.message)
@@ -54,10 +72,9 @@ class RunMonitor:
             stats.set_value(names.RUN_FAILED, 1)
         else:
             logger.info("Monitor: all %d checks passed", len(verdict.checks))
-        return verdict
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
-        verdict = self.judge(reason)
+        verdict = self.judge(reason, spider)
         run_id = getattr(spider, "run_id", None)
         # A database that refused the run at its start has no row to mark (it said so once).
         started = not self.crawler.stats.get_value(names.STARTUP_ERROR)

@@ -23,6 +23,7 @@ from newsarchive.db.urls import mask_url
 from newsarchive.extensions.monitor import RunMonitor
 from newsarchive.items import ArticleGoneItem, ArticleItem
 from newsarchive.settings_helpers import data_dir
+from newsarchive.signals import announce_changes
 
 if TYPE_CHECKING:
     from newsarchive.db.rows import RunRecord
@@ -64,7 +65,13 @@ class PostgresPipeline:
         )
         config = WriterConfig.from_settings(self.crawler.settings, data_dir(self.crawler.settings))
         logger.info("Archiving to PostgreSQL at %s", mask_url(self.database.url))
-        writer = ArchiveWriter(config, run, self.crawler.stats.inc_value)
+        writer = ArchiveWriter(
+            config,
+            run,
+            self.crawler.stats.inc_value,
+            # each edit and deletion the batch recorded reaches the changes digest
+            on_committed=lambda result, articles: announce_changes(self.crawler, result, articles),
+        )
         try:
             await writer.start(await self.database.store())
         except ArchiveUnavailable as exc:
