@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +25,8 @@ from common import (
     ROOT,
     SCRAPY,
     Measured,
+    count_lines,
+    export_replica,
     free_port,
     nginx_serving,
     run_measured,
@@ -55,25 +56,9 @@ def crawl_minimal(start_url: str, work: Path) -> Measured:
     return run_measured([*command, *crawl_args()], cwd=work)
 
 
-def count_lines(path: Path) -> int:
-    with path.open(encoding="utf-8") as lines:
-        return sum(1 for _ in lines)
-
-
-def export_site(articles: int, port: int, work: Path, theme: str) -> Path:
-    """A static replica export of ``articles`` articles; in a child process, because a
-    child's peak RSS counts from its parent's and the parent must stay small."""
-    site = work / f"site-{articles}"
-    command = [sys.executable, "-m", "newsarchive_replica.cli", "export", str(site)]
-    options = [f"--base-url=http://127.0.0.1:{port}", f"--naenara-articles={articles}"]
-    options.append(f"--theme={theme}")
-    subprocess.run([*command, *options], check=True, capture_output=True, cwd=ROOT)
-    return site
-
-
 def bench_size(articles: int, rounds: int, work: Path, theme: str = "specimen") -> dict:
     port = free_port()
-    site = export_site(articles, port, work, theme)
+    site = export_replica(articles, port, work, theme)
     start_url = f"http://127.0.0.1:{port}/listing/1/"
     expected = count_lines(site / "expected.jsonl")
     rates: dict[str, list[float]] = {"naenara": [], "minimal": []}

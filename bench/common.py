@@ -89,3 +89,20 @@ def nginx_serving(site_dir: Path, port: int):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def count_lines(path: Path) -> int:
+    with path.open(encoding="utf-8") as lines:
+        return sum(1 for _ in lines)
+
+
+def export_replica(articles: int, port: int, work: Path, theme: str = "specimen") -> Path:
+    """A static replica export of ``articles`` Naenara articles in ``theme`` for nginx on
+    ``port``; in a child process, because a child's peak RSS counts from its parent's and the
+    parent must stay small."""
+    site = work / f"site-{theme}-{articles}"
+    command = [sys.executable, "-m", "newsarchive_replica.cli", "export", str(site)]
+    options = [f"--base-url=http://127.0.0.1:{port}", f"--naenara-articles={articles}"]
+    options.append(f"--theme={theme}")
+    subprocess.run([*command, *options], check=True, capture_output=True, cwd=ROOT)
+    return site

@@ -26,6 +26,7 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 from playwright.async_api import Request as PlaywrightRequest
+from playwright.async_api import Response as PlaywrightResponse
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from scrapy.crawler import Crawler
 from scrapy.http import Request, Response
@@ -33,6 +34,7 @@ from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.memusage import ScrapyPlaywrightMemoryUsageExtension
 
 from newsarchive import site, stats
+from newsarchive.capture import BROWSER_RESPONSE
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +128,7 @@ class OnDemandPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
+        self._crawler = crawler
         settings = crawler.settings
         self.chromium = find_chromium(settings.get("NEWSARCHIVE_CHROMIUM_PATH") or "")
         self.config.launch_options = launch_options(self.chromium, self.config.launch_options)
@@ -146,6 +149,18 @@ class OnDemandPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         if request.meta.get("playwright"):
             await self._start_browser()
         return await super().download_request(request)
+
+    async def _create_page(self, request: Request, spider: Any) -> Page:
+        """Every network response Chromium receives on the page goes to raw capture."""
+        page = await super()._create_page(request=request, spider=spider)
+
+        async def capture(response: PlaywrightResponse) -> None:
+            await self._crawler.signals.send_catch_log_async(
+                signal=BROWSER_RESPONSE, response=response, request=request
+            )
+
+        page.on("response", capture)
+        return page
 
     async def _start_browser(self) -> None:
         """Start the driver and Chromium once; remember and report a failure once."""

@@ -129,8 +129,30 @@ SETTINGS: tuple[Setting, ...] = (
         "items per feed file (0: one per run; FEED_EXPORT_BATCH_ITEM_COUNT wins)", minimum=0,
     ),
     Setting(
-        "NEWSARCHIVE_WARC_ENABLED", bool, False,
-        "keep raw article responses as WARC: `data/warc/<spider>/<run_id>.warc.gz`",
+        "NEWSARCHIVE_CSV_ESCAPE_FORMULAS", bool, True,
+        "CSV cells (run feeds, `scrapy export`) starting with `=` `+` `-` `@` tab CR or `'` get "
+        "a leading `'`, so spreadsheets never run them (docs/DATA.md); JSONL and Parquet are "
+        "never changed",
+    ),
+    Setting(
+        "NEWSARCHIVE_TOOL_RUN", bool, False,
+        "set by Scrapy's own tools (`parse`, `fetch`, `shell`, `bench`, `check`, `view`): no "
+        "feeds, run summary, manifest, WARC or `crawl_runs` row; not for `scrapy crawl`",
+    ),
+    Setting(
+        "NEWSARCHIVE_WARC_ENABLED", bool, True,
+        "record every exchange a run reads as WARC (`data/warc/<spider>/<run_id>/`) and package "
+        "the run as `data/warc/<spider>/<run_id>.wacz`; off: no capture",
+    ),
+    Setting(
+        "NEWSARCHIVE_WARC_MAX_FILE_BYTES", int, 100_000_000,
+        "a run's WARC file is closed and the next started past this many bytes", minimum=1,
+        shown_default="`100000000` (100 MB)",
+    ),
+    Setting(
+        "NEWSARCHIVE_WARC_QUEUE_BYTES", int, 32 * 1024 * 1024,
+        "response bytes waiting for the WARC writer thread; past it the crawl waits for the disk",
+        minimum=1, shown_default="`33554432` (32 MiB)",
     ),
     # --- PostgreSQL archive (docs/POSTGRES.md)
     Setting(
@@ -174,6 +196,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "NEWSARCHIVE_CHROMIUM_PATH", str, "",
         "the browser for scripted listings; unset: `/usr/bin/chromium`, else Playwright's own",
+        shown_default="unset",
+    ),
+    Setting(
+        "NEWSARCHIVE_PG_BINDIR", str, "",
+        "PostgreSQL server binaries for the private server of the demo and the tests (from the "
+        "environment); unset: the newest `/usr/lib/postgresql/*/bin`, else `PATH`",
         shown_default="unset",
     ),
     Setting(

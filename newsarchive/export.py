@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import psycopg
 from psycopg import sql
 
+from newsarchive import config
+from newsarchive.csv_cells import escape_formula
 from newsarchive.db import statements
 from newsarchive.db.errors import CANNOT_CONNECT, error_line
 from newsarchive.db.urls import describe_target
@@ -220,6 +222,10 @@ def _text_value(value: Any) -> Any:
     return value
 
 
+def _inert(cell: Any) -> Any:
+    return escape_formula(cell) if isinstance(cell, str) else cell
+
+
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
@@ -287,19 +293,31 @@ class JsonlWriter(_Writer):
 
 class CsvWriter(_Writer):
     """RFC 4180 CSV (the csv module's default dialect, like Scrapy's CSV feed), header first;
-    fields holding commas, quotes or newlines (bodies) are quoted; null is an empty field."""
+    fields holding commas, quotes or newlines (bodies) are quoted; null is an empty field;
+    formula cells are made inert as in the run feeds (newsarchive.csv_cells)."""
 
     suffix = ".csv"
     file_format = "csv"
 
-    def __init__(self, folder: Path, stem: str, columns: Sequence[Column]) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        stem: str,
+        columns: Sequence[Column],
+        escape_formulas: bool = config.default("NEWSARCHIVE_CSV_ESCAPE_FORMULAS"),
+    ) -> None:
         super().__init__(folder, stem, columns)
         self.stream = self.part.open("w", encoding="utf-8", newline="")
         self.writer = csv.writer(self.stream)
         self.writer.writerow(self.names)
+        self.escape_formulas = escape_formulas
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self.writer.writerows([_csv_value(value) for value in row] for row in rows)
+        if self.escape_formulas:
+            cells = ([_inert(_csv_value(value)) for value in row] for row in rows)
+        else:
+            cells = ([_csv_value(value) for value in row] for row in rows)
+        self.writer.writerows(cells)
         self.rows += len(rows)
 
     def close(self) -> None:
@@ -441,12 +459,14 @@ def export_archive(
     formats: Iterable[str] = DEFAULT_FORMATS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    escape_formulas: bool = config.default("NEWSARCHIVE_CSV_ESCAPE_FORMULAS"),
     replace: bool = False,
 ) -> ExportResult:
     """Write the archive's rows matching ``filters`` to ``folder`` in each format, then
     ``manifest.json``. Raises ExportError (one line) when the database cannot be used or the
     source label is unknown (UnknownSource), FolderRefused when the folder holds something
-    else (``newsarchive.export_folder``).
+    else (``newsarchive.export_folder``). ``escape_formulas``: CSV cells are made inert
+    (newsarchive.csv_cells).
 
     The files are written to a staging folder beside ``folder`` and renamed into place once
     complete, so ``folder`` never holds part of one export beside part of another."""
@@ -455,7 +475,7 @@ def export_archive(
     staging = staging_folder(folder)
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        result = _export_to(url, staging, filters, formats, batch_size, progress)
+        result = _export_to(url, staging, filters, formats, batch_size, progress, escape_formulas)
         put_in_place(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -470,6 +490,7 @@ def _export_to(
     formats: Iterable[str],
     batch_size: int,
     progress: Callable[[int], None] | None,
+    escape_formulas: bool,
 ) -> ExportResult:
     """The export itself, into ``folder`` (the staging folder)."""
     columns, query, params = build_query(filters)
@@ -488,7 +509,12 @@ def _export_to(
             version = schema_version(conn)
             check_source(conn, filters.source)
             folder.mkdir(parents=True, exist_ok=True)
-            writers = [WRITERS[name](folder, stem, columns) for name in row_formats]
+            writers = [
+                CsvWriter(folder, stem, columns, escape_formulas)
+                if name == "csv"
+                else WRITERS[name](folder, stem, columns)
+                for name in row_formats
+            ]
             total = 0
             for rows in stream_rows(conn, query, params, batch_size) if writers else ():
                 for writer in writers:

@@ -1,10 +1,17 @@
-"""``newsarchive-schedule``: ask Scrapyd to run a spider now, unless a run of it is still going.
+"""``newsarchive-schedule``: ask Scrapyd to run a spider now, unless a run of it is still going,
+and say how the previous run ended.
 
 Why a command of its own: cron (or a systemd timer) calls it every few hours, and it must
-stay harmless and quiet — one line of output, no duplicate job when the last run is still
+stay harmless and quiet — a line or two of output, no duplicate job when the last run is still
 pending or running, a non-zero exit status with a one-line reason when Scrapyd refuses (401,
-unknown project or spider) or cannot be reached. It only talks HTTP to Scrapyd's JSON API
-(``listjobs.json``, ``schedule.json``) with the standard library; it never imports Scrapy.
+unknown project or spider) or cannot be reached. It talks HTTP to Scrapyd's JSON API
+(``listjobs.json``, ``schedule.json``) with the standard library.
+
+Before scheduling, the spider's own argument check runs here (the one ``scrapy crawl`` runs),
+so ``-a bogus=1`` is refused at once instead of becoming a job that dies in Scrapyd's log.
+Scrapyd keeps no exit status, so the previous job's outcome is read from the last line of its
+log (newsarchive.outcome) and, when NEWSARCHIVE_DATABASE_URL is set, from its ``crawl_runs``
+row; a failed or dead previous run makes the exit status 4, so cron mails someone.
 
 Where Scrapyd is, and who we are to it, come from the environment or ~/.netrc, never from
 the command line (``ps`` shows command lines): ``SCRAPYD_URL`` (default
@@ -13,8 +20,9 @@ the command line (``ps`` shows command lines): ``SCRAPYD_URL`` (default
 same sources ``scrapyd-deploy`` uses.
 
 Exit status: 0 scheduled, or skipped because a job is still pending/running; 1 Scrapyd
-refused (bad credentials, unknown project or spider, an error answer); 2 bad usage;
-3 Scrapyd unreachable (connection refused, timeout, DNS).
+refused (bad credentials, unknown project or spider, an error answer); 2 bad usage (spider
+arguments included); 3 Scrapyd unreachable (connection refused, timeout, DNS); 4 scheduled or
+skipped, but the previous run failed or died.
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.request import Request, urlopen
 
+from newsarchive import config
+from newsarchive.outcome import previous_outcome
+
 PROG = "newsarchive-schedule"
 DEFAULT_URL = "http://127.0.0.1:6800/"
 DEFAULT_PROJECT = "newsarchive"
@@ -40,14 +51,20 @@ EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_LAST_RUN_FAILED = 4
+#: How much of a finished job's log is read: its outcome is the last line.
+LOG_TAIL_BYTES = 64 * 1024
 
 
 class ScheduleError(RuntimeError):
     """Scrapyd refused or could not be reached; ``str()`` is one line, ``code`` the exit status."""
 
-    def __init__(self, message: str, code: int = EXIT_REFUSED) -> None:
+    def __init__(
+        self, message: str, code: int = EXIT_REFUSED, http_status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.http_status = http_status
 
 
 @dataclass(frozen=True)
@@ -129,31 +146,8 @@ class Scrapyd:
         if query:
             url += "?" + urlencode(query)
         data = urlencode(list(form)).encode() if form else None
-        request = Request(url, data=data, method="POST" if data is not None else "GET")
-        if self.target.username:
-            token = f"{self.target.username}:{self.target.password}".encode()
-            request.add_header("Authorization", "Basic " + base64.b64encode(token).decode())
+        body, _ = self._fetch(name, url, data)
         where = self.target.url
-        try:
-            with urlopen(request, timeout=self.timeout) as response:
-                body = response.read()
-        except HTTPError as exc:
-            if exc.code == 401:
-                who = (
-                    "without credentials" if not self.target.username else "with these credentials"
-                )
-                raise ScheduleError(
-                    f"Scrapyd at {where} refused {name} {who} (401 Unauthorized); set "
-                    "SCRAPYD_USERNAME/SCRAPYD_PASSWORD or a ~/.netrc entry"
-                ) from None
-            raise ScheduleError(
-                f"Scrapyd at {where} answered {name} with HTTP {exc.code}"
-            ) from None
-        except (URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ScheduleError(
-                f"Scrapyd at {where} is unreachable: {reason}", EXIT_UNREACHABLE
-            ) from None
         try:
             answer = json.loads(body)
         except ValueError:
@@ -164,15 +158,69 @@ class Scrapyd:
             raise ScheduleError(f"Scrapyd at {where} refused {name}: {text}")
         return answer
 
-    def active_jobs(self, project: str, spider: str) -> list[tuple[str, dict[str, Any]]]:
-        """(state, job) of the spider's pending and running jobs."""
-        jobs = self.call("listjobs.json", {"project": project})
-        return [
-            (state, job)
-            for state in ("running", "pending")
-            for job in jobs.get(state) or []
-            if job.get("spider") == spider
-        ]
+    def _fetch(
+        self,
+        name: str,
+        url: str,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        method: str | None = None,
+    ) -> tuple[bytes, Mapping[str, str]]:
+        """The body and headers of a GET (POST with ``data``, or ``method``) with our
+        credentials; one-line errors."""
+        method = method or ("POST" if data is not None else "GET")
+        request = Request(url, data=data, method=method)
+        for header, value in (headers or {}).items():
+            request.add_header(header, value)
+        if self.target.username:
+            token = f"{self.target.username}:{self.target.password}".encode()
+            request.add_header("Authorization", "Basic " + base64.b64encode(token).decode())
+        where = self.target.url
+        try:
+            with urlopen(request, timeout=self.timeout) as response:
+                return response.read(), response.headers
+        except HTTPError as exc:
+            if exc.code == 401:
+                who = (
+                    "without credentials" if not self.target.username else "with these credentials"
+                )
+                raise ScheduleError(
+                    f"Scrapyd at {where} refused {name} {who} (401 Unauthorized); set "
+                    "SCRAPYD_USERNAME/SCRAPYD_PASSWORD or a ~/.netrc entry"
+                ) from None
+            raise ScheduleError(
+                f"Scrapyd at {where} answered {name} with HTTP {exc.code}", http_status=exc.code
+            ) from None
+        except (URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ScheduleError(
+                f"Scrapyd at {where} is unreachable: {reason}", EXIT_UNREACHABLE
+            ) from None
+
+    def jobs(self, project: str) -> dict[str, Any]:
+        """``listjobs.json`` of ``project``: its pending, running and finished jobs."""
+        return self.call("listjobs.json", {"project": project})
+
+    def log_tail(self, job: dict[str, Any]) -> str | None:
+        """The end of a finished job's log (its ``log_url``), or None when Scrapyd keeps none."""
+        log_url = job.get("log_url")
+        if not log_url:
+            return None
+        url = urljoin(self.target.url, str(log_url).lstrip("/"))
+        name = "the job's log"
+        try:
+            # Its size first: Twisted's file server fails a suffix range longer than the file.
+            _, headers = self._fetch(name, url, method="HEAD")
+            size = int(headers.get("Content-Length") or 0)
+            if size == 0:
+                return ""
+            start = max(0, size - LOG_TAIL_BYTES)
+            body, _ = self._fetch(name, url, headers={"Range": f"bytes={start}-"})
+        except ScheduleError as exc:
+            if exc.http_status == 404:  # Scrapyd keeps no logs (logs_dir), or lost this one
+                return None
+            raise
+        return body.decode("utf-8", errors="replace")
 
     def schedule(
         self,
@@ -187,21 +235,57 @@ class Scrapyd:
         return str(self.call("schedule.json", form=form)["jobid"])
 
 
+def active_jobs(jobs: Mapping[str, Any], spider: str) -> list[tuple[str, dict[str, Any]]]:
+    """(state, job) of the spider's pending and running jobs in a listjobs answer."""
+    return [
+        (state, job)
+        for state in ("running", "pending")
+        for job in jobs.get(state) or []
+        if job.get("spider") == spider
+    ]
+
+
 def schedule_unless_active(
     scrapyd: Scrapyd,
     project: str,
     spider: str,
     settings: Sequence[str] = (),
     arguments: Sequence[tuple[str, str]] = (),
+    jobs: Mapping[str, Any] | None = None,
 ) -> tuple[bool, str]:
-    """Schedule ``spider`` unless a job of it is pending or running: (scheduled, one line)."""
-    active = scrapyd.active_jobs(project, spider)
+    """Schedule ``spider`` unless a job of it is pending or running: (scheduled, one line).
+    ``jobs``: a listjobs answer already read."""
+    active = active_jobs(scrapyd.jobs(project) if jobs is None else jobs, spider)
     if active:
         state, job = active[0]
         since = f" since {job['start_time']}" if job.get("start_time") else ""
         return False, f"skipped: {project}/{spider} job {job.get('id')} is still {state}{since}"
     jobid = scrapyd.schedule(project, spider, settings, arguments)
     return True, f"scheduled {project}/{spider} job {jobid} on {scrapyd.target.url}"
+
+
+# --- the spider's arguments and the previous job's outcome -----------------------------------
+
+
+def check_arguments(project: str, spider: str, arguments: Sequence[tuple[str, str]]) -> None:
+    """The spider's own argument check (the one ``scrapy crawl`` runs), for this project's
+    spiders; ScheduleError (usage) for arguments the job would die of. A spider this project
+    does not know is Scrapyd's to refuse."""
+    if project != DEFAULT_PROJECT:
+        return
+    from scrapy.settings import Settings  # imported here: the rest needs no Scrapy
+
+    from newsarchive.commands.crawl import check_spider_arguments
+    from newsarchive.spiders.base import ConfigurationError
+
+    settings = Settings()
+    settings.setmodule("newsarchive.settings", priority="project")
+    try:
+        check_spider_arguments(settings, spider, dict(arguments))
+    except KeyError:
+        return
+    except ConfigurationError as exc:
+        raise ScheduleError(f"{project}/{spider}: {exc}; nothing scheduled", EXIT_USAGE) from None
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -253,19 +337,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if clash:
         print(f"{PROG}: error: {', '.join(clash)} cannot be a spider argument", file=sys.stderr)
         return EXIT_USAGE
+    database_url = str(config.module_values()["NEWSARCHIVE_DATABASE_URL"]).strip()
     try:
+        check_arguments(args.project, args.spider, arguments)  # type: ignore[arg-type]
         target = Target.from_environment()
+        scrapyd = Scrapyd(target, timeout=args.timeout)
+        jobs = scrapyd.jobs(args.project)
+        previous = previous_outcome(jobs, args.spider, scrapyd.log_tail, database_url)
         _, line = schedule_unless_active(
-            Scrapyd(target, timeout=args.timeout),
+            scrapyd,
             args.project,
             args.spider,
             args.setting,
             arguments,  # type: ignore[arg-type]
+            jobs=jobs,
         )
     except ScheduleError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.code
     print(f"{PROG}: {line}")
+    if previous is not None:
+        failed, about = previous
+        if failed:
+            print(f"{PROG}: {about}", file=sys.stderr)
+            return EXIT_LAST_RUN_FAILED
+        print(f"{PROG}: {about}")
     return EXIT_OK
 
 

@@ -53,14 +53,16 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429, 403]
 
 # --- where a run writes (feeds under NEWSARCHIVE_DATA_DIR: newsarchive.settings_helpers) ------
 FEED_EXPORT_ENCODING = "utf-8"
+# CSV feeds (ours, -o x.csv, Scrapyd's): formula cells made inert (NEWSARCHIVE_CSV_ESCAPE_FORMULAS).
+FEED_EXPORTERS = {"csv": "newsarchive.exporters.FormulaSafeCsvItemExporter"}
 
 EXTENSIONS = {
     "newsarchive.extensions.progress.CrawlProgress": 500,
     # A run's manifest (files, rows, sha256) once its feeds are closed; see docs/DATA.md.
     "newsarchive.extensions.manifest.FeedManifest": 510,
-    # Off unless NEWSARCHIVE_WARC_ENABLED.
-    "newsarchive.extensions.warc.WarcArchive": 520,
 }
+# `scrapy check`: the callbacks' contracts run on saved pages (newsarchive.contracts).
+SPIDER_CONTRACTS = {"newsarchive.contracts.SavedPageContract": 10}
 ITEM_PIPELINES: dict[str, int] = {
     # Off (NotConfigured) unless NEWSARCHIVE_DATABASE_URL is set; see docs/POSTGRES.md.
     "newsarchive.pipelines.postgres.PostgresPipeline": 900,
@@ -89,6 +91,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "newsarchive.middlewares.resilience.BackoffRetryMiddleware": 550,
     "newsarchive.middlewares.resilience.OffsiteRedirectMiddleware": 650,
+    # Next to the downloader: records every raw answer (3xx, 5xx, robots.txt) as WARC.
+    "newsarchive.capture.middleware.WarcCaptureMiddleware": 950,
 }
 # Pages are ~50 KB: anything past 8 MiB is not a page of this site (counted, not followed).
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 from scrapy.utils.conf import closest_scrapy_cfg
 
@@ -13,6 +14,13 @@ from newsarchive.items import ARTICLE_FIELDS
 def user_agent(configured: str, contact_url: str) -> str:
     """NEWSARCHIVE_USER_AGENT, else the project's agent naming NEWSARCHIVE_CONTACT_URL."""
     return configured or f"newsarchive/0.1 (research archive; +{contact_url})"
+
+
+def require_run_records(settings: BaseSettings) -> None:
+    """NotConfigured in a crawl of Scrapy's own tools (NEWSARCHIVE_TOOL_RUN: ``scrapy parse``,
+    ``fetch``…), which looks at pages and leaves no run's records."""
+    if settings.getbool("NEWSARCHIVE_TOOL_RUN"):
+        raise NotConfigured("NEWSARCHIVE_TOOL_RUN: a Scrapy tool's crawl, not an archive run")
 
 
 def data_dir(settings: BaseSettings) -> Path:

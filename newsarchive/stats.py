@@ -112,10 +112,6 @@ CAUGHT_UP = f"{INCREMENTAL}/caught_up"  # 1 when the walk stopped on a page with
 RECHECKS = f"{INCREMENTAL}/rechecks"
 RETRIES = f"{INCREMENTAL}/retries"
 
-# --- raw capture (newsarchive.extensions.warc) -----------------------------------------------
-WARC_RECORDS = f"{PREFIX}/warc/responses"  # responses written to the run's WARC file
-
-
 # --- database (newsarchive.db, the PostgreSQL pipeline) ----------------------------------------
 DB = f"{PREFIX}/db"
 DB_ARTICLES_WRITTEN = f"{DB}/articles_written"  # article items stored (new, changed or re-seen)
@@ -141,6 +137,17 @@ SPIDERMON_VALIDATION = "spidermon/validation"  # Spidermon's own prefix (ItemVal
 SCHEMA_ITEMS = f"{SPIDERMON_VALIDATION}/items"  # items validated
 SCHEMA_ITEMS_WITH_ERRORS = f"{SPIDERMON_VALIDATION}/items/errors"  # items with a violation
 SCHEMA_FIELD_ERRORS = f"{SPIDERMON_VALIDATION}/fields/errors"  # + "/<error>/<field>"
+
+
+# --- raw capture (issue 12: newsarchive.capture) ----------------------------------------------
+CAPTURE_RECORDS = f"{PREFIX}/capture/exchanges"  # request/response pairs handed to the writer
+CAPTURE_BYTES = f"{PREFIX}/capture/response_bytes"  # response body bytes recorded
+CAPTURE_BROWSER_RECORDS = f"{PREFIX}/capture/browser_exchanges"  # of those, seen by Chromium
+CAPTURE_BROWSER_MISSED = f"{PREFIX}/capture/browser_missed"  # page closed before the body came
+CAPTURE_FILES = f"{PREFIX}/capture/warc_files"
+CAPTURE_PAGES = f"{PREFIX}/capture/pages"  # listing and article pages in pages.jsonl
+CAPTURE_FAILED = f"{PREFIX}/capture/failed"  # 1: writing a WARC file failed (disk full, …)
+CAPTURE_WACZ_FAILED = f"{PREFIX}/capture/wacz_failed"  # 1: packaging failed; the WARCs stay
 
 
 # --- honest verdicts (issue 11: newsarchive.monitor, the spider, the job, the writer) --------

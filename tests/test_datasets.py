@@ -232,7 +232,7 @@ def test_run_manifest_checksums_verify(archive):
     assert manifest["software"]["newsarchive"] and manifest["created_at"]
     feeds = [f for f in manifest["files"] if f["format"] == "jsonlines"]
     assert sum(f["rows"] for f in feeds) == run.summary["items"]
-    assert {f["format"] for f in manifest["files"]} == {"jsonlines", "csv", "warc"}
+    assert {f["format"] for f in manifest["files"]} == {"jsonlines", "csv", "warc", "wacz"}
     # A changed byte is caught.
     copy = archive.tmp / "tampered"
     shutil.copytree(run.manifest_path.parent, copy)
@@ -248,7 +248,10 @@ def test_dash_o_writes_a_plain_jsonl_and_a_manifest(archive):
     lines = archive.kcna_output.read_text(encoding="utf-8").splitlines()
     assert len(lines) == archive.kcna.summary["items"] > 0
     assert tuple(json.loads(lines[0])) == ARTICLE_FIELDS
-    (entry,) = archive.kcna.manifest["files"]
+    # Besides the run's raw capture (on by default), the one -O file.
+    files = archive.kcna.manifest["files"]
+    (entry,) = [f for f in files if f["format"] not in ("warc", "wacz")]
+    assert sorted({f["format"] for f in files if f is not entry}) == ["wacz", "warc"]
     assert entry["rows"] == len(lines) and entry["compression"] is None
     assert verify_manifest(archive.kcna.manifest_path) == []
 
@@ -258,8 +261,8 @@ def test_dash_o_writes_a_plain_jsonl_and_a_manifest(archive):
 
 def test_warc_holds_every_article_response(archive):
     run = archive.first
-    path = Path(run.summary["warc"])
-    assert path == run.data_dir / "warc" / "naenara" / f"{run.run_id}.warc.gz"
+    (path,) = map(Path, run.summary["warc_files"])
+    assert path == run.data_dir / "warc" / "naenara" / run.run_id / f"{run.run_id}-00001.warc.gz"
     responses: dict[str, bytes] = {}
     response_ids: dict[str, str] = {}  # WARC-Record-ID -> target URI
     requests: dict[str, str] = {}  # WARC-Concurrent-To -> target URI

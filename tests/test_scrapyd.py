@@ -61,12 +61,15 @@ class Stack:
         self.egg_names: list[str] = []
 
     def schedule(
-        self, *args: str, credentials: bool = True, url: str | None = None
+        self, *args: str, credentials: bool = True, url: str | None = None, database: bool = False
     ) -> subprocess.CompletedProcess[str]:
-        """``python -m newsarchive.schedule`` as cron would run it (empty HOME, no netrc)."""
+        """``python -m newsarchive.schedule`` as cron would run it (empty HOME, no netrc);
+        ``database``: with NEWSARCHIVE_DATABASE_URL, so it reads crawl_runs too."""
         home = self.root / "empty-home"
         home.mkdir(exist_ok=True)
         env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "SCRAPYD_URL": url or self.scrapyd.url}
+        if database:
+            env["NEWSARCHIVE_DATABASE_URL"] = self.db_url
         if credentials:
             env.update(
                 SCRAPYD_USERNAME=self.scrapyd.username, SCRAPYD_PASSWORD=self.scrapyd.password
@@ -260,3 +263,107 @@ def test_a_scheduled_job_with_a_bad_setting_dies_in_one_line(stack):
     assert len(stderr) == 1, log[-3000:]
     assert "scrapy crawl: error: -s NEWSARCHIVE_MIN_ITEMS='x' is not a whole number" in stderr[0]
     assert "Traceback" not in log[log.index(f"job='{job['id']}'") :]  # nothing since it began
+
+
+# --- arguments checked before scheduling; the previous job's outcome -------------------------
+# These run after the bad-setting job above, in this order: each reads the job before it.
+
+
+def jobs_now(stack: Stack) -> dict[str, list[str]]:
+    jobs = stack.scrapyd.api("listjobs.json", {"project": PROJECT})
+    return {
+        state: [job["id"] for job in jobs[state]] for state in ("pending", "running", "finished")
+    }
+
+
+def scheduled_job(result: subprocess.CompletedProcess[str]) -> str:
+    match = JOB_LINE.search(result.stdout)
+    assert match, result.stdout + result.stderr
+    return match["job"]
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        (
+            "bogus=1",
+            "unknown spider argument(s) bogus; known: full, recheck_days, render, start_url",
+        ),
+        ("recheck_days=soon", "recheck_days='soon' is not a whole number"),
+        ("start_url=ftp://x/", "is not an absolute http(s) URL"),
+    ],
+)
+def test_bad_spider_arguments_are_refused_before_scheduling(stack, argument, message):
+    before = jobs_now(stack)
+    result = stack.schedule("naenara", "-a", argument)
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("newsarchive-schedule: error: newsarchive/naenara: "), line
+    assert message in line and line.endswith("nothing scheduled"), line
+    assert result.stdout == ""
+    assert jobs_now(stack) == before  # no job was made, so none died
+
+
+def test_the_previous_jobs_outcome_is_reported_and_a_failure_exits_4(stack):
+    scrapyd = stack.scrapyd
+    fast = [arg for name, value in FAST.items() for arg in ("-s", f"{name}={value}")]
+    died_of_setting = scrapyd.api("listjobs.json", {"project": PROJECT})["finished"][0]["id"]
+
+    # 1. The job before (the bad -s of the test above) exited 2 at once: said, exit 4; the
+    #    new job is scheduled all the same (the archive goes on). It walks the whole stream
+    #    and fails its monitor (min_items) on purpose.
+    failing = stack.schedule(
+        "naenara", *fast, "-a", "full=1", "-s", "NEWSARCHIVE_MIN_ITEMS=1000", database=True
+    )
+    assert failing.returncode == 4, failing.stdout + failing.stderr
+    (line,) = failing.stderr.splitlines()
+    assert f"previous job {died_of_setting} " in line and "failed with exit status 2" in line
+    assert "-s NEWSARCHIVE_MIN_ITEMS='x' is not a whole number" in line, line
+    failing_job = scheduled_job(failing)
+    scrapyd.wait_for_job(failing_job)
+
+    # 2. That one ran to the end and failed a check: its outcome and its crawl_runs row say so.
+    plain = stack.schedule("naenara", *fast, database=True)
+    assert plain.returncode == 4, plain.stdout + plain.stderr
+    (line,) = plain.stderr.splitlines()
+    assert f"previous job {failing_job} " in line and "failed with exit status 1" in line, line
+    assert "monitor checks failed: min_items" in line, line
+    assert "crawl_runs: finished, failed: " in line and "min_items" in line.split("crawl_runs")[1]
+    with psycopg.connect(stack.db_url) as conn:
+        (failed,) = conn.execute(
+            "SELECT failed FROM crawl_runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
+    assert failed is True
+    scrapyd.wait_for_job(scheduled_job(plain))
+
+    # 3. A run with nothing new passed: exit 0, one line saying so.
+    passed_job = scrapyd.api("listjobs.json", {"project": PROJECT})["finished"][0]["id"]
+    slow = stack.schedule("naenara", "-a", "full=1", database=True)  # production politeness
+    assert slow.returncode == 0, slow.stdout + slow.stderr
+    assert re.search(rf"previous job {passed_job} \(ended [^)]+\) passed \(run \w", slow.stdout)
+    assert "crawl_runs: finished" in slow.stdout and slow.stderr == ""
+
+    # 4. That slow job is killed (kill -9) while it runs: the next call says it died.
+    slow_job = scheduled_job(slow)
+    pid = wait_until_running(stack, slow_job)
+    os.kill(pid, 9)
+    scrapyd.wait_for_job(slow_job)
+    after_kill = stack.schedule("naenara", *fast, database=True)
+    assert after_kill.returncode == 4, after_kill.stdout + after_kill.stderr
+    (line,) = after_kill.stderr.splitlines()
+    assert f"previous job {slow_job} " in line and " died: " in line, line
+    scrapyd.wait_for_job(scheduled_job(after_kill))
+
+
+def wait_until_running(stack: Stack, jobid: str, timeout: float = 60) -> int:
+    """The pid of a running job, once its log shows the crawl has begun."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = stack.scrapyd.api("listjobs.json", {"project": PROJECT})
+        for job in jobs["running"]:
+            if job["id"] == jobid and "Spider opened" in stack.scrapyd.job_log(jobid):
+                return int(job["pid"])
+        time.sleep(0.2)
+    raise TimeoutError(f"job {jobid} did not start: {stack.scrapyd.job_log(jobid)[-2000:]}")

@@ -97,9 +97,14 @@ class Command(DatabaseCommand):
         filters, formats, folder, batch_size = arguments
         try:
             result = export_archive(
-                url, folder, filters=filters, formats=formats, batch_size=batch_size,
+                url,
+                folder,
+                filters=filters,
+                formats=formats,
+                batch_size=batch_size,
+                escape_formulas=self.settings.getbool("NEWSARCHIVE_CSV_ESCAPE_FORMULAS"),
                 replace=opts.replace,
-            )  # fmt: skip
+            )
         except (UnknownSource, FolderRefused) as exc:  # usage problems: nothing written
             self.fail(str(exc), USAGE_ERROR)
             return

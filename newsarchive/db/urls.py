@@ -7,6 +7,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 _KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+#: ``user:password@`` in text that is no URL, e.g. the typo ``postgresql//user:pw@host/db``.
+_USERINFO_PASSWORD = re.compile(r"([^\s/:@=']+):([^\s@]+)@")
 
 
 class InvalidDatabaseURL(ValueError):
@@ -17,7 +19,8 @@ def mask_url(url: str) -> str:
     """``url`` with any password replaced by ``***``: URL form (``user:pw@``, ``?password=``)
     and keyword/value form (``password=pw``) alike."""
     if "://" not in url:
-        return _KEYWORD_PASSWORD.sub(lambda m: m.group(1) + MASK, url)
+        masked = _KEYWORD_PASSWORD.sub(lambda m: m.group(1) + MASK, url)
+        return _USERINFO_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", masked)
     parts = urlsplit(url)
     userinfo, at, hosts = parts.netloc.rpartition("@")
     netloc = parts.netloc
@@ -56,6 +59,8 @@ def secrets_of(url: str) -> list[str]:
     else:
         for match in _KEYWORD_PASSWORD.finditer(url):
             found.add(match.group(2).strip("'"))
+        for match in _USERINFO_PASSWORD.finditer(url):
+            found.update({match.group(2), unquote(match.group(2))})
     return sorted((s for s in found if s), key=len, reverse=True)
 
 

@@ -3,8 +3,8 @@
 Ordering: FeedExporter closes its files on ``spider_closed`` (each batch file also closes
 mid-run), telling ``feed_slot_closed`` for each. This extension collects those and writes the
 manifest on ``engine_stopped``, which Scrapy sends only after every ``spider_closed`` handler
-(the feed exporter's, the WARC writer's, the run summary's) has finished, so every file is
-complete when it is hashed. Hashing runs in a thread: a run's files can be large.
+(the feed exporter's, the WARC writer's and WACZ packager's, the run summary's) has finished,
+so every file is complete when it is hashed. Hashing runs in a thread: a run's files can be large.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from scrapy.utils.asyncio import run_in_thread
 from scrapy.utils.misc import load_object
 from w3lib.url import file_uri_to_path
 
+from newsarchive.capture import wacz_path, warc_files
 from newsarchive.extensions.progress import summary_path
-from newsarchive.extensions.warc import warc_enabled, warc_path
 from newsarchive.files import write_json_atomically
 from newsarchive.items import ARTICLE_FIELDS, ARTICLE_FIELDS_VERSION
 from newsarchive.manifest import (
@@ -32,7 +32,7 @@ from newsarchive.manifest import (
     build_manifest,
     file_entry,
 )
-from newsarchive.settings_helpers import data_dir, run_feed_folder
+from newsarchive.settings_helpers import data_dir, require_run_records, run_feed_folder
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class FeedManifest:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        require_run_records(crawler.settings)
         extension = cls(crawler)
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.feed_slot_closed, signal=signals.feed_slot_closed)
@@ -140,10 +141,14 @@ class FeedManifest:
             else {"name": feed.uri, "format": feed.file_format, "rows": feed.rows}
             for feed in self.feeds
         ]
-        warc = warc_path(folder, self.spider_name, self.run_id)
-        if warc_enabled(settings) and warc.is_file():
-            files.append(file_entry(warc, path.parent, rows=None, file_format="warc",
-                                    compression="gzip"))  # fmt: skip
+        # The raw capture (newsarchive.capture): the WARC files, and the WACZ holding them.
+        files += [
+            file_entry(warc, path.parent, rows=None, file_format="warc", compression="gzip")
+            for warc in warc_files(folder, self.spider_name, self.run_id)
+        ]
+        wacz = wacz_path(folder, self.spider_name, self.run_id)
+        if wacz.is_file():
+            files.append(file_entry(wacz, path.parent, rows=None, file_format="wacz"))
         manifest = build_manifest(
             kind="crawl_feed",
             files=files,
@@ -158,14 +163,14 @@ class FeedManifest:
             finish_reason=self.reason,
         )
         write_json_atomically(path, manifest, indent=2)
-        self._add_to_summary(folder, path, [feed.path for feed in self.feeds], warc)
+        self._add_to_summary(folder, path, [feed.path for feed in self.feeds], files)
         return path
 
     def _add_to_summary(
-        self, folder: Path, manifest: Path, feed_files: list[Path | None], warc: Path
+        self, folder: Path, manifest: Path, feed_files: list[Path | None], files: list[dict]
     ) -> None:
-        """Name the manifest, the feed files and the WARC in the run summary (written by
-        CrawlProgress on spider_closed, so before this)."""
+        """Name the manifest, the feed files, the WARC files and the WACZ (with its sha256) in
+        the run summary (written by CrawlProgress on spider_closed, so before this)."""
         spider = self.crawler.spider
         summary_file = (
             summary_path(self.crawler, spider)
@@ -177,6 +182,12 @@ class FeedManifest:
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
         summary["manifest"] = str(manifest)
         summary["feed_files"] = [str(p) for p in feed_files if p is not None]
-        if warc.is_file():
-            summary["warc"] = str(warc)
+        capture = [entry for entry in files if entry["format"] in ("warc", "wacz")]
+        summary["warc_files"] = [
+            str((manifest.parent / e["name"]).resolve()) for e in capture if e["format"] == "warc"
+        ]
+        for entry in capture:
+            if entry["format"] == "wacz":
+                summary["wacz"] = str((manifest.parent / entry["name"]).resolve())
+                summary["wacz_sha256"] = entry["sha256"]
         write_json_atomically(summary_file, summary, indent=2)

@@ -15,7 +15,7 @@ from newsarchive import stats as names
 from newsarchive.clock import utc_now
 from newsarchive.files import write_json_atomically
 from newsarchive.monitor import coverage
-from newsarchive.settings_helpers import data_dir
+from newsarchive.settings_helpers import data_dir, require_run_records
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ class CrawlProgress:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        require_run_records(crawler.settings)
         # 0 turns the progress lines off; the end-of-run summary is always written.
         interval = crawler.settings.getfloat("NEWSARCHIVE_PROGRESS_INTERVAL")
         extension = cls(crawler, interval)

@@ -22,7 +22,7 @@ from newsarchive.db.run_database import RunDatabase
 from newsarchive.db.urls import mask_url
 from newsarchive.extensions.monitor import RunMonitor
 from newsarchive.items import ArticleGoneItem, ArticleItem
-from newsarchive.settings_helpers import data_dir
+from newsarchive.settings_helpers import data_dir, require_run_records
 from newsarchive.signals import announce_changes
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class PostgresPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        require_run_records(crawler.settings)  # no crawl_runs row for `scrapy parse` & co.
         database = RunDatabase.for_crawler(crawler)
         if database is None:
             raise NotConfigured("NEWSARCHIVE_DATABASE_URL is not set: feeds only")

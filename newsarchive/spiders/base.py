@@ -163,8 +163,22 @@ class StreamSpider(scrapy.Spider):
             meta=browser.rendered_meta() if self.render == browser.RENDER_ALWAYS else None,
         )
 
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[ArticleItem | Request]:
+        """Scrapy's default callback (``scrapy parse URL`` with no ``-c``): an article page
+        gives its item, any other page is read as a listing."""
+        if is_article_url(response.url):
+            yield from self.parse_article(response)
+        else:
+            yield from self.parse_listing(response)
+
     def parse_listing(self, response: Response) -> Iterator[Request]:
-        """A listing page: queue its new articles, then the next page."""
+        """A listing page: queue its new articles, then the next page (the specimen: 19
+        articles and "More Articles").
+
+        @saved_page tests/fixtures/specimen_listing.html
+        @returns items 0 0
+        @returns requests 20 20
+        """
         self.walk.page_read()
         if not isinstance(response, TextResponse):
             self.drop(response.url, "not_html")
@@ -250,6 +264,13 @@ class StreamSpider(scrapy.Spider):
     def parse_article(
         self, response: Response, follow_stream: bool = False
     ) -> Iterator[ArticleItem | Request]:
+        """An article page: its item (and, from the start page, the stream it leads into).
+
+        @saved_page tests/fixtures/specimen_article.html
+        @returns items 1 1
+        @returns requests 0 0
+        @scrapes article_id url title body published_date source source_name source_language
+        """
         self.crawler.stats.inc_value(stats.ARTICLE_PAGES)
         if incomplete := response.meta.get(INCOMPLETE):
             # Still truncated or empty after retries: whatever text it holds is not the article.

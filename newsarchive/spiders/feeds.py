@@ -15,9 +15,12 @@ from newsarchive.settings_helpers import data_dir, default_feeds, feed_batch_siz
 
 
 def apply_feed_defaults(settings: BaseSettings) -> None:
-    """No FEEDS given: the data folder's feeds. Given (``-O``/``-o``, Scrapyd): articles only,
-    in the documented field order unless FEED_EXPORT_FIELDS says otherwise."""
+    """No FEEDS given: the data folder's feeds (none for `scrapy parse` and the other tools).
+    Given (``-O``/``-o``, Scrapyd): articles only, in the documented field order unless
+    FEED_EXPORT_FIELDS says otherwise."""
     if not settings.getdict("FEEDS"):
+        if settings.getbool("NEWSARCHIVE_TOOL_RUN"):
+            return
         settings.set(
             "FEEDS", default_feeds(data_dir(settings), feed_batch_size(settings)), priority="spider"
         )

@@ -1,0 +1,335 @@
+"""Raw capture (issue 12): every exchange a crawl reads is in the run's WARC files and WACZ.
+
+The crawl tests run ``scrapy crawl`` on the replica as a user would (capture on by default)
+and compare the capture with the replica's own request log: every answer the site gave,
+robots.txt, redirects and errors included, must be a response record, and the WACZ must pass
+``wacz validate`` (py-wacz) and hold every WARC file the run rotated through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import time
+import zipfile
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from newsarchive.browser import INSTALL_HINT, find_chromium
+from newsarchive.capture import PAGES_NAME
+from newsarchive.capture.package import package_run, wacz_command
+from newsarchive.capture.writer import BoundedHandoff, Exchange, WarcFiles, WriterThread
+from newsarchive.manifest import sha256_file, verify_manifest
+from newsarchive_replica.server import ReplicaServer
+from tests.crawling import CrawlResult, crawl
+
+#: Small enough that the replica's stream (~750 KB of gzip WARC) rotates into several files.
+ROTATE_BYTES = 200_000
+
+
+def exchange(url: str, body: bytes = b"<html><title>T</title></html>", status: int = 200,
+             kind: str | None = "article") -> Exchange:  # fmt: skip
+    return Exchange(
+        url=url, method="GET", request_headers=[("User-Agent", "test")], request_body=b"",
+        status=status, protocol="HTTP/1.1",
+        response_headers=[("Content-Type", "text/html"), ("Transfer-Encoding", "chunked")],
+        response_body=body, fetched_at=datetime.now(UTC), page_kind=kind,
+    )  # fmt: skip
+
+
+def read_warc(path: Path | io.BytesIO) -> list:
+    """(type, target URI, status, headers, body) of every record of one WARC file."""
+    stream = path.open("rb") if isinstance(path, Path) else path
+    with stream:
+        return [
+            (
+                r.rec_type,
+                r.rec_headers.get_header("WARC-Target-URI"),
+                r.http_headers.get_statuscode() if r.rec_type == "response" else None,
+                r,
+                r.content_stream().read(),
+            )
+            for r in ArchiveIterator(stream)
+        ]
+
+
+# --- the writer, without Scrapy -------------------------------------------------------------
+
+
+def test_rotation_by_size_starts_each_file_with_warcinfo(tmp_path):
+    files = WarcFiles(tmp_path, "run1", {"run_id": "run1"}, max_bytes=2_000)
+    for n in range(30):
+        files.write(exchange(f"http://site/newstream/{n}/", body=bytes(range(256)) * 8))
+    files.close()
+    assert len(files.paths) > 3
+    assert files.paths == sorted(tmp_path.glob("run1-*.warc.gz"))
+    uris = []
+    for path in files.paths:
+        records = read_warc(path)
+        assert records[0][0] == "warcinfo"
+        uris += [uri for kind, uri, *_ in records if kind == "response"]
+    assert uris == [f"http://site/newstream/{n}/" for n in range(30)]
+    # Scrapy hands the body over de-chunked: the stored headers say so.
+    (_, _, status, record, body) = next(r for r in read_warc(files.paths[0]) if r[0] == "response")
+    assert status == "200" and record.http_headers.get_header("Transfer-Encoding") is None
+    assert record.http_headers.get_header("Content-Length") == str(len(body))
+
+
+def test_page_list_holds_html_pages_with_their_warc_dates(tmp_path):
+    files = WarcFiles(tmp_path, "run1", {}, max_bytes=10**9)
+    files.write(exchange("http://site/listing/1/", kind="listing"))
+    files.write(exchange("http://site/newstream/1/", body=b"gzip? no", status=503))
+    files.write(exchange("http://site/robots.txt", body=b"User-agent: *", kind=None))
+    files.write(exchange("http://site/newstream/1/"))
+    files.close()
+    header, *pages = [json.loads(line) for line in (tmp_path / PAGES_NAME).open()]
+    assert header["format"] == "json-pages-1.0"
+    assert [(p["url"], p["kind"], p["title"]) for p in pages] == [
+        ("http://site/listing/1/", "listing", "T"), ("http://site/newstream/1/", "article", "T"),
+    ]  # fmt: skip
+    dates = {uri: r.rec_headers.get_header("WARC-Date")
+             for kind, uri, _, r, _ in read_warc(files.paths[0]) if kind == "response"}  # fmt: skip
+    assert all(page["ts"] == dates[page["url"]] for page in pages)
+
+
+def test_handoff_makes_the_reactor_wait_for_a_slow_disk():
+    """A writer slower than the network: bytes waiting never pass the budget (+ one job)."""
+    handoff = BoundedHandoff(budget=3_000)
+    peak = 0
+
+    class SlowFiles:
+        folder = Path("/nowhere")
+
+        def write(self, job: Exchange) -> None:
+            nonlocal peak
+            peak = max(peak, handoff.waiting_bytes)
+            time.sleep(0.01)
+
+        def close(self) -> None:
+            pass
+
+    writer = WriterThread(SlowFiles(), handoff)  # type: ignore[arg-type]
+    writer.start()
+
+    async def crawl_fast() -> float:
+        started = time.monotonic()
+        for n in range(40):
+            await handoff.put(exchange(f"http://site/{n}", body=b"x" * 1_000), 1_000)
+        return time.monotonic() - started
+
+    waited = asyncio.run(crawl_fast())
+    writer.stop()
+    writer.join(5)
+    assert peak <= 3_000 and waited > 0.2  # 37 of 40 jobs waited for the disk
+    assert handoff.waiting_bytes == 0
+
+
+def test_a_job_larger_than_the_budget_still_goes_through():
+    handoff = BoundedHandoff(budget=10)
+    asyncio.run(handoff.put("big", 1_000))
+    assert handoff.jobs.get_nowait() == ("big", 1_000)
+
+
+def test_a_failed_writer_keeps_draining(tmp_path):
+    """Disk full: the error is logged once, and the reactor is never left waiting."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    handoff = BoundedHandoff(budget=100)
+    writer = WriterThread(WarcFiles(blocker / "sub", "r", {}, 10**9), handoff)
+    writer.start()
+
+    async def send() -> None:
+        for n in range(20):
+            await asyncio.wait_for(handoff.put(exchange(f"http://s/{n}"), 60), 5)
+
+    asyncio.run(send())
+    writer.stop()
+    writer.join(5)
+    assert isinstance(writer.failed, OSError) and handoff.waiting_bytes == 0
+
+
+def test_packaging_failure_is_reported_and_the_warcs_stay(tmp_path):
+    bogus = tmp_path / "run-00001.warc.gz"
+    bogus.write_bytes(b"this is not a WARC file")
+    result = package_run([bogus], tmp_path, tmp_path / "run.wacz", "t", responses=3)
+    assert result.error == "its index lists 0 of the 3 responses recorded"
+    assert bogus.is_file() and not (tmp_path / "run.wacz").exists()
+    assert not (tmp_path / "run.wacz.part").exists()
+
+
+# --- a crawl of the replica -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def captured(tmp_path_factory) -> tuple[CrawlResult, list[dict], Path]:
+    """The replica's Naenara stream crawled with default settings (capture on), WARC files
+    rotated small; with the replica's log of every request it answered."""
+    data = tmp_path_factory.mktemp("capture")
+    with ReplicaServer() as site:
+        result = crawl(data, f"start_url={site.start_url('naenara', 'listing')}",
+                       settings={"NEWSARCHIVE_WARC_MAX_FILE_BYTES": str(ROTATE_BYTES)})  # fmt: skip
+        log = site.requests
+    assert result.returncode == 0, result.log[-3000:]
+    return result, log, data
+
+
+def wacz_records(wacz: Path) -> dict[str, list]:
+    with zipfile.ZipFile(wacz) as archive:
+        return {
+            name: read_warc(io.BytesIO(archive.read(name)))
+            for name in archive.namelist()
+            if name.startswith("archive/")
+        }
+
+
+def test_wacz_passes_wacz_validate(captured):
+    result, _, _ = captured
+    checked = subprocess.run(
+        wacz_command("validate", "-f", result.summary["wacz"]),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Validation succeeded, the passed WACZ is valid" in checked.stdout
+
+
+def test_wacz_holds_every_answer_the_site_gave(captured):
+    """Each request in the replica's log (listings, articles, robots.txt, redirects, 403s,
+    503s, 404/410s) is one response record with the same status, and nothing else is."""
+    result, log, _ = captured
+    answered = Counter((entry["path"], entry["query"], str(entry["status"])) for entry in log)
+    recorded: Counter = Counter()
+    requests, responses = set(), {}
+    for records in wacz_records(Path(result.summary["wacz"])).values():
+        for kind, uri, status, record, _ in records:
+            record_id = record.rec_headers.get_header("WARC-Record-ID")
+            if kind == "response":
+                parts = urlsplit(uri)
+                recorded[(parts.path, parts.query, status)] += 1
+                responses[record_id] = uri
+                assert record.rec_headers.get_header("WARC-Date")
+            elif kind == "request":
+                requests.add((record.rec_headers.get_header("WARC-Concurrent-To"), uri))
+    assert recorded == answered
+    assert set(responses.items()) == requests  # each response with its request
+    statuses = {status for _, _, status in answered}
+    assert {"200", "301", "302", "403", "503"} <= statuses
+    assert ("/robots.txt", "", "200") in answered
+    assert result.summary["items"] > 150
+
+
+def test_wacz_holds_every_rotated_warc_file(captured):
+    result, _, data = captured
+    warcs = [Path(p) for p in result.summary["warc_files"]]
+    run_id = result.summary["run_id"]
+    assert len(warcs) >= 3
+    assert warcs == sorted((data / "warc" / "naenara" / run_id).glob("*.warc.gz"))
+    assert all(path.stat().st_size < ROTATE_BYTES + 200_000 for path in warcs)
+    with zipfile.ZipFile(result.summary["wacz"]) as archive:
+        package = json.loads(archive.read("datapackage.json"))
+        for path in warcs:  # byte for byte, and listed with its hash
+            assert archive.read(f"archive/{path.name}") == path.read_bytes()
+        listed = {resource["path"] for resource in package["resources"]}
+        cdxj = gzip.decompress(archive.read("indexes/index.cdx.gz")).decode()
+    assert {f"archive/{path.name}" for path in warcs} | {"indexes/index.cdx.gz"} <= listed
+    assert all(r["hash"].startswith("sha256:") for r in package["resources"])
+    indexed = {json.loads(line.split(" ", 2)[2])["filename"] for line in cdxj.splitlines()}
+    assert indexed == {path.name for path in warcs}
+
+
+def test_pages_index_lists_every_listing_and_article_page(captured):
+    result, log, _ = captured
+    with zipfile.ZipFile(result.summary["wacz"]) as archive:
+        header, *pages = [json.loads(x) for x in archive.read("pages/pages.jsonl").splitlines()]
+    assert header["format"] == "json-pages-1.0"
+    html_pages = Counter(
+        (e["path"], e["query"]) for e in log if e["status"] == 200 and e["path"] != "/robots.txt"
+    )
+    listed = Counter((urlsplit(p["url"]).path, urlsplit(p["url"]).query) for p in pages)
+    assert listed == html_pages
+    kinds = Counter(page["kind"] for page in pages)
+    assert kinds["listing"] >= 9 and kinds["article"] >= result.summary["items"]
+
+
+def test_summary_and_manifest_name_the_wacz_and_its_sha256(captured):
+    result, _, _ = captured
+    wacz = Path(result.summary["wacz"])
+    assert wacz.name == f"{result.summary['run_id']}.wacz"
+    assert result.summary["wacz_sha256"] == sha256_file(wacz)
+    manifest_path = Path(result.summary["manifest"])
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    (entry,) = [f for f in manifest["files"] if f["format"] == "wacz"]
+    assert entry["sha256"] == result.summary["wacz_sha256"]
+    assert len([f for f in manifest["files"] if f["format"] == "warc"]) == len(
+        result.summary["warc_files"]
+    )
+    assert verify_manifest(manifest_path) == []
+    assert "WACZ" in result.log and "Reading and Indexing All WARCs" in result.log
+
+
+def test_capture_off_writes_nothing(tmp_path):
+    with ReplicaServer(naenara_articles=60) as site:
+        result = crawl(tmp_path, f"start_url={site.start_url('naenara', 'listing')}",
+                       settings={"NEWSARCHIVE_WARC_ENABLED": "False"})  # fmt: skip
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.items and not (tmp_path / "warc").exists()
+    assert "wacz" not in result.summary and result.summary["warc_files"] == []
+
+
+def test_capture_waits_for_no_thread_when_nothing_was_fetched():
+    """The writer thread of a run ends when asked, even with nothing written."""
+    handoff = BoundedHandoff(budget=1)
+    writer = WriterThread(WarcFiles(Path("/nonexistent-never-created"), "r", {}, 1), handoff)
+    writer.start()
+    writer.stop()
+    writer.join(5)
+    assert not writer.is_alive() and writer.failed is None
+    assert not Path("/nonexistent-never-created").exists()
+
+
+# --- a scripted listing, rendered in Chromium -------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("render", ["auto", "always"])
+def test_browser_requests_of_a_scripted_listing_are_recorded(tmp_path, render):
+    """What Chromium fetched (the listing, its script, the "More Articles" XHRs; with
+    ``render=always`` every article too, redirects included) is in the WACZ beside the plain
+    HTTP exchanges: again every answer of the replica's log."""
+    found = find_chromium(os.environ.get("NEWSARCHIVE_CHROMIUM_PATH", ""))
+    if found.path is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI=true and no Chromium: {INSTALL_HINT}")
+        pytest.skip(f"no Chromium: {INSTALL_HINT}")
+    with ReplicaServer(scripted=True, naenara_articles=60) as site:
+        # always: from an article page, as tests/test_browser.py does for scripted listings
+        start = site.start_url("naenara", "listing" if render == "auto" else "article")
+        result = crawl(tmp_path, f"start_url={start}", f"render={render}")
+        log, expected = site.requests, site.expected("naenara")
+    assert result.returncode == 0, result.log[-3000:]
+    answered = Counter((entry["path"], entry["query"], str(entry["status"])) for entry in log)
+    recorded: Counter = Counter()
+    for records in wacz_records(Path(result.summary["wacz"])).values():
+        for kind, uri, status, _, _ in records:
+            if kind == "response":
+                recorded[(urlsplit(uri).path, urlsplit(uri).query, status)] += 1
+    assert recorded == answered
+    assert any(path == "/wp-admin/admin-ajax.php" for path, _, _ in recorded)
+    with zipfile.ZipFile(result.summary["wacz"]) as archive:
+        pages = [json.loads(x) for x in archive.read("pages/pages.jsonl").splitlines()[1:]]
+    listings = [p["url"] for p in pages if p["kind"] == "listing"]
+    if render == "auto":  # the listing read over HTTP (it needs a browser), then in Chromium
+        assert listings == [site.start_url("naenara", "listing")] * 2
+    else:
+        assert len(listings) == 1 and "paged=2" in listings[0]
+    assert re.search(r"'newsarchive/capture/browser_exchanges': [1-9]", result.log)
+    assert len(result.items) == len(expected) > 50
