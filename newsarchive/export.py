@@ -24,6 +24,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -35,8 +36,10 @@ from psycopg import sql
 
 from newsarchive import config
 from newsarchive.csv_cells import escape_formula
+from newsarchive.db import statements
 from newsarchive.db.errors import CANNOT_CONNECT, error_line
 from newsarchive.db.urls import describe_target
+from newsarchive.export_folder import check_output_folder, put_in_place, staging_folder
 from newsarchive.files import write_json_atomically
 from newsarchive.items import ARTICLE_FIELDS, ARTICLE_FIELDS_VERSION
 from newsarchive.manifest import MANIFEST_NAME, build_manifest, file_entry
@@ -386,6 +389,29 @@ class ExportResult:
     run_ids: set[str] = field(default_factory=set)
 
 
+class UnknownSource(ExportError):
+    """``--source`` names no label the archive holds; the message lists the labels it does."""
+
+
+#: Labels listed at most in the hint of an unknown ``--source``.
+MAX_LABELS_SHOWN = 20
+
+
+def check_source(conn: psycopg.Connection, source: str | None) -> None:
+    """Raise UnknownSource when no article carries the label ``source``: a mistyped label
+    (``Naenara`` for ``Naenara (En)``) would otherwise export 0 rows and look like success."""
+    if source is None:
+        return
+    found = conn.execute(statements.SOURCE_EXISTS, (source,)).fetchone()
+    if found and found[0]:
+        return
+    labels = [row[0] for row in conn.execute(statements.SOURCE_LABELS).fetchall()]
+    shown = ", ".join(repr(label) for label in labels[:MAX_LABELS_SHOWN])
+    more = f" and {len(labels) - MAX_LABELS_SHOWN} more" if len(labels) > MAX_LABELS_SHOWN else ""
+    held = f"the archive holds {shown}{more}" if labels else "the archive holds no articles"
+    raise UnknownSource(f"--source {source!r} is no source label of the archive; {held}")
+
+
 def connect(url: str, connect_timeout: int = 10) -> psycopg.Connection:
     """A connection, or ExportError naming the server (never the password)."""
     try:
@@ -434,10 +460,39 @@ def export_archive(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
     escape_formulas: bool = config.default("NEWSARCHIVE_CSV_ESCAPE_FORMULAS"),
+    replace: bool = False,
 ) -> ExportResult:
     """Write the archive's rows matching ``filters`` to ``folder`` in each format, then
-    ``manifest.json``. Raises ExportError (one line) when the database cannot be used.
-    ``escape_formulas``: CSV cells are made inert (newsarchive.csv_cells)."""
+    ``manifest.json``. Raises ExportError (one line) when the database cannot be used or the
+    source label is unknown (UnknownSource), FolderRefused when the folder holds something
+    else (``newsarchive.export_folder``). ``escape_formulas``: CSV cells are made inert
+    (newsarchive.csv_cells).
+
+    The files are written to a staging folder beside ``folder`` and renamed into place once
+    complete, so ``folder`` never holds part of one export beside part of another."""
+    check_output_folder(folder, replace)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_folder(folder)
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        result = _export_to(url, staging, filters, formats, batch_size, progress, escape_formulas)
+        put_in_place(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    files = [folder / path.name for path in result.files]
+    return ExportResult(folder, folder / MANIFEST_NAME, result.rows, files, result.run_ids)
+
+
+def _export_to(
+    url: str,
+    folder: Path,
+    filters: ExportFilters,
+    formats: Iterable[str],
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+    escape_formulas: bool,
+) -> ExportResult:
+    """The export itself, into ``folder`` (the staging folder)."""
     columns, query, params = build_query(filters)
     stem = "revisions" if filters.revisions else "articles"
     formats = tuple(formats)
@@ -452,6 +507,7 @@ def export_archive(
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             conn.execute("SET LOCAL TIME ZONE 'UTC'")
             version = schema_version(conn)
+            check_source(conn, filters.source)
             folder.mkdir(parents=True, exist_ok=True)
             writers = [
                 CsvWriter(folder, stem, columns, escape_formulas)

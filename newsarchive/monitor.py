@@ -136,6 +136,7 @@ def evaluate(values: Mapping[str, Any], limits: Thresholds, finish_reason: str) 
         _listings_have_links(values),
         _listings_fetched(values),
         _pagination(values),
+        _database(values),
         _coverage(values, limits),
         _error_rate(values, limits),
         _drop_rate(values, limits),
@@ -174,23 +175,37 @@ def _blocked(values: Mapping[str, Any], limits: Thresholds) -> Check:
 
 
 def _min_items(values: Mapping[str, Any], limits: Thresholds) -> Check:
-    """At least NEWSARCHIVE_MIN_ITEMS articles; an incremental run (one that stops at the
-    first listing page with nothing new) may find none: its floor is 0, and the
-    article_links check still fails it when the listings showed no article at all."""
+    """At least NEWSARCHIVE_MIN_ITEMS articles, unless nothing was missing: an incremental
+    run (one that stops at the first listing page with nothing new), a walk (``full=1``)
+    whose listings named only articles archived before, or a JOBDIR job finished by an
+    earlier run. Their floor is 0; the article_links check still fails a run whose listings
+    showed no article at all, and an empty archive has nothing "archived before"."""
     items = _n(values, names.ITEMS)
-    incremental = values.get(names.INCREMENTAL_MODE) == "incremental"
-    floor = 0 if incremental else limits.min_items
     message = f"{items} articles archived (NEWSARCHIVE_MIN_ITEMS={limits.min_items}"
-    if incremental:
-        known = _n(values, names.KNOWN_SKIPPED)
-        message += f"; incremental run, {known} listed articles archived before: floor 0"
-    return Check("min_items", items >= floor, message + ")")
+    why_zero = _nothing_missing(values)
+    if why_zero:
+        message += f"; {why_zero}: floor 0"
+    return Check("min_items", items >= (0 if why_zero else limits.min_items), message + ")")
+
+
+def _nothing_missing(values: Mapping[str, Any]) -> str | None:
+    """Why this run may archive nothing and still be right, in words; None when it may not."""
+    known = _n(values, names.KNOWN_SKIPPED)
+    if _n(values, names.JOB_FINISHED_BEFORE):
+        return "the job (JOBDIR) had nothing left: an earlier run finished it"
+    if values.get(names.INCREMENTAL_MODE) == "incremental":
+        return f"incremental run, {known} listed articles archived before"
+    if known and not _n(values, names.NEW_LISTED):
+        return f"every one of the {known} listed articles was archived before"
+    return None
 
 
 def _article_links(values: Mapping[str, Any]) -> Check:
     links, read = _n(values, names.ARTICLE_LINKS), _n(values, names.LISTINGS_READ)
     if links:
         return Check("article_links", True, f"{links} article links on {read} listings")
+    if _n(values, names.JOB_FINISHED_BEFORE):
+        return Check("article_links", True, "no listing read: the job (JOBDIR) was finished")
     return Check(
         "article_links",
         False,
@@ -209,12 +224,12 @@ def _listings_have_links(values: Mapping[str, Any]) -> Check:
 
 
 def _listings_fetched(values: Mapping[str, Any]) -> Check:
-    """Listing pages that never came, or scripted listings a browser could not page (without
-    render=never, which is the user's choice): the stream beyond them was not read."""
+    """Listing pages that never came, or scripted listings that were not paged (no browser,
+    a browser error, or ``-a render=never``: a user's choice, but the stream beyond them was
+    still not read, so the run did not archive it)."""
     failed = dict(names.with_prefix(values, names.LISTING_FAILED))
     for reason, count in names.with_prefix(values, names.LISTING_NOT_FOLLOWED).items():
-        if reason != "render_never":
-            failed[f"not_rendered_{reason}"] = count
+        failed[f"not_rendered_{reason}"] = count
     if failed:
         return Check(
             "listings_fetched",
@@ -236,6 +251,24 @@ def _pagination(values: Mapping[str, Any]) -> Check:
         )
     note = f" ({loops} loops back to earlier pages cut)" if loops else ""
     return Check("pagination", True, f"pagination ended{note}")
+
+
+def _database(values: Mapping[str, Any]) -> Check:
+    """Items the PostgreSQL archive never got: kept in the spill file (nothing is lost), but
+    the archive is behind until someone loads it, so the run failed."""
+    spilled = _n(values, names.DB_SPILLED)
+    if not spilled:
+        return Check("database", True, "every item reached the database (or none is configured)")
+    return Check("database", False, spill_notice(spilled, values.get(names.DB_SPILL_FILE)))
+
+
+def spill_notice(spilled: int, spill_file: Any) -> str:
+    """ "N items wait in the spill; the command that loads them", in one line."""
+    where = str(spill_file) if spill_file else "<data>/spill/"
+    return (
+        f"{spilled} items never reached PostgreSQL and wait in the spill file {where}: "
+        f"load them with `scrapy dbloadspill {where}`"
+    )
 
 
 def _coverage(values: Mapping[str, Any], limits: Thresholds) -> Check:

@@ -148,3 +148,13 @@ CAPTURE_FILES = f"{PREFIX}/capture/warc_files"
 CAPTURE_PAGES = f"{PREFIX}/capture/pages"  # listing and article pages in pages.jsonl
 CAPTURE_FAILED = f"{PREFIX}/capture/failed"  # 1: writing a WARC file failed (disk full, …)
 CAPTURE_WACZ_FAILED = f"{PREFIX}/capture/wacz_failed"  # 1: packaging failed; the WARCs stay
+
+
+# --- honest verdicts (issue 11: newsarchive.monitor, the spider, the job, the writer) --------
+#: 1 when a JOBDIR run found its job finished by an earlier run: nothing was left to crawl.
+JOB_FINISHED_BEFORE = f"{PREFIX}/job/finished_before"
+#: The spill file of this run (a path), set by the PostgreSQL pipeline once it has flushed.
+DB_SPILL_FILE = f"{DB}/spill_file"
+#: Listings whose article links all lead to another host (a start URL on an alias of the
+#: site: ``localhost`` while the pages link to ``127.0.0.1``).
+ALIAS_HOST_LISTINGS = f"{PREFIX}/links/alias_host"

@@ -20,6 +20,7 @@ shorthand                              what the client gets
 ``truncate`` / ``truncate:0.3``        the first half (or 30 %) of the page, Content-Length matching
 ``empty``                              200 with an empty body
 ``oversize:2000000``                   the page padded to that many bytes
+``oversize_stream:2000000``            the same, streamed without Content-Length (then closed)
 ``redirect:http://other/x``            302 to that URL (another host)
 ``theme:date_label``                   the ``Date:`` label renamed (``Published:``)
 ``theme:no_body``                      the article body left out
@@ -101,8 +102,9 @@ def parse_action(action: str | dict[str, Any]) -> dict[str, Any]:
         return {"do": "delay", "seconds": float(argument or 1)}
     if name == "truncate":
         return {"do": "truncate", "fraction": float(argument or 0.5)}
-    if name == "oversize":
-        return {"do": "oversize", "bytes": int(argument or 2_000_000)}
+    if name in ("oversize", "oversize_stream"):
+        spec = {"do": "oversize", "bytes": int(argument or 2_000_000)}
+        return {**spec, "stream": True} if name == "oversize_stream" else spec
     if name == "redirect":
         if not argument:
             raise FaultError("redirect needs a location: redirect:http://host/path")
@@ -265,6 +267,8 @@ class FaultInjector:
         elif do == "oversize":
             padding = max(0, int(action["bytes"]) - len(body))
             body += b"<!--" + b"x" * max(0, padding - 7) + b"-->"
+            if action.get("stream"):
+                headers = {**headers, DIRECTIVE: "stream"}
         elif do == "theme":
             text = body.decode("utf-8")
             for pattern, replacement in THEMES[action["name"]]:
@@ -318,6 +322,10 @@ class FaultInjector:
             handler.close_connection = True
             sock.close()
             return True
+        if directive == "stream":  # no Content-Length: the body ends when the connection does
+            headers["Connection"] = "close"
+            handler.close_connection = True
+            return False
         if directive.startswith("delay="):
             time.sleep(float(directive.removeprefix("delay=")))
         return False

@@ -160,7 +160,9 @@ def test_render_never_counts_the_scripted_listing(watch, tmp_path):
     with ReplicaServer(scripted=True, naenara_articles=60) as site:
         url = site.start_url("naenara", "listing")
         result = crawl(tmp_path, f"start_url={url}", "render=never")
-        assert result.returncode == 0, result.log[-3000:]
+        # Issue 11: the user's choice, but the stream past the first page was not read.
+        assert result.returncode == 1, result.log[-3000:]
+        assert result.summary["monitor"]["failed"] == ["listings_fetched"]
         assert comparable(result.items) == items_of_pages(site, range(1, 2))
         assert not ajax_requests(site)
     assert len(log_lines(result, "render=never")) == 1

@@ -224,7 +224,9 @@ def test_full_walks_past_what_is_archived(tmp_path):
     assert stat(spider, stats.CAUGHT_UP) == 0
 
 
-def test_a_listing_that_repeats_an_earlier_page_ends_the_walk_with_a_gap(tmp_path):
+def test_a_listing_that_repeats_an_earlier_page_ends_the_walk_at_its_end(tmp_path):
+    """Issue 11: a loop back to an earlier page means every page pagination offers was read:
+    the walk reached its end (it used to count as a gap, and every later run walked it all)."""
     spider = make_spider(tmp_path)
     list(spider.parse_listing(page("specimen_listing.html", LISTING_URL)))
     again = page("specimen_listing.html", NEXT_LISTING_URL)
@@ -232,7 +234,8 @@ def test_a_listing_that_repeats_an_earlier_page_ends_the_walk_with_a_gap(tmp_pat
     assert requests == []  # its articles were queued already; the loop is not followed
     assert stat(spider, stats.LISTING_LOOPS) == 1
     assert stat(spider, stats.DUPLICATE_LINKS) == len(hrefs("specimen_listing.html"))
-    assert not spider.incremental.walk_complete("finished")
+    assert spider.incremental.walk_complete("finished")
+    assert not spider.incremental.walk_complete("shutdown")
 
 
 def test_the_page_cap_stops_the_walk_with_a_gap(tmp_path):

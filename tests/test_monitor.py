@@ -45,7 +45,8 @@ def test_a_healthy_run_passes_every_check():
     assert verdict.reason is None
     assert {c.name for c in verdict.checks} == {
         "finished", "blocked", "min_items", "article_links", "listings_have_links",
-        "listings_fetched", "pagination", "coverage", "error_rate", "drop_rate", "layout",
+        "listings_fetched", "pagination", "database", "coverage", "error_rate", "drop_rate",
+        "layout",
     }  # fmt: skip
     assert verdict.to_json()["failed"] == []
 
@@ -74,6 +75,51 @@ def test_min_items_floor_and_zero_for_incremental_runs():
     assert "not the same as nothing new" in verdict.reason
 
 
+def test_min_items_floor_is_zero_when_nothing_was_missing():
+    """Issue 11: ``full=1`` again on an archive that holds everything, or a finished JOBDIR
+    job run again, archives nothing and is right; a first walk that finds nothing is not."""
+    everything_known = healthy(**{
+        names.ITEMS: 0, names.INCREMENTAL_MODE: "full", names.KNOWN_SKIPPED: 40,
+        names.KNOWN_AT_START: 40,
+    })  # fmt: skip
+    verdict = evaluate(everything_known, LIMITS, "finished")
+    assert verdict.passed, verdict.reason
+    assert "every one of the 40 listed articles was archived before" in check(
+        everything_known, "min_items").message  # fmt: skip
+    # One listed article the archive did not hold, and no item for it: something is missing.
+    one_new = {**everything_known, names.NEW_LISTED: 1}
+    assert not check(one_new, "min_items").passed
+    # A first walk of an empty archive that finds nothing still fails.
+    empty_archive = healthy(**{names.ITEMS: 0, names.INCREMENTAL_MODE: "resume"})
+    assert not check(empty_archive, "min_items").passed
+    nothing_listed = {**empty_archive, names.ARTICLE_LINKS: 0, names.LISTINGS_READ: 0}
+    verdict = evaluate(nothing_listed, LIMITS, "finished")
+    assert {"min_items", "article_links"} <= {c.name for c in verdict.failed}
+
+
+def test_a_finished_jobdir_job_has_nothing_left():
+    finished_job = {names.JOB_FINISHED_BEFORE: 1, "downloader/request_count": 0}
+    verdict = evaluate(finished_job, LIMITS, "finished")
+    assert verdict.passed, verdict.reason
+    assert "the job (JOBDIR) had nothing left" in check(finished_job, "min_items").message
+    assert check(finished_job, "article_links").passed
+    # Without the job's word, a run that read nothing is still "nothing found".
+    assert not evaluate({"downloader/request_count": 0}, LIMITS, "finished").passed
+
+
+def test_database_check_fails_while_items_wait_in_the_spill():
+    assert check(healthy(), "database").passed
+    assert check(healthy(**{names.DB_ARTICLES_WRITTEN: 100}), "database").passed
+    spilled = {**healthy(**{names.DB_SPILLED: 7}), names.DB_SPILL_FILE: "/d/spill/x.jsonl"}
+    failed = check(spilled, "database")
+    assert not failed.passed
+    assert failed.message == (
+        "7 items never reached PostgreSQL and wait in the spill file /d/spill/x.jsonl: "
+        "load them with `scrapy dbloadspill /d/spill/x.jsonl`"
+    )
+    assert "database: 7 items never reached PostgreSQL" in evaluate(spilled, LIMITS, "x").reason
+
+
 def test_blocked_is_reported_as_blocked_not_as_no_new_articles():
     one_forbidden_page = healthy(**{f"{names.BLOCKED}/403": 1, names.drop("http_403"): 1})
     assert check(one_forbidden_page, "blocked").passed
@@ -100,8 +146,10 @@ def test_listings_have_links_and_listings_fetched():
     assert not failed.passed and "http_503 1" in failed.message
     no_browser = healthy(**{"newsarchive/listing/not_followed/no_browser": 1})
     assert "not_rendered_no_browser 1" in check(no_browser, "listings_fetched").message
-    by_choice = healthy(**{"newsarchive/listing/not_followed/render_never": 1})
-    assert check(by_choice, "listings_fetched").passed
+    # render=never is the user's choice, but the stream beyond the listing was still not read.
+    by_choice = check(healthy(**{"newsarchive/listing/not_followed/render_never": 1}),
+                      "listings_fetched")  # fmt: skip
+    assert not by_choice.passed and "not_rendered_render_never 1" in by_choice.message
 
 
 def test_pagination_cap():

@@ -24,6 +24,7 @@ from scrapy.spiderloader import get_spider_loader
 from newsarchive import stats as names
 from newsarchive.clock import utc_now
 from newsarchive.config import SettingError, validate
+from newsarchive.monitor import spill_notice
 from newsarchive.outcome import Outcome
 from newsarchive.settings_helpers import data_dir, user_agent
 from newsarchive.spiders.base import ConfigurationError
@@ -79,6 +80,9 @@ class Command(ScrapyCrawlCommand):
         logger.log(logging.INFO if outcome.passed else logging.ERROR, outcome.line())
         if startup_error:  # the last line on stderr
             self._fail(str(startup_error))
+        spilled = int(stats.get(names.DB_SPILLED) or 0)
+        if spilled and not startup_error:  # and the last line on stderr says what waits
+            self._fail(spill_notice(spilled, stats.get(names.DB_SPILL_FILE)))
 
     def _resolve_user_agent(self) -> None:
         """``-s NEWSARCHIVE_CONTACT_URL=…`` (or a Scrapyd job's ``-d setting=…``) names the
@@ -159,6 +163,8 @@ def _why(stats: dict[str, Any], startup_error: Any) -> str:
     failed = sorted(names.with_prefix(stats, names.MONITOR_FAILED))
     if failed:
         parts.append(f"monitor checks failed: {', '.join(failed)}")
+    if spilled := int(stats.get(names.DB_SPILLED) or 0):
+        parts.append(spill_notice(spilled, stats.get(names.DB_SPILL_FILE)))
     return "; ".join(parts)
 
 

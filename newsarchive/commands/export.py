@@ -10,6 +10,10 @@ Examples::
 
 The database is ``NEWSARCHIVE_DATABASE_URL`` (environment or ``-s``) or ``--database-url``.
 Bad arguments: one line on stderr, exit 2; a database that cannot be used: one line, exit 1.
+A ``--source`` label no article carries is a bad argument too (exit 2, nothing written): the
+line lists the labels the archive holds. ``--output`` must be new or empty, or hold an earlier
+export and come with ``--replace``: the new set replaces it whole (written beside it, then
+renamed into place), so a folder never mixes two exports.
 No crawler and no reactor: the export is plain synchronous I/O.
 """
 
@@ -36,7 +40,10 @@ class Command(DatabaseCommand):
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
-        return "[--output DIR] [--source LABEL] [--since DATE] [--until DATE] [--revisions]"
+        return (
+            "[--output DIR [--replace]] [--source LABEL] [--since DATE] [--until DATE] "
+            "[--revisions]"
+        )
 
     def short_desc(self) -> str:
         return "Export the PostgreSQL archive (JSON Lines, CSV, Parquet, SQLite) with a manifest"
@@ -55,6 +62,12 @@ class Command(DatabaseCommand):
             "--revisions", action="store_true", help="one row per stored version of each article"
         )
         group.add_argument(
+            "--replace",
+            action="store_true",
+            help="replace the earlier export in --output as a whole (else a folder that holds "
+            "files is refused)",
+        )
+        group.add_argument(
             "--format",
             default=",".join(DEFAULT_FORMATS),
             help=f"comma-separated subset of {','.join(FORMATS)} (default "
@@ -68,7 +81,8 @@ class Command(DatabaseCommand):
         )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        from newsarchive.export import ExportError, export_archive
+        from newsarchive.export import ExportError, UnknownSource, export_archive
+        from newsarchive.export_folder import FolderRefused
 
         if self.unexpected(args):
             return
@@ -89,7 +103,11 @@ class Command(DatabaseCommand):
                 formats=formats,
                 batch_size=batch_size,
                 escape_formulas=self.settings.getbool("NEWSARCHIVE_CSV_ESCAPE_FORMULAS"),
+                replace=opts.replace,
             )
+        except (UnknownSource, FolderRefused) as exc:  # usage problems: nothing written
+            self.fail(str(exc), USAGE_ERROR)
+            return
         except ExportError as exc:
             self.fail(str(exc), DATABASE_ERROR)
             return
@@ -103,6 +121,7 @@ class Command(DatabaseCommand):
         self, opts: argparse.Namespace
     ) -> tuple[ExportFilters, tuple[str, ...], Path, int]:
         from newsarchive.export import ExportFilters, parse_date, parse_formats
+        from newsarchive.export_folder import FolderRefused, check_output_folder
 
         since = parse_date(opts.since, "--since") if opts.since is not None else None
         until = parse_date(opts.until, "--until") if opts.until is not None else None
@@ -122,7 +141,9 @@ class Command(DatabaseCommand):
             folder = Path(opts.output).expanduser()
         else:
             folder = data_dir(self.settings) / "exports" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-        if folder.exists() and not folder.is_dir():
-            raise _UsageFailure(f"--output {folder} is not a folder")
+        try:
+            check_output_folder(folder, bool(opts.replace))
+        except FolderRefused as exc:
+            raise _UsageFailure(str(exc)) from None
         filters = ExportFilters(source, since, until, bool(opts.revisions))
         return filters, parse_formats(opts.format), folder, batch_size

@@ -252,6 +252,10 @@ class RunRecord:
     db_spilled_count: int = 0
     db_rejected_count: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+    #: The run monitor's verdict, carried in the run's end so a spilled end replays it too
+    #: (None: not judged; an existing verdict is then kept).
+    failed: bool | None = None
+    failure_reason: str | None = None
 
     @property
     def status(self) -> str:

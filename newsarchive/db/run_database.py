@@ -53,6 +53,11 @@ class RunDatabase:
         return database
 
     @property
+    def run_id(self) -> str:
+        """The crawling spider's run id (the spider exists before anything opens the pool)."""
+        return str(getattr(self.crawler.spider, "run_id", "") or "")
+
+    @property
     def is_open(self) -> bool:
         return self._store is not None
 
@@ -64,7 +69,7 @@ class RunDatabase:
                 raise ArchiveUnavailable("the run's database connection is already closed")
             if self._store is None:
                 # Imported here: a feeds-only crawl never needs the driver.
-                from newsarchive.db.store import ArchiveStore
+                from newsarchive.db.store import ArchiveStore, run_application_name
                 from newsarchive.db.writer import database_timeout, writer_count
 
                 settings = self.crawler.settings
@@ -75,6 +80,7 @@ class RunDatabase:
                     max_size=writer_count(settings) + 1,
                     pool_timeout=timeout,
                     connect_timeout=max(1, int(timeout)),
+                    application_name=run_application_name(self.run_id),
                 )
             return self._store
 

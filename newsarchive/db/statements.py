@@ -274,11 +274,11 @@ UPSERT_RUN = """
     INSERT INTO crawl_runs AS c (
         run_id, spider, start_url, started_at, finished_at, finish_reason, status,
         item_count, gone_count, drop_count, error_count, request_count,
-        db_written_count, db_spilled_count, db_rejected_count, stats)
+        db_written_count, db_spilled_count, db_rejected_count, stats, failed, failure_reason)
     VALUES (%(run_id)s, %(spider)s, %(start_url)s, %(started_at)s, %(finished_at)s,
             %(finish_reason)s, %(status)s, %(item_count)s, %(gone_count)s, %(drop_count)s,
             %(error_count)s, %(request_count)s, %(db_written_count)s, %(db_spilled_count)s,
-            %(db_rejected_count)s, %(stats)s)
+            %(db_rejected_count)s, %(stats)s, %(failed)s, %(failure_reason)s)
     ON CONFLICT (run_id) DO UPDATE SET
         finished_at = excluded.finished_at,
         finish_reason = excluded.finish_reason,
@@ -291,7 +291,14 @@ UPSERT_RUN = """
         db_written_count = excluded.db_written_count,
         db_spilled_count = excluded.db_spilled_count,
         db_rejected_count = excluded.db_rejected_count,
-        stats = excluded.stats
+        stats = excluded.stats,
+        -- The verdict the end carries; without one the row's own, except the "killed" a
+        -- later run wrote when it could not see this one alive (its end proves it was not).
+        failed = CASE WHEN excluded.failed IS NOT NULL THEN excluded.failed
+                      WHEN c.finish_reason = 'killed' THEN NULL ELSE c.failed END,
+        failure_reason = CASE WHEN excluded.failed IS NOT NULL THEN excluded.failure_reason
+                              WHEN c.finish_reason = 'killed' THEN NULL
+                              ELSE c.failure_reason END
     WHERE excluded.finished_at IS NOT NULL
 """
 
@@ -304,6 +311,17 @@ SET_UTC = "SET TIME ZONE 'UTC'"
 #: A batch statement's estimated cost (index lookups per row) can pass ``jit_above_cost``,
 #: and compiling it then takes longer than running it (measured: 200 ms on a 50 ms batch).
 SET_NO_JIT = "SET jit = off"
+
+#: Runs still ``running`` that no connection names (``ArchiveStore.close_dead_runs``).
+CLOSE_DEAD_RUNS = """
+    UPDATE crawl_runs AS c
+    SET status = 'incomplete', finish_reason = 'killed', failed = true,
+        failure_reason = %(reason)s
+    WHERE c.status = 'running' AND c.run_id <> %(current)s
+      AND NOT EXISTS (
+          SELECT FROM pg_stat_activity AS a WHERE a.application_name = %(prefix)s || c.run_id)
+    RETURNING c.run_id
+"""
 
 SET_RUN_VERDICT = "UPDATE crawl_runs SET failed = %s, failure_reason = %s WHERE run_id = %s"
 
@@ -323,6 +341,10 @@ PUBLISHED_SINCE = (
     "SELECT article_id FROM article_state WHERE published_date >= current_date - %(days)s::int "
     "AND (%(source)s::text IS NULL OR source = %(source)s)"
 )
+
+#: Whether any article carries a source label, and every label (``scrapy export --source``).
+SOURCE_EXISTS = "SELECT EXISTS (SELECT FROM articles WHERE source = %s)"
+SOURCE_LABELS = "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL ORDER BY 1"
 
 GET_ARTICLE = "SELECT * FROM articles WHERE article_id = %s"
 

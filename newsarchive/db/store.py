@@ -83,6 +83,16 @@ def _new_pool(
     )
 
 
+#: ``application_name`` of a crawl's connections: this prefix and the run id.
+RUN_APPLICATION_PREFIX = "newsarchive run "
+
+
+def run_application_name(run_id: str) -> str:
+    """The ``application_name`` a crawl's connections carry: it tells the next run that this
+    one is alive (PostgreSQL keeps it at most 63 bytes: a run id is 24)."""
+    return f"{RUN_APPLICATION_PREFIX}{run_id}"
+
+
 class ArchiveStore:
     """The archive in PostgreSQL, through a psycopg 3 ``AsyncConnectionPool``.
 
@@ -108,6 +118,7 @@ class ArchiveStore:
         pool_timeout: float = 10.0,
         connect_timeout: int = 10,
         check_schema: bool = True,
+        application_name: str | None = None,
     ) -> Self:
         """Connect, check the schema is migrated, open the pool.
 
@@ -119,6 +130,8 @@ class ArchiveStore:
         except ValueError as exc:
             raise DatabaseUnreachable(str(exc)) from None
         kwargs: dict[str, Any] = {"autocommit": True}
+        if application_name:  # a crawl's connections name its run (see close_dead_runs)
+            kwargs["application_name"] = application_name
         if "connect_timeout" not in conninfo_to_dict(url):
             kwargs["connect_timeout"] = connect_timeout
         try:
@@ -202,6 +215,23 @@ class ArchiveStore:
         params["stats"] = Jsonb(run.stats)
         async with self.pool.connection() as conn:
             await conn.execute(statements.UPSERT_RUN, params)
+
+    async def close_dead_runs(self, current_run_id: str) -> list[str]:
+        """Close the ``crawl_runs`` rows of runs that died without recording their end
+        (kill -9, a power cut): still ``running``, yet no connection to the server names
+        them (a live crawl's pool always holds one, see ``run_application_name``). They
+        become ``incomplete``, finish reason ``killed``, failed. A run that merely lost the
+        server and spilled its end is closed too; replaying its spill restores its real end."""
+        reason = (
+            f"killed: the run ended without recording its end (kill -9, or its machine "
+            f"stopped); closed by run {current_run_id}"
+        )
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                statements.CLOSE_DEAD_RUNS,
+                {"current": current_run_id, "prefix": RUN_APPLICATION_PREFIX, "reason": reason},
+            )
+            return sorted(row[0] for row in await cursor.fetchall())
 
     async def set_run_verdict(self, run_id: str, failed: bool, reason: str | None = None) -> None:
         """The run monitor's verdict on a run (``crawl_runs.failed`` / ``failure_reason``)."""

@@ -130,12 +130,30 @@ class ArchiveWriter:
                 error_line("cannot record the run in PostgreSQL", store.url, exc)
             ) from None
         self.store = store
+        await self._close_dead_runs()
         await self._mention_waiting_spills()
         for number in range(self.config.writers):
             task = asyncio.create_task(self._write_loop(), name=f"newsarchive-db-writer-{number}")
             # put() may be waiting for room in the buffer: a writer that ends frees it.
             task.add_done_callback(lambda _: self.room.set())
             self.tasks.append(task)
+
+    async def _close_dead_runs(self) -> None:
+        """Runs killed before they could record their end: say so in their rows now."""
+        assert self.store is not None
+        try:
+            closed = await self.store.close_dead_runs(self.run.run_id)
+        except CONNECTION_ERRORS as exc:
+            logger.warning(
+                "Runs left running were not checked: %s", one_line_error(exc, self.store.url)
+            )
+            return
+        for run_id in closed:
+            logger.warning(
+                "Run %s never recorded its end (killed?): its crawl_runs row now says "
+                "incomplete (killed)",
+                run_id,
+            )
 
     async def _mention_waiting_spills(self) -> None:
         folder = self.config.spill_dir

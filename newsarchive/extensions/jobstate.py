@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Self
 
-from scrapy import signals
+from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.job import job_dir
@@ -29,6 +29,9 @@ from newsarchive.clock import utc_now
 logger = logging.getLogger(__name__)
 
 MARKER = "newsarchive.running"
+#: Written when a run of the job finished (close reason "finished"): the job has nothing left,
+#: and a later run with the same JOBDIR says so instead of failing for finding nothing.
+FINISHED_MARKER = "newsarchive.finished"
 #: What Scrapy keeps in a JOBDIR (scheduler queue, dupefilter, SpiderState).
 JOB_FILES = ("requests.queue", "requests.seen", "spider.state")
 
@@ -53,6 +56,7 @@ class CrashSafeJob:
         self.crawler = crawler
         self.folder = folder
         self.marker = folder / MARKER
+        self.finished_marker = folder / FINISHED_MARKER
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -62,7 +66,9 @@ class CrashSafeJob:
         job = cls(crawler, Path(folder))
         # Extensions are built before the engine opens the scheduler: the last moment the
         # job files can be set aside. A few renames, once, before the first request.
-        job.recover()
+        if job.recover() is None:
+            job.note_finished_before()
+        crawler.signals.connect(job.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(job.engine_stopped, signal=signals.engine_stopped)
         return job
 
@@ -87,7 +93,7 @@ class CrashSafeJob:
         return moved_to
 
     def _set_aside(self, pid: int | None) -> Path | None:
-        present = [name for name in JOB_FILES if (self.folder / name).exists()]
+        present = [name for name in (*JOB_FILES, FINISHED_MARKER) if (self.folder / name).exists()]
         if not present:
             return None
         target = self.folder / f"crashed-{utc_now():%Y%m%dT%H%M%S%fZ}"
@@ -104,6 +110,24 @@ class CrashSafeJob:
             target,
         )
         return target
+
+    def note_finished_before(self) -> None:
+        """A job an earlier run finished: nothing is left to crawl, which is not a failure."""
+        try:
+            run_id = self.finished_marker.read_text(encoding="utf-8").strip()
+        except OSError:
+            return
+        self.crawler.stats.set_value(names.JOB_FINISHED_BEFORE, 1)
+        logger.info(
+            "JOBDIR %s holds a job that run %s finished: nothing is left to crawl (remove the "
+            "folder, or use another JOBDIR, for a new crawl)",
+            self.folder,
+            run_id or "(unknown)",
+        )
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if reason == "finished" and not self.finished_marker.exists():
+            self.finished_marker.write_text(f"{getattr(spider, 'run_id', '')}\n", "utf-8")
 
     def engine_stopped(self) -> None:
         """A clean stop: Scrapy has saved the job, which a later run may resume as it is."""

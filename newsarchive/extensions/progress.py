@@ -62,6 +62,18 @@ def run_summary(crawler: Crawler, spider: Spider, reason: str) -> dict[str, Any]
         "blocked": names.with_prefix(values, names.BLOCKED),
         "listing_failures": names.with_prefix(values, names.LISTING_FAILED),
         "monitor": monitor_results(crawler, reason),
+        "database": database_results(values),
+    }
+
+
+def database_results(values: dict[str, Any]) -> dict[str, Any]:
+    """What reached PostgreSQL, and what waits in the spill with the command that loads it."""
+    spilled, spill_file = values.get(names.DB_SPILLED, 0), values.get(names.DB_SPILL_FILE)
+    return {
+        "written": values.get(names.DB_ARTICLES_WRITTEN, 0),
+        "spilled": spilled,
+        "spill_file": spill_file,
+        "load_command": f"scrapy dbloadspill {spill_file}" if spilled and spill_file else None,
     }
 
 

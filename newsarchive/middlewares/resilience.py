@@ -47,6 +47,8 @@ RETRY_AT = "newsarchive_retry_at"
 THROTTLED = "newsarchive_throttled"
 #: Request meta key: "truncated"/"empty" when the page still looked incomplete after retries.
 INCOMPLETE = "newsarchive_incomplete"
+#: Request meta key: body bytes received so far by this download (reset for each attempt).
+BYTES_RECEIVED = "newsarchive_bytes_received"
 
 
 class OffsiteRedirect(IgnoreRequest):
@@ -124,6 +126,7 @@ class BackoffRetryMiddleware:
         self.max_delay = settings.getfloat("NEWSARCHIVE_RETRY_BACKOFF_MAX")
         self.retry_after_max = settings.getfloat("NEWSARCHIVE_RETRY_AFTER_MAX")
         self.retry_incomplete = settings.getbool("NEWSARCHIVE_RETRY_INCOMPLETE_HTML")
+        self.maxsize = settings.getint("DOWNLOAD_MAXSIZE")
         #: host -> wall-clock time until which no request to it is sent
         self.paused_until: dict[str, float] = {}
         #: host -> 403/429 answers in a row (any other answer resets it)
@@ -133,12 +136,29 @@ class BackoffRetryMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         middleware = cls(crawler)
         crawler.signals.connect(middleware.response_downloaded, signal=signals.response_downloaded)
+        if middleware.maxsize:
+            crawler.signals.connect(middleware.bytes_received, signal=signals.bytes_received)
         return middleware
+
+    def bytes_received(self, data: bytes, request: Request) -> None:
+        """Count a download's bytes: a body streamed without Content-Length past
+        DOWNLOAD_MAXSIZE is cancelled with no word of its size (see ``is_oversized``)."""
+        request.meta[BYTES_RECEIVED] = request.meta.get(BYTES_RECEIVED, 0) + len(data)
+
+    def is_oversized(self, request: Request, exception: Exception) -> bool:
+        """A download cancelled for DOWNLOAD_MAXSIZE: announced (Content-Length), or streamed
+        past the limit (the handler cancels it with an empty message)."""
+        if not isinstance(exception, DownloadCancelledError):
+            return False
+        limit = request.meta.get("download_maxsize", self.maxsize)
+        received = request.meta.get(BYTES_RECEIVED, 0)
+        return "max size" in str(exception) or bool(limit and received > limit)
 
     # --- waiting ----------------------------------------------------------------------------
 
     async def process_request(self, request: Request) -> None:
         """Hold the request until its own retry time and its host's pause have passed."""
+        request.meta.pop(BYTES_RECEIVED, None)  # a retry copies the meta of its last attempt
         host = urlsplit(request.url).hostname or ""
         ready_at = max(request.meta.get(RETRY_AT, 0.0), self.paused_until.get(host, 0.0))
         # A retry time from a pickled request of an earlier process is bounded too.
@@ -239,7 +259,7 @@ class BackoffRetryMiddleware:
     async def process_exception(
         self, request: Request, exception: Exception
     ) -> Request | Response | None:
-        if isinstance(exception, DownloadCancelledError) and "max size" in str(exception):
+        if self.is_oversized(request, exception):
             self.stats.inc_value(names.OVERSIZED)
             raise OversizedResponse(str(exception)) from exception
         if isinstance(exception, self.exceptions_to_retry) and not request.meta.get(

@@ -31,8 +31,8 @@ logger = logging.getLogger(__name__)
 #: The checks, in the order the verdict lists them (newsarchive.monitor.evaluate + schema).
 CHECK_NAMES = (
     "finished", "blocked", "min_items", "article_links", "listings_have_links",
-    "listings_fetched", "pagination", "coverage", "error_rate", "drop_rate", "layout",
-    "item_schema",
+    "listings_fetched", "pagination", "database", "coverage", "error_rate", "drop_rate",
+    "layout", "item_schema",
 )  # fmt: skip
 
 

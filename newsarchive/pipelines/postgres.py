@@ -20,6 +20,7 @@ from newsarchive.clock import new_run_id, utc_now
 from newsarchive.db.errors import ArchiveUnavailable
 from newsarchive.db.run_database import RunDatabase
 from newsarchive.db.urls import mask_url
+from newsarchive.extensions.monitor import RunMonitor
 from newsarchive.items import ArticleGoneItem, ArticleItem
 from newsarchive.settings_helpers import data_dir, require_run_records
 from newsarchive.signals import announce_changes
@@ -96,6 +97,8 @@ class PostgresPipeline:
         spider_closed, the first moment Scrapy tells the close reason)."""
         if self.writer is not None:
             await self.writer.flush()
+            if self.writer.spill_file is not None:  # where the monitor's verdict sends people
+                self.crawler.stats.set_value(names.DB_SPILL_FILE, str(self.writer.spill_file))
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         """Record the run's end and counts (the pool is closed by the RunDatabase)."""
@@ -120,6 +123,10 @@ class PostgresPipeline:
             for key, value in values.items()
             if key.startswith(names.PREFIX + "/") and isinstance(value, int | float)
         }
+        monitor = self.crawler.get_extension(RunMonitor)
+        if monitor is not None:  # the verdict travels with the run's end, spilled or not
+            verdict = monitor.judge(reason)
+            run.failed, run.failure_reason = not verdict.passed, verdict.reason
         return run
 
 

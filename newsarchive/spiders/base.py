@@ -131,6 +131,8 @@ class StreamSpider(scrapy.Spider):
     # --- crawling -----------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Request]:
+        if self.crawler.stats.get_value(stats.JOB_FINISHED_BEFORE):
+            return  # a finished JOBDIR job (newsarchive.extensions.jobstate said so)
         self.logger.info("Run %s: archiving the stream of %s", self.run_id, self.start_url)
         await self.incremental.load()  # what earlier runs archived; CloseSpider if unknowable
         for target in self.incremental.take_retries():
@@ -198,6 +200,8 @@ class StreamSpider(scrapy.Spider):
             for link in listing.article_urls
             if self.is_on_stream_host(link)
         ]
+        if listing.article_urls and not ids:
+            self.warn_alias_host(url, listing.article_urls)
         yield from self.rechecks(self.incremental.sources_of(ids))
         if self.walk.caught_up(ids):
             # Nothing new on a whole page: the rest of the stream is older and archived.
@@ -389,6 +393,19 @@ class StreamSpider(scrapy.Spider):
 
     def is_on_stream_host(self, url: str) -> bool:
         return urlsplit(url).hostname == self.start_host
+
+    def warn_alias_host(self, url: str, links: Iterable[str]) -> None:
+        """Every article link of a listing on another host: the start URL most likely names
+        the site by an alias (``localhost`` while its pages link to ``127.0.0.1``), and every
+        article would be dropped as off-site. One WARNING naming both hosts, once a run."""
+        hosts = sorted({urlsplit(link).hostname or "" for link in links} - {""})
+        self.crawler.stats.inc_value(stats.ALIAS_HOST_LISTINGS)
+        if self.crawler.stats.get_value(stats.ALIAS_HOST_LISTINGS) == 1:
+            self.logger.warning(
+                "Listing %s links its articles on %s, not on the start URL's host %s: none "
+                "is followed. If %s is another name for the same site, start from a URL on %s",
+                url, ", ".join(hosts), self.start_host, self.start_host, hosts[0],
+            )  # fmt: skip
 
     def drop(self, url: str, reason: str) -> None:
         self.crawler.stats.inc_value(stats.drop(reason))

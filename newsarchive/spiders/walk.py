@@ -83,17 +83,27 @@ class ListingWalk:
         return True
 
     def loops(self, url: str, article_ids: Iterable[str], next_url: str) -> bool:
-        """Whether this page repeats the cards of a page read before: "More Articles" led
-        back (through a URL the dupefilter cannot recognise), so the stream has been read."""
+        """Whether pagination loops: this page repeats the cards of a page read before
+        (through a URL the dupefilter cannot recognise), or its "More Articles" leads to a
+        listing URL read before. Either way every page pagination offers has been read: the
+        walk reached the end of the stream (one WARNING naming the loop), not a gap."""
         signature = tuple(sorted(set(article_ids)))
-        seen = self.job_set("listing_signatures")
-        if signature and signature not in seen:
+        seen, urls = self.job_set("listing_signatures"), self.job_set("listing_urls")
+        urls.add(url)
+        if signature and signature not in seen and next_url not in urls:
             seen.add(signature)
             return False
         self.count(stats.LISTING_LOOPS)
-        self.gap(f"pagination loops at {url}")
+        self.reached_end()
+        if next_url in urls:
+            how = f'its "More Articles" leads back to {next_url}, read before'
+        else:
+            how = "it repeats the cards of an earlier page"
         logger.warning(
-            "Listing %s repeats an earlier page: pagination loops; %s not followed", url, next_url
+            "Listing %s: pagination loops (%s); the walk ends there, every page the stream "
+            "offers read",
+            url,
+            how,
         )
         return True
 
