@@ -110,6 +110,9 @@ DOWNLOAD_HANDLERS = {
 NEWSARCHIVE_CHROMIUM_PATH = os.environ.get("NEWSARCHIVE_CHROMIUM_PATH", "")
 #: At most this many listing pages in a run, linked ones and those revealed by clicks.
 NEWSARCHIVE_MAX_LISTING_PAGES = _env_number(int, "NEWSARCHIVE_MAX_LISTING_PAGES", "5000")
+#: Worker processes that parse and extract article pages beside the reactor (0: extract in
+#: the reactor's thread). newsarchive.extraction; 1 uses a second core.
+NEWSARCHIVE_EXTRACTION_WORKERS = _env_number(int, "NEWSARCHIVE_EXTRACTION_WORKERS", "0")
 #: Seconds a "More Articles" click may take to change the page before clicking stops.
 NEWSARCHIVE_CLICK_TIMEOUT = _env_number(float, "NEWSARCHIVE_CLICK_TIMEOUT", "30")
 PLAYWRIGHT_BROWSER_TYPE = "chromium"

@@ -48,17 +48,20 @@ def normalised_lines(feed: Path, origin: str) -> list[bytes]:
     return [raw for _, raw in sorted(lines)]
 
 
-def crawl_normalised(stream: str, kind: str, work: Path) -> list[bytes]:
+def crawl_normalised(stream: str, kind: str, work: Path, workers: int = 0) -> list[bytes]:
     with ReplicaServer() as replica:
-        result = crawl(work, f"start_url={replica.start_url(stream, kind)}")
+        start = f"start_url={replica.start_url(stream, kind)}"
+        result = crawl(work, start, settings={"NEWSARCHIVE_EXTRACTION_WORKERS": str(workers)})
         assert result.returncode == 0, result.log[-3000:]
         return normalised_lines(work / "out.jsonl", replica.base_url)
 
 
+#: Extracting in the reactor's thread, and in a worker process (newsarchive.extraction).
+@pytest.mark.parametrize("workers", [0, 1])
 @pytest.mark.parametrize(("stream", "kind"), CASES)
-def test_items_byte_identical_to_saved_output(stream, kind, tmp_path):
+def test_items_byte_identical_to_saved_output(stream, kind, workers, tmp_path):
     expected = golden_path(stream, kind).read_bytes().splitlines()
-    got = crawl_normalised(stream, kind, tmp_path)
+    got = crawl_normalised(stream, kind, tmp_path, workers)
     assert len(got) == len(expected)
     for line, want in zip(got, expected, strict=True):
         assert line == want

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Request, Response, TextResponse
 from scrapy.settings import BaseSettings
@@ -21,18 +22,12 @@ from twisted.python.failure import Failure
 
 from newsarchive import browser, stats
 from newsarchive.clock import new_run_id, utc_now, utc_now_iso
+from newsarchive.extraction import ArticleExtractor, Extraction, extract_response
 from newsarchive.incremental import Incremental, parse_full, parse_recheck_days
 from newsarchive.items import ARTICLE_FIELDS, ArticleGoneItem, ArticleItem
-from newsarchive.loaders import load_article
 from newsarchive.middlewares.resilience import INCOMPLETE
-from newsarchive.pages import ArticlePage, ListingPage
-from newsarchive.processors import (
-    article_url_parts,
-    is_article_url,
-    iso_date,
-    meta_line_date_text,
-    strip_brand,
-)
+from newsarchive.pages import ListingPage
+from newsarchive.processors import article_url_parts, is_article_url
 from newsarchive.settings_helpers import data_dir, default_feeds, feed_batch_size
 from newsarchive.site import PAYWALL_PATH
 from newsarchive.spiders import ARTICLE_PRIORITY, LISTING_PRIORITY
@@ -89,6 +84,8 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
     )
 
     custom_settings: ClassVar[dict[str, Any]] = {}
+    #: The worker processes extracting articles (NEWSARCHIVE_EXTRACTION_WORKERS), if any.
+    extractor: ArticleExtractor | None = None
 
     def __init__(
         self,
@@ -171,6 +168,10 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
             crawler, spider.name, spider.start_url, spider.full, spider.recheck_days
         )
         spider.incremental.connect(crawler)
+        workers = crawler.settings.getint("NEWSARCHIVE_EXTRACTION_WORKERS")
+        spider.extractor = ArticleExtractor(workers) if workers > 0 else None
+        if spider.extractor:
+            crawler.signals.connect(spider.extractor.close, signal=signals.spider_closed)
         return spider
 
     @property
@@ -200,7 +201,7 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
     def article_request(self, url: str, follow_stream: bool = False) -> Request:
         return Request(
             url,
-            callback=self.parse_article,
+            callback=self.parse_article_in_worker if self.extractor else self.parse_article,
             errback=self.article_failed,
             priority=ARTICLE_PRIORITY,
             # Articles are deduplicated by article_id below; the URL dupefilter would only
@@ -282,34 +283,61 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
     def parse_article(
         self, response: Response, follow_stream: bool = False
     ) -> Iterator[ArticleItem | Request]:
+        if (page := self.article_response(response)) is None:
+            return
+        extraction = extract_response(page, utc_now_iso(), self.run_id, follow_stream)
+        yield from self.follow_extraction(response, extraction, follow_stream)
+
+    async def parse_article_in_worker(
+        self, response: Response, follow_stream: bool = False
+    ) -> AsyncIterator[ArticleItem | Request]:
+        """parse_article, extracting in a worker process (NEWSARCHIVE_EXTRACTION_WORKERS)."""
+        if (page := self.article_response(response)) is None or self.extractor is None:
+            return
+        extraction = await self.extractor.extract(page, utc_now_iso(), self.run_id, follow_stream)
+        for result in self.follow_extraction(response, extraction, follow_stream):
+            yield result
+
+    def article_response(self, response: Response) -> TextResponse | None:
+        """The response if it is an article page to extract; else None, the drop recorded."""
         self.crawler.stats.inc_value(stats.ARTICLE_PAGES)
         if incomplete := response.meta.get(INCOMPLETE):
             # Still truncated or empty after retries: whatever text it holds is not the article.
             self.drop(response.url, f"{incomplete}_page")
-            return
+            return None
         if PAYWALL_PATH in response.url:
             # Name the article that was asked for, not the sign-up form it was sent to.
             self.drop(response.meta.get("redirect_urls", [response.url])[0], "paywall")
-            return
+            return None
         if not isinstance(response, TextResponse):
             self.drop(response.url, "not_html")
-            return
-        page = ArticlePage(response)
-        if not page.title or not page.title.strip():
-            self.drop(response.url, self.unreadable_reason(response, "title"))
-            return
-        item = load_article(page, crawled_at=utc_now_iso(), run_id=self.run_id)
-        if follow_stream and self.incremental.start_page_is_archived(item["article_id"]):
+            return None
+        return response
+
+    def follow_extraction(
+        self, response: Response, extraction: Extraction, follow_stream: bool
+    ) -> Iterator[ArticleItem | Request]:
+        """What the run does with one page's extraction: archive it, or read it as the first
+        listing page, or drop it."""
+        fields = extraction.item  # None only for a page dropped before it was loaded
+        if (
+            fields is not None
+            and follow_stream
+            and self.incremental.start_page_is_archived(fields["article_id"])
+        ):
             # An archived start article is read as the first listing page, not archived again.
-            self.seen_article_ids.add(item["article_id"])
-            yield from self.rechecks({item["source"]} if item.get("source") else ())
-            yield from self.follow_listing(ListingPage(response, links=list(page.stream_links())))
+            self.seen_article_ids.add(fields["article_id"])
+            yield from self.rechecks({fields["source"]} if fields.get("source") else ())
+            yield from self.follow_listing(ListingPage(response, links=extraction.stream_links))
             return
-        self.count_unreadable(page, item)
-        if not item["body"]:
-            # An item without its text would replace the archived one: not an article today.
-            self.drop(response.url, self.unreadable_reason(response, "body"))
+        for name, count in extraction.counters.items():
+            self.crawler.stats.inc_value(name, count)
+        for warning in extraction.warnings:
+            self.logger.warning(*warning)
+        if extraction.drop is not None:
+            self.drop(response.url, extraction.drop)
             return
+        item = ArticleItem(fields)
         if item["article_id"]:
             self.seen_article_ids.add(item["article_id"])
         self.count_item(item)
@@ -317,7 +345,7 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
         if item.get("source"):
             yield from self.rechecks({item["source"]})
         if follow_stream:
-            yield from self.follow_listing(ListingPage(response, links=list(page.stream_links())))
+            yield from self.follow_listing(ListingPage(response, links=extraction.stream_links))
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleGoneItem]:
         """An article request that ended without a page: count it, log it once, go on."""
@@ -420,16 +448,6 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
         )
         return True
 
-    def unreadable_reason(self, response: Response, missing: str) -> str:
-        """Why a page with no ``missing`` (title, body) gave no item: it arrived empty or
-        truncated (after retries), else the anchor is missing (counted for the monitor)."""
-        kind = response.meta.get(INCOMPLETE) or ("empty" if not response.body.strip() else None)
-        if kind:
-            return f"{kind}_page"
-        if missing == "title":
-            self.crawler.stats.inc_value(stats.missing_anchor("title"))
-        return f"no_{missing}"
-
     # --- helpers --------------------------------------------------------------------------
 
     def is_on_stream_host(self, url: str) -> bool:
@@ -447,30 +465,3 @@ class StreamSpider(ScriptedListings, scrapy.Spider):
         for field in ARTICLE_FIELDS:
             if item[field] is None and field != "original_url":
                 count(stats.null_field(field))
-
-    def count_unreadable(self, page: ArticlePage, item: ArticleItem) -> None:
-        """Count anchors that were missing and values that could not be read, for the monitor."""
-        count = self.crawler.stats.inc_value
-        date_text = meta_line_date_text(page.meta_line)
-        if page.meta_line is None:
-            count(stats.missing_anchor("meta_line"))
-        elif date_text is None:
-            count(stats.missing_anchor("date_line"))
-        elif iso_date(date_text) is None:
-            count(stats.unparsed("date_line"))
-            self.logger.warning("Unreadable Date: %r on %s", date_text, page.response.url)
-        if not page.paragraphs:
-            count(stats.missing_anchor("body"))
-        if item["original_url"] is None:
-            count(stats.missing_anchor("original_link"))
-        label = strip_brand(page.above_title)
-        if label and item["source"] and label != item["source"]:
-            count(stats.SOURCE_MISMATCH)
-            self.logger.warning(
-                "Source mismatch on %s: label line %r, Source: %r",
-                page.response.url,
-                label,
-                item["source"],
-            )
-        if page.promo_blocks_removed:
-            count(stats.PROMO_REMOVED, page.promo_blocks_removed)
