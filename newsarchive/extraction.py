@@ -70,6 +70,7 @@ def extract_response(
     page = ArticlePage(response)
     if not page.title or not page.title.strip():
         result.drop = _unreadable_reason(response, "title", result.counters)
+        release_parsed_tree(response)
         return result
     item = load_article(page, crawled_at=crawled_at, run_id=run_id)
     if with_stream_links:
@@ -79,7 +80,19 @@ def extract_response(
         # An item without its text would replace the archived one: not an article today.
         result.drop = _unreadable_reason(response, "body", result.counters)
     result.item = dict(item)
+    release_parsed_tree(response)
     return result
+
+
+def release_parsed_tree(response: TextResponse) -> None:
+    """Drop the parsed tree Scrapy caches on the response once the page has been read.
+
+    The cached Selector refers back to its response: a reference cycle only the garbage
+    collector frees, so every parsed page (its lxml tree too) outlived its callback until a
+    collection ran. Without the cache, reference counting frees both when Scrapy lets the
+    response go. A later ``response.selector`` simply parses again.
+    """
+    response._cached_selector = None
 
 
 def _unreadable_reason(response: TextResponse, missing: str, counters: dict[str, int]) -> str:

@@ -83,6 +83,8 @@ EXTENSIONS = {
     "newsarchive.extensions.manifest.FeedManifest": 510,
     # Off unless NEWSARCHIVE_WARC_ENABLED.
     "newsarchive.extensions.warc.WarcArchive": 520,
+    # gc.freeze() once the engine has started, unless NEWSARCHIVE_GC_FREEZE is off.
+    "newsarchive.extensions.memory.FreezeStartupObjects": 530,
 }
 ITEM_PIPELINES: dict[str, int] = {
     # Off (NotConfigured) unless NEWSARCHIVE_DATABASE_URL is set; see docs/POSTGRES.md.
@@ -113,6 +115,9 @@ NEWSARCHIVE_MAX_LISTING_PAGES = _env_number(int, "NEWSARCHIVE_MAX_LISTING_PAGES"
 #: Worker processes that parse and extract article pages beside the reactor (0: extract in
 #: the reactor's thread). newsarchive.extraction; 1 uses a second core.
 NEWSARCHIVE_EXTRACTION_WORKERS = _env_number(int, "NEWSARCHIVE_EXTRACTION_WORKERS", "0")
+#: Move the objects built before the crawl out of garbage collection (gc.freeze) once the
+#: engine has started: full collections stop re-traversing them (newsarchive.extensions.memory).
+NEWSARCHIVE_GC_FREEZE = os.environ.get("NEWSARCHIVE_GC_FREEZE", "True")
 #: Seconds a "More Articles" click may take to change the page before clicking stops.
 NEWSARCHIVE_CLICK_TIMEOUT = _env_number(float, "NEWSARCHIVE_CLICK_TIMEOUT", "30")
 PLAYWRIGHT_BROWSER_TYPE = "chromium"

@@ -1,15 +1,21 @@
-"""Parse-and-extract as a pure function of a page's bytes, in process and in a worker process."""
+"""Parse-and-extract as a pure function of a page's bytes, in process and in a worker process;
+and what the collector no longer has to do (no response<->Selector cycle, frozen start-up)."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import pickle
+import weakref
 
 import pytest
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.test import get_crawler
 
 from newsarchive import stats
-from newsarchive.extraction import ArticleExtractor, Extraction, extract_article
+from newsarchive.extensions.memory import FreezeStartupObjects
+from newsarchive.extraction import ArticleExtractor, Extraction, extract_article, extract_response
 from newsarchive.items import ARTICLE_FIELDS
 from newsarchive.loaders import load_article
 from newsarchive.pages import ArticlePage
@@ -99,3 +105,30 @@ def test_worker_process_gives_the_same_extraction(specimen):
             extractor.close()
 
     assert asyncio.run(in_worker()) == extract(specimen, with_stream_links=True)
+
+
+def test_the_parsed_page_is_freed_without_the_garbage_collector():
+    response = fixture_response("specimen_article.html")
+    gone = weakref.ref(response)
+    gc.disable()
+    try:
+        assert extract_response(response, CRAWLED_AT, None).drop is None
+        assert response._cached_selector is None
+        del response
+        assert gone() is None  # no response<->Selector cycle left for a collection
+    finally:
+        gc.enable()
+
+
+def test_start_up_objects_are_frozen_once_the_engine_starts():
+    crawler = get_crawler(settings_dict={"NEWSARCHIVE_GC_FREEZE": True})
+    extension = FreezeStartupObjects.from_crawler(crawler)
+    try:
+        extension.engine_started()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    with pytest.raises(NotConfigured):
+        FreezeStartupObjects.from_crawler(
+            get_crawler(settings_dict={"NEWSARCHIVE_GC_FREEZE": False})
+        )
