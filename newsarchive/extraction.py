@@ -12,6 +12,7 @@ warnings the monitor reads, for the spider to record.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from newsarchive.items import ArticleItem
 from newsarchive.loaders import load_article
 from newsarchive.pages import ArticlePage
 from newsarchive.processors import iso_date, meta_line_date_text, strip_brand
+
+logger = logging.getLogger(__name__)
 
 #: What one warning is: a %-format and its arguments, for ``logger.warning(*warning)``.
 Warning = tuple[str, ...]
@@ -147,14 +150,21 @@ class ArticleExtractor:
     """``extract_article`` in ``workers`` processes, awaited from the reactor's event loop.
 
     Workers are spawned (never forked from a process running a reactor and threads) and
-    warmed up at once, so their start-up overlaps the crawl's own.
+    warmed up at once, so their start-up overlaps the crawl's own. Up to 32 pages per worker
+    are queued (fewer left the worker idle: the pool's threads in this process hand pages
+    over only when they get the GIL from the busy reactor thread); beyond that, and while the
+    workers start, the page is extracted here, in the reactor's thread, so neither side waits.
     """
 
     def __init__(self, workers: int) -> None:
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self._max_pending = 32 * workers
+        self._pending = 0
         for _ in range(workers):
             self._pool.submit(_warm_up)
+        #: Pages extracted by the workers and in this process: the share the workers took.
+        self.in_workers = self.in_process = 0
 
     async def extract(
         self,
@@ -163,16 +173,30 @@ class ArticleExtractor:
         run_id: str | None,
         with_stream_links: bool = False,
     ) -> Extraction:
-        future = self._pool.submit(
-            extract_article,
-            response.url,
-            response.body,
-            response.encoding,
-            crawled_at,
-            run_id,
-            with_stream_links,
-        )
-        return Extraction(**await asyncio.wrap_future(future))
+        if self._pending >= self._max_pending:
+            self.in_process += 1
+            return extract_response(response, crawled_at, run_id, with_stream_links)
+        self._pending += 1
+        try:
+            future = self._pool.submit(
+                extract_article,
+                response.url,
+                response.body,
+                response.encoding,
+                crawled_at,
+                run_id,
+                with_stream_links,
+            )
+            result = Extraction(**await asyncio.wrap_future(future))
+        finally:
+            self._pending -= 1
+        self.in_workers += 1
+        return result
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        logger.info(
+            "Extracted %d article pages in worker processes, %d in the crawl's own",
+            self.in_workers,
+            self.in_process,
+        )
