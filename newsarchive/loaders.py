@@ -7,13 +7,15 @@ made cheap because it runs once per article on the reactor's thread:
 - processors are looked up once per loader class and field, and called without a loader
   context (none of them takes one; a processor that asks for ``loader_context`` is refused
   when it is first looked up, rather than silently called without it);
-- values arrive already extracted by the page readers, once per field.
+- values arrive already extracted by the page readers, once per field;
+- values that repeat across articles (source labels, dates) are shared strings.
 Measured offline on 1,500 replica articles, interleaved with the MapCompose/Compose loader
 it replaces: 2.4x less time per article (0.27 against 0.64 ms on a loaded machine).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -58,6 +60,13 @@ def first(values: list[Any]) -> Any:
     return values[0] if values else None
 
 
+def first_shared(values: list[str]) -> str | None:
+    """``first``, as one shared string per distinct value: labels and dates repeat across a
+    stream, and the run's record of archived articles keeps them for every article (measured:
+    about 1 MiB each at 20,000 articles, as separate copies)."""
+    return sys.intern(values[0]) if values else None
+
+
 def paragraphs(values: list[str]) -> str | None:
     """Body paragraphs joined by a blank line; None for a body with no text."""
     return "\n\n".join(values) or None
@@ -71,6 +80,7 @@ class ArticleLoader(ItemLoader):
     default_output_processor = staticmethod(first)
 
     body_out = staticmethod(paragraphs)
+    source_out = published_date_out = page_date_out = staticmethod(first_shared)
     published_date_in = staticmethod(iso_dates)
     page_date_in = staticmethod(header_dates)
     published_at_in = staticmethod(utc_instants)

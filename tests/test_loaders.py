@@ -64,6 +64,8 @@ def test_keeps_a_value_given_with_the_item():
         (loaders.utc_instants, [0, "x"], ["1970-01-01T00:00:00+00:00"]),
         (loaders.first, [], None),
         (loaders.paragraphs, [], None),
+        (loaders.first_shared, [], None),
+        (loaders.first_shared, ["Naenara (En)", "x"], "Naenara (En)"),
     ],
 )
 def test_field_processors(function, values, result):
@@ -76,3 +78,14 @@ def test_a_processor_wanting_a_context_is_refused():
 
     with pytest.raises(TypeError, match="title_in takes a context"):
         ContextLoader().add_value("title", "x")
+
+
+def test_repeating_values_are_one_string():
+    items = []
+    for _ in range(2):
+        loader = ArticleLoader()
+        loader.add_value("source", "".join(["Naenara", " (En)"]))  # a new string each time
+        loader.add_value("published_date", "".join(["13/04/", "2024"]))
+        items.append(loader.load_item())
+    assert items[0]["source"] is items[1]["source"]
+    assert items[0]["published_date"] is items[1]["published_date"]
