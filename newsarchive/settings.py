@@ -60,6 +60,8 @@ EXTENSIONS = {
     "newsarchive.extensions.manifest.FeedManifest": 510,
     # Off unless NEWSARCHIVE_WARC_ENABLED.
     "newsarchive.extensions.warc.WarcArchive": 520,
+    # gc.freeze() once the engine has started, unless NEWSARCHIVE_GC_FREEZE is off.
+    "newsarchive.extensions.memory.FreezeStartupObjects": 530,
 }
 ITEM_PIPELINES: dict[str, int] = {
     # Off (NotConfigured) unless NEWSARCHIVE_DATABASE_URL is set; see docs/POSTGRES.md.

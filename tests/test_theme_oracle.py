@@ -22,7 +22,7 @@ from newsarchive.loaders import load_article
 from newsarchive.pages import ArticlePage
 from newsarchive_replica.server import ReplicaServer
 from newsarchive_replica.themes import THEME_NAMES
-from tests.test_browser import chromium  # noqa: F401  (the fixture: a real Chromium or skip)
+from tests.chromium import chromium_fixture  # noqa: F401  (the fixture: a real Chromium or skip)
 
 #: What a reader recognises as an advertisement, not the article.
 PROMOTIONS = re.compile(r"^(NK News is hiring|Subscribe to NK Pro)")
@@ -75,7 +75,7 @@ def extracted_item(url: str) -> dict:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("theme", THEME_NAMES)
-def test_body_is_what_a_reader_sees(chromium, theme):  # noqa: F811
+def test_body_is_what_a_reader_sees(chromium, theme):
     with ReplicaServer(theme=theme) as site:
         expected = {item["url"]: item for stream in PAGES for item in site.expected(stream)}
         urls = article_urls(site)
