@@ -25,7 +25,12 @@ from twisted.python.failure import Failure
 
 from newsarchive import browser, stats
 from newsarchive.clock import new_run_id, utc_now, utc_now_iso
-from newsarchive.extraction import ArticleExtractor, Extraction, extract_response
+from newsarchive.extraction import (
+    ArticleExtractor,
+    Extraction,
+    extract_response,
+    release_parsed_tree,
+)
 from newsarchive.incremental import Incremental
 from newsarchive.items import ARTICLE_FIELDS, ArticleGoneItem, ArticleItem
 from newsarchive.middlewares.resilience import INCOMPLETE
@@ -178,6 +183,7 @@ class StreamSpider(scrapy.Spider):
             self.walk.listing_failed(response.url, f"{incomplete}_page")
             self.logger.warning("Listing %s is %s after retries", response.url, incomplete)
         yield from self.follow_listing(ListingPage(response))
+        release_parsed_tree(response)  # freed by reference counting, as article pages are
 
     def follow_listing(self, listing: ListingPage) -> Iterator[Request]:
         """Queue a listing's new articles and walk on: its next page, a browser to click
