@@ -213,6 +213,18 @@ SETTINGS: tuple[Setting, ...] = (
         "NEWSARCHIVE_CLICK_TIMEOUT", float, 30.0,
         "seconds a \"More Articles\" click may take to change the page", minimum=0.1,
     ),
+    # --- the crawl's speed (newsarchive.extraction, newsarchive.extensions.memory)
+    Setting(
+        "NEWSARCHIVE_EXTRACTION_WORKERS", int, 0,
+        "worker processes that parse and extract article pages beside the reactor "
+        "(0: in the crawl's own thread; 1 uses a second core)",
+        minimum=0,
+    ),
+    Setting(
+        "NEWSARCHIVE_GC_FREEZE", bool, True,
+        "move the objects built before the crawl out of garbage collection (`gc.freeze`) "
+        "once the engine has started",
+    ),
     # --- faults (newsarchive.middlewares.resilience)
     Setting(
         "NEWSARCHIVE_RETRY_BACKOFF_BASE", float, 1.0,

@@ -60,6 +60,8 @@ EXTENSIONS = {
     "newsarchive.extensions.progress.CrawlProgress": 500,
     # A run's manifest (files, rows, sha256) once its feeds are closed; see docs/DATA.md.
     "newsarchive.extensions.manifest.FeedManifest": 510,
+    # gc.freeze() once the engine has started, unless NEWSARCHIVE_GC_FREEZE is off.
+    "newsarchive.extensions.memory.FreezeStartupObjects": 530,
 }
 # `scrapy check`: the callbacks' contracts run on saved pages (newsarchive.contracts).
 SPIDER_CONTRACTS = {"newsarchive.contracts.SavedPageContract": 10}

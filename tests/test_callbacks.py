@@ -321,3 +321,11 @@ def test_the_run_record_keeps_one_source_string_and_nothing_in_database_mode():
     database = RunChanges(keep_articles=False)
     database.archive("1-1", label, "https://kcnawatch.org/newstream/1-1/x/", "2025-01-01")
     assert database.archived == {"1-1": None}
+
+
+def test_a_read_listing_keeps_no_parsed_tree(tmp_path):
+    """Like article pages, a listing's tree is freed by reference counting, not the collector."""
+    spider = make_spider(tmp_path)
+    response = page("specimen_listing.html", LISTING_URL)
+    _, requests = split(spider.parse_listing(response))
+    assert requests and response._cached_selector is None

@@ -4,8 +4,8 @@ Subclasses only name themselves and their default start page; everything a strea
 following "More Articles", fetching each article once, dropping what is not an article —
 lives here and in its collaborators: arguments (``arguments``), feeds (``feeds``), the walk of
 the listings (``walk``, ``rendering`` for scripted ones), what earlier runs archived
-(``newsarchive.incremental``) and the page reading (``extraction``). All page knowledge lives
-in ``newsarchive.site``/``pages``.
+(``newsarchive.incremental``) and the page reading (``newsarchive.extraction``). All page
+knowledge lives in ``newsarchive.site``/``pages``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Request, Response, TextResponse
 from scrapy.settings import BaseSettings
@@ -24,6 +25,12 @@ from twisted.python.failure import Failure
 
 from newsarchive import browser, stats
 from newsarchive.clock import new_run_id, utc_now, utc_now_iso
+from newsarchive.extraction import (
+    ArticleExtractor,
+    Extraction,
+    extract_response,
+    release_parsed_tree,
+)
 from newsarchive.incremental import Incremental
 from newsarchive.items import ARTICLE_FIELDS, ArticleGoneItem, ArticleItem
 from newsarchive.middlewares.resilience import INCOMPLETE
@@ -41,7 +48,6 @@ from newsarchive.spiders.arguments import (
     parse_full,
     parse_recheck_days,
 )
-from newsarchive.spiders.extraction import ArticleExtraction, extract_article
 from newsarchive.spiders.feeds import apply_feed_defaults
 from newsarchive.spiders.rendering import ScriptedWalk
 from newsarchive.spiders.walk import ListingWalk
@@ -75,6 +81,8 @@ class StreamSpider(scrapy.Spider):
     incremental: Incremental
     walk: ListingWalk
     scripted: ScriptedWalk
+    #: The worker processes extracting articles (NEWSARCHIVE_EXTRACTION_WORKERS), if any.
+    extractor: ArticleExtractor | None = None
 
     def __init__(
         self,
@@ -122,6 +130,9 @@ class StreamSpider(scrapy.Spider):
         spider.incremental.connect(crawler)
         spider.walk = ListingWalk(crawler, spider.incremental, spider.job_set)
         spider.scripted = ScriptedWalk(crawler, spider.walk, spider, spider.render)
+        if (workers := crawler.settings.getint("NEWSARCHIVE_EXTRACTION_WORKERS")) > 0:
+            spider.extractor = ArticleExtractor(workers)
+            crawler.signals.connect(spider.extractor.close, signal=signals.spider_closed)
         return spider
 
     @property
@@ -153,7 +164,7 @@ class StreamSpider(scrapy.Spider):
     def article_request(self, url: str, follow_stream: bool = False) -> Request:
         return Request(
             url,
-            callback=self.parse_article,
+            callback=self.parse_article_in_worker if self.extractor else self.parse_article,
             errback=self.article_failed,
             priority=ARTICLE_PRIORITY,
             # Articles are deduplicated by article_id below; the URL dupefilter would only
@@ -188,6 +199,7 @@ class StreamSpider(scrapy.Spider):
             self.walk.listing_failed(response.url, f"{incomplete}_page")
             self.logger.warning("Listing %s is %s after retries", response.url, incomplete)
         yield from self.follow_listing(ListingPage(response))
+        release_parsed_tree(response)  # freed by reference counting, as article pages are
 
     def follow_listing(self, listing: ListingPage) -> Iterator[Request]:
         """Queue a listing's new articles and walk on: its next page, a browser to click
@@ -271,35 +283,59 @@ class StreamSpider(scrapy.Spider):
         @returns requests 0 0
         @scrapes article_id url title body published_date source source_name source_language
         """
+        if (page := self.article_response(response)) is None:
+            return
+        extraction = extract_response(page, utc_now_iso(), self.run_id, follow_stream)
+        yield from self.follow_extraction(page, extraction, follow_stream)
+
+    async def parse_article_in_worker(
+        self, response: Response, follow_stream: bool = False
+    ) -> AsyncIterator[ArticleItem | Request]:
+        """parse_article, extracting in a worker process (NEWSARCHIVE_EXTRACTION_WORKERS), so
+        the reactor's thread stays free for the network."""
+        if (page := self.article_response(response)) is None or self.extractor is None:
+            return
+        extraction = await self.extractor.extract(page, utc_now_iso(), self.run_id, follow_stream)
+        for result in self.follow_extraction(page, extraction, follow_stream):
+            yield result
+
+    def article_response(self, response: Response) -> TextResponse | None:
+        """The response if it is an article page to extract; else None, the drop recorded."""
         self.crawler.stats.inc_value(stats.ARTICLE_PAGES)
         if incomplete := response.meta.get(INCOMPLETE):
             # Still truncated or empty after retries: whatever text it holds is not the article.
             self.drop(response.url, f"{incomplete}_page")
-            return
+            return None
         if PAYWALL_PATH in response.url:
             # Name the article that was asked for, not the sign-up form it was sent to.
             self.drop(response.meta.get("redirect_urls", [response.url])[0], "paywall")
-            return
+            return None
         if not isinstance(response, TextResponse):
             self.drop(response.url, "not_html")
-            return
-        extraction = extract_article(response, utc_now_iso(), self.run_id, follow_stream)
-        item = extraction.item
-        if item is None:
-            self.drop(response.url, self.unreadable_reason(response, "title"))
-            return
+            return None
+        return response
+
+    def follow_extraction(
+        self, response: TextResponse, extraction: Extraction, follow_stream: bool
+    ) -> Iterator[ArticleItem | Request]:
+        """What the run does with one page's extraction: archive it, read it as the first
+        listing page, or drop it (its counters and warnings recorded for the monitor)."""
+        fields = extraction.item  # None for a page without a title: no article
         stream = ListingPage(response, links=extraction.stream_links) if follow_stream else None
-        if stream and self.incremental.start_page_is_archived(item["article_id"]):
+        if stream and fields and self.incremental.start_page_is_archived(fields["article_id"]):
             # An archived start article is read as the first listing page, not archived again.
-            self.seen_article_ids.add(item["article_id"])
-            yield from self.rechecks({item["source"]} if item.get("source") else ())
+            self.seen_article_ids.add(fields["article_id"])
+            yield from self.rechecks({fields["source"]} if fields.get("source") else ())
             yield from self.follow_listing(stream)
             return
-        self.count_unreadable(response.url, extraction)
-        if not item["body"]:
-            # An item without its text would replace the archived one: not an article today.
-            self.drop(response.url, self.unreadable_reason(response, "body"))
+        for name, count in extraction.counters.items():
+            self.crawler.stats.inc_value(name, count)
+        for line in extraction.warnings:
+            self.logger.warning(*line)
+        if extraction.drop is not None or fields is None:
+            self.drop(response.url, extraction.drop or "no_title")
             return
+        item = ArticleItem(fields)
         if item["article_id"]:
             self.seen_article_ids.add(item["article_id"])
         self.count_item(item)
@@ -355,31 +391,6 @@ class StreamSpider(scrapy.Spider):
         return state.setdefault(name, set())
 
     # --- counting for the monitor ------------------------------------------------------------
-
-    def unreadable_reason(self, response: Response, missing: str) -> str:
-        """Why a page with no ``missing`` (title, body) gave no item: it arrived empty or
-        truncated (after retries), else the anchor is missing (counted for the monitor)."""
-        kind = response.meta.get(INCOMPLETE) or ("empty" if not response.body.strip() else None)
-        if kind:
-            return f"{kind}_page"
-        if missing == "title":
-            self.crawler.stats.inc_value(stats.missing_anchor("title"))
-        return f"no_{missing}"
-
-    def count_unreadable(self, url: str, extraction: ArticleExtraction) -> None:
-        """Count anchors that were missing and values that could not be read, for the monitor."""
-        count = self.crawler.stats.inc_value
-        for anchor in extraction.missing_anchors:
-            count(stats.missing_anchor(anchor))
-        if extraction.unreadable_date is not None:
-            count(stats.unparsed("date_line"))
-            self.logger.warning("Unreadable Date: %r on %s", extraction.unreadable_date, url)
-        if extraction.mismatched_label is not None:
-            count(stats.SOURCE_MISMATCH)
-            self.logger.warning("Source mismatch on %s: label line %r, Source: %r",
-                                url, extraction.mismatched_label, extraction.item["source"])  # type: ignore[index]  # fmt: skip
-        if extraction.promo_blocks_removed:
-            count(stats.PROMO_REMOVED, extraction.promo_blocks_removed)
 
     def count_item(self, item: ArticleItem) -> None:
         """Count the item and its null fields: the monitor's field coverage is made of these."""

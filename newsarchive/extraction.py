@@ -1,0 +1,200 @@
+"""Parse and extract one article page as a pure function of its bytes: a plain dict out.
+
+Scrapy runs on one core; the page's HTML parse, its readers and the loader are most of the
+main thread's work per article. Made a pure function of plain values, that work can run in a
+worker process (``ArticleExtractor`` with ``NEWSARCHIVE_EXTRACTION_WORKERS`` > 0), keeping the
+reactor free for the network, and ``scrapy reextract`` can call the same function over stored
+captures. The spider keeps what needs the run's state (dedup, incremental, requests); this
+module returns what it needs to decide: the item or why there is none, and the counters and
+warnings the monitor reads, for the spider to record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapy.http import HtmlResponse, TextResponse
+
+from newsarchive import stats
+from newsarchive.items import ArticleItem
+from newsarchive.loaders import load_article
+from newsarchive.pages import ArticlePage
+from newsarchive.processors import iso_date, meta_line_date_text, strip_brand
+
+logger = logging.getLogger(__name__)
+
+#: One warning for the log: a %-format and its arguments, for ``logger.warning(*line)``.
+LogLine = tuple[str, ...]
+
+
+@dataclass
+class Extraction:
+    """What a page gave: ``item`` (its fields, plain values) or ``drop`` (the reason), the
+    counters and warnings the spider records when it keeps the result, and the page's
+    "More From" links when they were asked for."""
+
+    item: dict[str, Any] | None = None
+    drop: str | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+    warnings: list[LogLine] = field(default_factory=list)
+    stream_links: list[str] = field(default_factory=list)
+
+
+def extract_article(
+    url: str,
+    body: bytes,
+    encoding: str,
+    crawled_at: str,
+    run_id: str | None,
+    with_stream_links: bool = False,
+) -> dict[str, Any]:
+    """The extraction of one article page, as a plain dict (picklable, cheap to send back).
+
+    ``url`` is the response's URL, ``body`` its bytes and ``encoding`` the one Scrapy decoded
+    it with (``response.encoding``), so the worker reads exactly the text the spider would.
+    """
+    response = HtmlResponse(url, body=body, encoding=encoding)
+    return extract_response(response, crawled_at, run_id, with_stream_links).__dict__
+
+
+def extract_response(
+    response: TextResponse,
+    crawled_at: str,
+    run_id: str | None,
+    with_stream_links: bool = False,
+) -> Extraction:
+    """``extract_article`` on a response already in hand (the in-process path)."""
+    result = Extraction()
+    page = ArticlePage(response)
+    missing = page.missing_anchors()
+    if "title" in missing:
+        result.drop = _unreadable_reason(response, "title", result.counters)
+        release_parsed_tree(response)
+        return result
+    item = load_article(page, crawled_at=crawled_at, run_id=run_id)
+    if with_stream_links:
+        result.stream_links = list(page.stream_links())
+    _count_unreadable(page, item, missing, result)
+    if not item["body"]:
+        # An item without its text would replace the archived one: not an article today.
+        result.drop = _unreadable_reason(response, "body", result.counters)
+    result.item = dict(item)
+    release_parsed_tree(response)
+    return result
+
+
+def release_parsed_tree(response: TextResponse) -> None:
+    """Drop the parsed tree Scrapy caches on the response once the page has been read.
+
+    The cached Selector refers back to its response: a reference cycle only the garbage
+    collector frees, so every parsed page (its lxml tree too) outlived its callback until a
+    collection ran. Without the cache, reference counting frees both when Scrapy lets the
+    response go. A later ``response.selector`` simply parses again.
+    """
+    response._cached_selector = None
+
+
+def _unreadable_reason(response: TextResponse, missing: str, counters: dict[str, int]) -> str:
+    """Why a page with no ``missing`` (title, body) gave no item: it arrived empty, else the
+    anchor is missing (counted for the monitor). Truncated pages never get here."""
+    if not response.body.strip():
+        return "empty_page"
+    if missing == "title":
+        _count(counters, stats.missing_anchor("title"))
+    return f"no_{missing}"
+
+
+def _count(counters: dict[str, int], name: str, count: int = 1) -> None:
+    counters[name] = counters.get(name, 0) + count
+
+
+def _count_unreadable(
+    page: ArticlePage, item: ArticleItem, missing: list[str], result: Extraction
+) -> None:
+    """Anchors that were missing (``ArticlePage.missing_anchors``) and values that could not
+    be read, for the monitor."""
+    counters = result.counters
+    for anchor in missing:
+        _count(counters, stats.missing_anchor(anchor))
+    date_text = None if page.meta_line is None else meta_line_date_text(page.meta_line)
+    if date_text is not None and iso_date(date_text) is None:
+        _count(counters, stats.unparsed("date_line"))
+        result.warnings.append(("Unreadable Date: %r on %s", date_text, page.response.url))
+    label = strip_brand(page.above_title)
+    if label and item["source"] and label != item["source"]:
+        _count(counters, stats.SOURCE_MISMATCH)
+        result.warnings.append(
+            (
+                "Source mismatch on %s: label line %r, Source: %r",
+                page.response.url,
+                label,
+                item["source"],
+            )
+        )
+    if page.promo_blocks_removed:
+        _count(counters, stats.PROMO_REMOVED, page.promo_blocks_removed)
+
+
+def _warm_up() -> None:
+    """Nothing: run once at start so the worker has imported everything before the first page."""
+
+
+class ArticleExtractor:
+    """``extract_article`` in ``workers`` processes, awaited from the reactor's event loop.
+
+    Workers are spawned (never forked from a process running a reactor and threads) and
+    warmed up at once, so their start-up overlaps the crawl's own. Up to 32 pages per worker
+    are queued (fewer left the worker idle: the pool's threads in this process hand pages
+    over only when they get the GIL from the busy reactor thread); beyond that, and while the
+    workers start, the page is extracted here, in the reactor's thread, so neither side waits.
+    """
+
+    def __init__(self, workers: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self._max_pending = 32 * workers
+        self._pending = 0
+        for _ in range(workers):
+            self._pool.submit(_warm_up)
+        #: Pages extracted by the workers and in this process: the share the workers took.
+        self.in_workers = self.in_process = 0
+
+    async def extract(
+        self,
+        response: TextResponse,
+        crawled_at: str,
+        run_id: str | None,
+        with_stream_links: bool = False,
+    ) -> Extraction:
+        if self._pending >= self._max_pending:
+            self.in_process += 1
+            return extract_response(response, crawled_at, run_id, with_stream_links)
+        self._pending += 1
+        try:
+            future = self._pool.submit(
+                extract_article,
+                response.url,
+                response.body,
+                response.encoding,
+                crawled_at,
+                run_id,
+                with_stream_links,
+            )
+            result = Extraction(**await asyncio.wrap_future(future))
+        finally:
+            self._pending -= 1
+        self.in_workers += 1
+        return result
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        logger.info(
+            "Extracted %d article pages in worker processes, %d in the crawl's own",
+            self.in_workers,
+            self.in_process,
+        )
