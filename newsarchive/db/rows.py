@@ -20,7 +20,8 @@ from newsarchive.processors import content_hash as compute_content_hash
 #: The item fields an ``articles`` row holds. An item's ``run_id`` is not a column: the run a
 #: batch is written for (the spider's run, which sets the items' run_id) is recorded as
 #: ``articles.last_run_id`` and ``article_revisions.first_run_id`` / ``last_run_id``.
-ARTICLE_FIELDS = tuple(name for name in ITEM_FIELDS if name != "run_id")
+#: ``extractor_version`` becomes a column with schema 0002.
+ARTICLE_FIELDS = tuple(name for name in ITEM_FIELDS if name not in ("run_id", "extractor_version"))
 
 DATE_FIELDS = frozenset({"published_date", "page_date"})
 INSTANT_FIELDS = frozenset({"published_at", "crawled_at"})
