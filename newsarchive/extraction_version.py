@@ -8,7 +8,8 @@ and told apart from the outlet's edits.
 
 Bump it (``YYYY.MM.N``) whenever ``site.py``, ``pages.py``, ``processors.py`` or ``loaders.py``
 change what any page gives; ``tests/test_extraction_golden.py`` fails until you do, and
-``scripts/record-golden`` re-records its hash.
+``NEWSARCHIVE_UPDATE_GOLDEN=1 pytest tests/test_extraction_golden.py`` re-records
+its hash.
 """
 
 from __future__ import annotations
