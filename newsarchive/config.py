@@ -132,6 +132,10 @@ SETTINGS: tuple[Setting, ...] = (
         "NEWSARCHIVE_WARC_ENABLED", bool, False,
         "keep raw article responses as WARC: `data/warc/<spider>/<run_id>.warc.gz`",
     ),
+    Setting(
+        "NEWSARCHIVE_REEXTRACT_WORKERS", int, 0,
+        "worker processes of `scrapy reextract` (0: one per core)", minimum=0,
+    ),
     # --- PostgreSQL archive (docs/POSTGRES.md)
     Setting(
         "NEWSARCHIVE_DATABASE_URL", str, "",

@@ -56,9 +56,6 @@ class ArticleItem(scrapy.Item):
     content_hash = scrapy.Field()  # sha256 hex of title + "\n\n" + body
     run_id = scrapy.Field()  # the crawl run that fetched the page (provenance)
     extractor_version = scrapy.Field()  # newsarchive.extraction_version.EXTRACTOR_VERSION
-    #: Not a feed field: the archive's hint that this item re-reads a stored capture
-    #: (``"reextract"``, set by ``scrapy reextract``), so a changed text is not an edit.
-    revision_kind = scrapy.Field()
 
 
 class ArticleGoneItem(scrapy.Item):

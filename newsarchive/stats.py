@@ -115,6 +115,12 @@ RETRIES = f"{INCREMENTAL}/retries"
 # --- raw capture (newsarchive.extensions.warc) -----------------------------------------------
 WARC_RECORDS = f"{PREFIX}/warc/responses"  # responses written to the run's WARC file
 
+# --- re-extraction (newsarchive.reextract) ---------------------------------------------------
+REEXTRACT = f"{PREFIX}/reextract"
+REEXTRACT_SHARES = f"{REEXTRACT}/shares_done"  # shares of the captures extracted
+REEXTRACT_ITEMS = f"{REEXTRACT}/items"  # items re-extracted from captures
+REEXTRACT_UNREADABLE = f"{REEXTRACT}/unreadable"  # captured pages that gave no item today
+REEXTRACT_RESUMED = f"{REEXTRACT}/already_done"  # skipped: done before the run was killed
 
 # --- database (newsarchive.db, the PostgreSQL pipeline) ----------------------------------------
 DB = f"{PREFIX}/db"

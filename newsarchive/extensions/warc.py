@@ -41,6 +41,7 @@ from newsarchive.clock import new_run_id, utc_now
 from newsarchive.manifest import software
 from newsarchive.processors import is_article_url
 from newsarchive.settings_helpers import data_dir
+from newsarchive.spiders import FETCHED_AT_META
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ class WarcArchive:
         if not is_article_exchange(request):
             return
         self.crawler.stats.inc_value(names.WARC_RECORDS)
+        fetched_at = utc_now()
+        request.meta[FETCHED_AT_META] = fetched_at.isoformat(timespec="seconds")
         self._submit(
             self._write_exchange,
             url=request.url,
@@ -132,7 +135,7 @@ class WarcArchive:
             response_headers=_header_pairs(response.headers, _FRAMING_HEADERS),
             response_body=response.body,
             ip_address=str(response.ip_address) if response.ip_address else None,
-            fetched_at=utc_now(),
+            fetched_at=fetched_at,
         )
 
     async def spider_closed(self, spider: Spider) -> None:

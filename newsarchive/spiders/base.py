@@ -31,7 +31,7 @@ from newsarchive.pages import ListingPage
 from newsarchive.processors import article_url_parts, is_article_url
 from newsarchive.settings_helpers import data_dir
 from newsarchive.site import PAYWALL_PATH
-from newsarchive.spiders import ARTICLE_PRIORITY, LISTING_PRIORITY
+from newsarchive.spiders import ARTICLE_PRIORITY, FETCHED_AT_META, LISTING_PRIORITY
 from newsarchive.spiders.arguments import (
     STREAM_ARGUMENTS,
     ConfigurationError,
@@ -258,7 +258,8 @@ class StreamSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self.drop(response.url, "not_html")
             return
-        extraction = extract_article(response, utc_now_iso(), self.run_id, follow_stream)
+        crawled_at = response.meta.get(FETCHED_AT_META) or utc_now_iso()
+        extraction = extract_article(response, crawled_at, self.run_id, follow_stream)
         item = extraction.item
         if item is None:
             self.drop(response.url, self.unreadable_reason(response, "title"))
