@@ -15,6 +15,7 @@ a file. The two sides are interleaved, ``--rounds`` times, medians reported.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import shutil
 import statistics
@@ -89,10 +90,8 @@ def _tree_rss(root: psutil.Process) -> int:
         return 0
     total = 0
     for process in tree:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += process.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
