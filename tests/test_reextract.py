@@ -21,7 +21,14 @@ from warcio.warcwriter import WARCWriter
 from newsarchive.reextract.captures import article_pages, find_captures
 from newsarchive_replica.server import ReplicaServer
 from tests.crawling import read_jsonl
-from tests.test_postgres_crawl import ROOT, crawl, environment, query, scrapy_command
+from tests.test_postgres_crawl import (
+    RECHECK_ALL,
+    ROOT,
+    crawl,
+    environment,
+    query,
+    scrapy_command,
+)
 
 RUN_A = "20261201T100000Z-0000000a"
 RUN_B = "20261202T100000Z-0000000b"
@@ -192,3 +199,29 @@ def test_killed_reextract_resumes_with_every_article_once(captured, tmp_path):
     rows = query(url, "SELECT article_id, count(*) AS n FROM article_revisions GROUP BY 1")
     assert sum(row["n"] for row in rows) == len(items) + changed
     assert {row["article_id"] for row in rows} == {i["article_id"] for i in items}
+
+
+def test_an_outlet_edit_is_one_edit_and_reextract_keeps_it(pg_url, tmp_path):
+    data = tmp_path / "data"
+    with ReplicaServer() as site:
+        first = crawl(site, pg_url, data, NEWSARCHIVE_WARC_ENABLED="1")
+        assert first.returncode == 0, first.stderr[-2000:]
+        articles = len(query(pg_url, "SELECT 1 FROM articles"))
+        edited_id = query(pg_url, "SELECT article_id FROM articles ORDER BY 1 LIMIT 1")[0]
+        new_version = site.edit(edited_id["article_id"])
+        again = crawl(site, pg_url, data, RECHECK_ALL, NEWSARCHIVE_WARC_ENABLED="1")
+        assert again.returncode == 0, again.stderr[-2000:]
+    assert len(query(pg_url, "SELECT 1 FROM article_revisions")) == articles + 1
+    kinds = _kinds(pg_url)
+    if kinds:  # schema 0002
+        assert kinds == {"first": articles, "edit": 1}
+    before = revisions(pg_url)
+    # both captures re-read with the same rules: the old text is the old capture's, the new
+    # the new one's: nothing to add, the edit stays the one edit
+    result = reextract(pg_url, data)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert revisions(pg_url) == before
+    bodies = {
+        i["body"] for i in reextract_feed(data) if i["article_id"] == new_version["article_id"]
+    }
+    assert new_version["body"] in bodies and len(bodies) == 2
