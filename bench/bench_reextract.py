@@ -38,7 +38,7 @@ from newsarchive.reextract.captures import article_pages, run_files
 from newsarchive.spiders.extraction import extract_article
 from newsarchive_replica.server import ReplicaServer
 
-RUN_ID = "20261201T000000Z-0bench00"
+RUN_ID = "20261201T000000Z-0be4c400"
 PER_FILE = 2000
 
 
@@ -117,7 +117,7 @@ def reextract(data: Path) -> tuple[float, float, int]:
         1 for path in (data / "feeds" / "reextract").rglob("*.csv") for _ in path.open()
     )  # rows + one header per file
     summary.unlink()
-    return seconds, peak / 2**20, items
+    return seconds, peak / 2**20, items - len(list((data / "feeds").rglob("*.csv")))
 
 
 def main() -> None:
@@ -133,7 +133,9 @@ def main() -> None:
         baseline, parallel, peaks_big, peaks_small = [], [], [], []
         for number in range(1, args.rounds + 1):
             baseline.append(one_process(big))
-            seconds, peak, _ = reextract(big)
+            seconds, peak, items = reextract(big)
+            if items != args.pages:
+                raise SystemExit(f"reextract gave {items} items of {args.pages} pages")
             parallel.append(seconds)
             peaks_big.append(peak)
             peaks_small.append(reextract(small)[1])

@@ -121,6 +121,7 @@ REEXTRACT_SHARES = f"{REEXTRACT}/shares_done"  # shares of the captures extracte
 REEXTRACT_ITEMS = f"{REEXTRACT}/items"  # items re-extracted from captures
 REEXTRACT_UNREADABLE = f"{REEXTRACT}/unreadable"  # captured pages that gave no item today
 REEXTRACT_RESUMED = f"{REEXTRACT}/already_done"  # skipped: done before the run was killed
+REEXTRACT_NO_CAPTURES = f"{REEXTRACT}/no_captures"  # the selection named no capture at all
 
 # --- database (newsarchive.db, the PostgreSQL pipeline) ----------------------------------------
 DB = f"{PREFIX}/db"

@@ -84,6 +84,13 @@ def test_captures_in_both_layouts_give_their_article_pages(tmp_path):
     assert both == [ARTICLE]
 
 
+def test_a_selection_without_captures_is_one_line_and_a_failure(tmp_path):
+    line = scrapy_command("reextract", "--run", RUN_A, url=None, data_dir=tmp_path)
+    result = subprocess.run(line, cwd=ROOT, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "scrapy reextract: error: no captures for this selection" in result.stderr
+
+
 # --- end to end, with PostgreSQL ---------------------------------------------------------------
 
 

@@ -78,7 +78,10 @@ class Command(ScrapyCommand):
         )
         self.crawler_process.start()
         stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
-        if stats.get("finish_reason") != "finished":
+        if stats.get(names.REEXTRACT_NO_CAPTURES):
+            print("scrapy reextract: error: no captures for this selection", file=sys.stderr)
+            self.exitcode = 1
+        elif stats.get("finish_reason") != "finished":
             self.exitcode = 1
         elif bad := stats.get(names.SCHEMA_ITEMS_WITH_ERRORS):
             print(f"scrapy reextract: error: {bad} items violate the item schema", file=sys.stderr)

@@ -111,6 +111,7 @@ class ReextractSpider(scrapy.Spider):
         captures = await asyncio.to_thread(find_captures, folder, *self.selection)
         if not captures:
             self.logger.error("No captures under %s for this selection", folder / "warc")
+            self.crawler.stats.set_value(stats.REEXTRACT_NO_CAPTURES, 1)
             return
         workers = self.settings.getint("NEWSARCHIVE_REEXTRACT_WORKERS") or os.cpu_count() or 1
         job = self.job_dir
