@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import gzip
 import shutil
 import statistics
 import subprocess
@@ -113,11 +114,12 @@ def reextract(data: Path) -> tuple[float, float, int]:
     if process.returncode != 0:
         raise SystemExit(f"reextract failed: {stderr[-2000:]}")
     summary = next((data / "runs" / "reextract").glob("*.json"))
-    items = sum(
-        1 for path in (data / "feeds" / "reextract").rglob("*.csv") for _ in path.open()
-    )  # rows + one header per file
+    items = 0
+    for path in (data / "feeds" / "reextract").rglob("*.jsonl.gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            items += sum(1 for _ in lines)
     summary.unlink()
-    return seconds, peak / 2**20, items - len(list((data / "feeds").rglob("*.csv")))
+    return seconds, peak / 2**20, items
 
 
 def main() -> None:
