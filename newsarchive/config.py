@@ -154,6 +154,10 @@ SETTINGS: tuple[Setting, ...] = (
         "response bytes waiting for the WARC writer thread; past it the crawl waits for the disk",
         minimum=1, shown_default="`33554432` (32 MiB)",
     ),
+    Setting(
+        "NEWSARCHIVE_REEXTRACT_WORKERS", int, 0,
+        "worker processes of `scrapy reextract` (0: one per core)", minimum=0,
+    ),
     # --- PostgreSQL archive (docs/POSTGRES.md)
     Setting(
         "NEWSARCHIVE_DATABASE_URL", str, "",

@@ -64,8 +64,14 @@ _KINDS = {
 }
 
 
+#: Item fields schema 0001 does not store: exported as null (unknown) until a migration adds
+#: them (``extractor_version``: schema 0002).
+_NOT_STORED = {"extractor_version": "NULL::text"}
+
+
 def _item_columns(overrides: dict[str, str]) -> list[Column]:
     """The item fields, in their documented order, from ``articles`` unless overridden."""
+    overrides = {**_NOT_STORED, **overrides}
     return [
         Column(name, overrides.get(name, f"a.{name}"), _KINDS.get(name, "text"))
         for name in ARTICLE_FIELDS

@@ -24,11 +24,12 @@ ARTICLE_FIELDS: tuple[str, ...] = (
     "crawled_at",
     "content_hash",
     "run_id",
+    "extractor_version",
 )
 
 #: The version of the field list above, recorded in every feed manifest: bump it whenever a
-#: field is added (1: the first thirteen fields; 2: ``run_id`` added).
-ARTICLE_FIELDS_VERSION = 2
+#: field is added (1: the first thirteen fields; 2: ``run_id`` added; 3: ``extractor_version``).
+ARTICLE_FIELDS_VERSION = 3
 
 #: The fields that differ from run to run by design (when, and by which run, a page was
 #: fetched): left out when two runs, or a run and the replica's oracle, are compared.
@@ -54,6 +55,7 @@ class ArticleItem(scrapy.Item):
     crawled_at = scrapy.Field()  # ISO 8601 UTC instant the page was fetched
     content_hash = scrapy.Field()  # sha256 hex of title + "\n\n" + body
     run_id = scrapy.Field()  # the crawl run that fetched the page (provenance)
+    extractor_version = scrapy.Field()  # newsarchive.extraction_version.EXTRACTOR_VERSION
 
 
 class ArticleGoneItem(scrapy.Item):

@@ -24,6 +24,7 @@ from scrapy.loader import ItemLoader
 
 from newsarchive import processors as p
 from newsarchive.clock import utc_now_iso
+from newsarchive.extraction_version import EXTRACTOR_VERSION
 from newsarchive.items import ARTICLE_FIELDS, ArticleItem
 from newsarchive.pages import ArticlePage
 
@@ -153,4 +154,5 @@ def load_article(
     loader.add_value("original_url", page.original_href)
     loader.add_value("crawled_at", crawled_at or utc_now_iso())
     loader.add_value("run_id", run_id)
+    loader.add_value("extractor_version", EXTRACTOR_VERSION)
     return loader.load_item()

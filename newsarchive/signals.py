@@ -9,6 +9,9 @@ from typing import Any, Literal
 #: PostgreSQL pipeline once a batch has committed that gave a known article a new revision
 #: (edited) or recorded its 404/410 (deleted).
 article_changed = object()
+#: A batch committed to PostgreSQL: sent with ``articles=`` (the batch's article items, as
+#: dicts) by the PostgreSQL pipeline; ``scrapy reextract`` journals what is safely stored.
+batch_committed = object()
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,15 @@ CAUGHT_UP = f"{INCREMENTAL}/caught_up"  # 1 when the walk stopped on a page with
 RECHECKS = f"{INCREMENTAL}/rechecks"
 RETRIES = f"{INCREMENTAL}/retries"
 
+
+# --- re-extraction (newsarchive.reextract) ---------------------------------------------------
+REEXTRACT = f"{PREFIX}/reextract"
+REEXTRACT_SHARES = f"{REEXTRACT}/shares_done"  # shares of the captures extracted
+REEXTRACT_ITEMS = f"{REEXTRACT}/items"  # items re-extracted from captures
+REEXTRACT_UNREADABLE = f"{REEXTRACT}/unreadable"  # captured pages that gave no item today
+REEXTRACT_RESUMED = f"{REEXTRACT}/already_done"  # skipped: done before the run was killed
+REEXTRACT_NO_CAPTURES = f"{REEXTRACT}/no_captures"  # the selection named no capture at all
+
 # --- database (newsarchive.db, the PostgreSQL pipeline) ----------------------------------------
 DB = f"{PREFIX}/db"
 DB_ARTICLES_WRITTEN = f"{DB}/articles_written"  # article items stored (new, changed or re-seen)

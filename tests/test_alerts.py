@@ -18,6 +18,7 @@ from scrapy.utils.test import get_crawler
 from newsarchive import settings as project_settings
 from newsarchive import stats as names
 from newsarchive.extensions.monitor import RunMonitor
+from newsarchive.extraction_version import EXTRACTOR_VERSION
 from newsarchive.items import ARTICLE_FIELDS
 from newsarchive.monitors.delivery import Outbox, SmtpConfig, WebhookConfig
 from newsarchive.monitors.messages import Message, digest_message, failure_message
@@ -116,6 +117,7 @@ def test_schema_accepts_the_specimen_item_and_refuses_broken_ones(specimen_expec
     validator = jsonschema.Draft202012Validator(article_schema())
     item = {field: specimen_expected.get(field) for field in ARTICLE_FIELDS}
     item["run_id"] = RUN_ID
+    item["extractor_version"] = EXTRACTOR_VERSION
     item["crawled_at"] = "2025-12-27T09:15:02+00:00"
     item["content_hash"] = hashlib.sha256(f"{item['title']}\n\n{item['body']}".encode()).hexdigest()
     assert list(validator.iter_errors(item)) == []

@@ -109,8 +109,10 @@ def stat(result: CrawlResult, name: str) -> int:
 
 
 def comparable(items: list[dict]) -> list[dict]:
-    """Items sorted by article_id, without per-run fields, as expected_items gives them."""
-    stripped = ({k: v for k, v in item.items() if k not in PER_RUN_FIELDS} for item in items)
+    """Items sorted by article_id, without per-run fields and our extractor_version (the
+    replica's oracle knows the page, not our rules), as expected_items gives them."""
+    ours = PER_RUN_FIELDS | {"extractor_version"}
+    stripped = ({k: v for k, v in item.items() if k not in ours} for item in items)
     return sorted(stripped, key=lambda item: item["article_id"])
 
 

@@ -11,6 +11,7 @@ import pytest
 from scrapy.exporters import CsvItemExporter, JsonLinesItemExporter
 from scrapy.settings import Settings
 
+from newsarchive.extraction_version import EXTRACTOR_VERSION
 from newsarchive.items import ARTICLE_FIELDS, PER_RUN_FIELDS
 from newsarchive.loaders import load_article
 from newsarchive.pages import ArticlePage, ListingPage
@@ -70,12 +71,17 @@ def test_feeds_write_every_contract_field_in_order(item, feeds):
 
 
 #: The fields the specimen fixes; the others (crawled_at, content_hash, run_id) depend on the
-#: run and are checked by their own tests below.
+#: run, and extractor_version on our code: they are checked by their own tests below.
 SPECIMEN_FIELDS = [name for name in ARTICLE_FIELDS if name in SPECIMEN_EXPECTED]
 
 
 def test_specimen_fixes_every_field_but_the_runs_own():
-    assert set(ARTICLE_FIELDS) - set(SPECIMEN_FIELDS) == PER_RUN_FIELDS | {"content_hash"}
+    not_on_the_page = PER_RUN_FIELDS | {"content_hash", "extractor_version"}
+    assert set(ARTICLE_FIELDS) - set(SPECIMEN_FIELDS) == not_on_the_page
+
+
+def test_item_carries_the_extractor_version(item):
+    assert item["extractor_version"] == EXTRACTOR_VERSION
 
 
 @pytest.mark.parametrize("field", SPECIMEN_FIELDS)

@@ -39,6 +39,7 @@ from newsarchive.clock import utc_now
 from newsarchive.manifest import software
 from newsarchive.processors import is_article_url
 from newsarchive.settings_helpers import data_dir, require_run_records
+from newsarchive.spiders import FETCHED_AT_META
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,10 @@ class WarcCaptureMiddleware:
     async def process_response(self, request: Request, response: Response) -> Response:
         if self.thread is None or request.meta.get("playwright"):
             return response
+        # One instant for the record and the item: an item's crawled_at is when its capture
+        # was fetched, so re-extracting the capture later gives the same sighting time.
+        fetched_at = utc_now().replace(microsecond=0)
+        request.meta[FETCHED_AT_META] = fetched_at.isoformat()
         exchange = Exchange(
             url=request.url,
             method=request.method,
@@ -134,7 +139,7 @@ class WarcCaptureMiddleware:
             protocol=response.protocol or "HTTP/1.1",
             response_headers=_header_pairs(response.headers),
             response_body=response.body,
-            fetched_at=utc_now(),
+            fetched_at=fetched_at,
             ip_address=str(response.ip_address) if response.ip_address else None,
             # A paywall or moved page is what the article URL answered: still an article.
             page_kind=page_kind(

@@ -36,6 +36,7 @@ FIELD_RULES: dict[str, tuple[bool, str | None, str]] = {
     "crawled_at": (False, _INSTANT, "when this page was fetched (UTC)"),
     "content_hash": (False, r"^[0-9a-f]{64}$", "sha256 hex of title + '\\n\\n' + body"),
     "run_id": (False, r"^\d{8}T\d{6}Z-[0-9a-f]{8}$", "the crawl run that fetched the page"),
+    "extractor_version": (False, r"^\d{4}\.\d{1,2}\.\d+$", "the extraction rules' version"),
 }
 
 

@@ -23,7 +23,7 @@ from newsarchive.db.urls import mask_url
 from newsarchive.extensions.monitor import RunMonitor
 from newsarchive.items import ArticleGoneItem, ArticleItem
 from newsarchive.settings_helpers import data_dir, require_run_records
-from newsarchive.signals import announce_changes
+from newsarchive.signals import announce_changes, batch_committed
 
 if TYPE_CHECKING:
     from newsarchive.db.rows import RunRecord
@@ -70,8 +70,7 @@ class PostgresPipeline:
             config,
             run,
             self.crawler.stats.inc_value,
-            # each edit and deletion the batch recorded reaches the changes digest
-            on_committed=lambda result, articles: announce_changes(self.crawler, result, articles),
+            on_committed=self._committed,
         )
         try:
             await writer.start(await self.database.store())
@@ -81,13 +80,24 @@ class PostgresPipeline:
             raise CloseSpider("database_unavailable") from None
         self.writer = writer
 
+    def _committed(self, result: Any, articles: list[dict[str, Any]]) -> None:
+        self.crawler.signals.send_catch_log(batch_committed, articles=articles)
+        # each edit and deletion the batch recorded reaches the changes digest; a change a
+        # re-extraction made is ours, not the outlet's
+        if not getattr(self.crawler.spider, "revision_kind", None):
+            announce_changes(self.crawler, result, articles)
+
     async def process_item(self, item: Any) -> Any:
         """Queue the item for the writer and return it (the crawl never waits on the
         database, unless the writer is ``NEWSARCHIVE_DB_MAX_PENDING`` items behind)."""
         if self.writer is None:
             return item
         if isinstance(item, ArticleItem):
-            await self.writer.put("article", _as_dict(item))
+            values = _as_dict(item)
+            # ``scrapy reextract``: a changed text is our extraction's change, not an edit
+            if kind := getattr(self.crawler.spider, "revision_kind", None):
+                values["revision_kind"] = kind
+            await self.writer.put("article", values)
         elif isinstance(item, ArticleGoneItem):
             await self.writer.put("gone", _as_dict(item))
         return item

@@ -38,7 +38,7 @@ from newsarchive.pages import ListingPage
 from newsarchive.processors import article_url_parts, is_article_url
 from newsarchive.settings_helpers import data_dir
 from newsarchive.site import PAYWALL_PATH
-from newsarchive.spiders import ARTICLE_PRIORITY, LISTING_PRIORITY
+from newsarchive.spiders import ARTICLE_PRIORITY, FETCHED_AT_META, LISTING_PRIORITY
 from newsarchive.spiders.arguments import (
     STREAM_ARGUMENTS,
     ConfigurationError,
@@ -66,6 +66,12 @@ def failure_reason(failure: Failure) -> str:
         return f"http_{failure.value.response.status}"
     reason = getattr(failure.value, "drop_reason", None)
     return reason or (failure.type.__name__ if failure.type else "error")
+
+
+def crawled_at(response: Response) -> str:
+    """When the page was fetched: the instant its capture recorded (so re-reading the capture
+    later gives the same sighting), else now."""
+    return response.meta.get(FETCHED_AT_META) or utc_now_iso()
 
 
 class StreamSpider(scrapy.Spider):
@@ -285,7 +291,7 @@ class StreamSpider(scrapy.Spider):
         """
         if (page := self.article_response(response)) is None:
             return
-        extraction = extract_response(page, utc_now_iso(), self.run_id, follow_stream)
+        extraction = extract_response(page, crawled_at(page), self.run_id, follow_stream)
         yield from self.follow_extraction(page, extraction, follow_stream)
 
     async def parse_article_in_worker(
@@ -295,7 +301,9 @@ class StreamSpider(scrapy.Spider):
         the reactor's thread stays free for the network."""
         if (page := self.article_response(response)) is None or self.extractor is None:
             return
-        extraction = await self.extractor.extract(page, utc_now_iso(), self.run_id, follow_stream)
+        extraction = await self.extractor.extract(
+            page, crawled_at(page), self.run_id, follow_stream
+        )
         for result in self.follow_extraction(page, extraction, follow_stream):
             yield result
 

@@ -1,0 +1,58 @@
+"""One share of the captures, extracted in a worker process: pages in, item dicts out.
+
+Why a file per share: the worker writes its items as JSON lines and the main process streams
+them into the pipelines, so neither side holds a run's items in memory (flat memory however
+large the capture).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scrapy.http import HtmlResponse
+
+from newsarchive.extraction import extract_response
+from newsarchive.reextract.captures import article_pages
+
+
+@dataclass(frozen=True)
+class Share:
+    """Every ``shares``-th article page of one WARC file, from ``share``; ``run_id``: the run
+    that captured them (the items' provenance)."""
+
+    path: Path
+    run_id: str
+    share: int
+    shares: int
+    output: Path
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    share: Share
+    items: int
+    unreadable: int
+
+
+def crawled_at(warc_date: str) -> str:
+    """A WARC-Date (``2026-12-01T10:00:00.123456Z``) as the items' ``crawled_at`` (seconds)."""
+    instant = datetime.fromisoformat(warc_date.replace("Z", "+00:00")).astimezone(UTC)
+    return instant.replace(microsecond=0).isoformat()
+
+
+def extract_share(share: Share) -> ShareResult:
+    """Extract one share into ``share.output`` (JSON lines: ``record_id`` and ``item``)."""
+    items = unreadable = 0
+    with share.output.open("w", encoding="utf-8") as out:
+        for page in article_pages(share.path, share.share, share.shares):
+            response = HtmlResponse(page.url, body=page.body, headers=page.headers)
+            item = extract_response(response, crawled_at(page.fetched_at), share.run_id).item
+            if item is None or not item["body"]:
+                unreadable += 1
+                continue
+            out.write(json.dumps({"record_id": page.record_id, "item": dict(item)}) + "\n")
+            items += 1
+    return ShareResult(share, items, unreadable)

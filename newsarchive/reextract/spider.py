@@ -1,0 +1,187 @@
+"""The re-extraction as a Scrapy spider that makes no request: ``start()`` yields the items
+the worker processes extract, so they pass through the crawl's own pipelines and feeds.
+
+Resumable: each item the pipelines finished with is journalled (its WARC record ID) under
+``<data>/reextract/<job>/``; a run killed and started again with the same selection skips
+those records, and a run that finishes removes its journal (the next one starts afresh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from newsarchive import stats
+from newsarchive.clock import new_run_id, utc_now
+from newsarchive.extraction_version import EXTRACTOR_VERSION
+from newsarchive.items import ArticleItem
+from newsarchive.reextract.captures import RunCapture, find_captures
+from newsarchive.reextract.shares import Share, ShareResult, extract_share
+from newsarchive.settings_helpers import data_dir
+from newsarchive.signals import batch_committed
+from newsarchive.spiders.feeds import apply_feed_defaults
+
+DONE_FILE = "done.txt"
+
+
+def job_name(run_id: str | None, since: date | None, until: date | None) -> str:
+    """The journal folder of a selection under today's extractor."""
+    selection = run_id or f"{since or 'start'}_{until or 'end'}"
+    return f"{EXTRACTOR_VERSION}-{selection}"
+
+
+def plan_shares(captures: list[RunCapture], workers: int, folder: Path) -> list[Share]:
+    """A share per WARC file, each file split in ``workers`` when there are fewer files than
+    twice the workers (one big file must still use every core)."""
+    files = [(capture, path) for capture in captures for path in capture.files]
+    split = workers if len(files) < 2 * workers else 1
+    return [
+        Share(path, capture.run_id, part, split, folder / f"share-{number:05d}-{part}.jsonl")
+        for number, (capture, path) in enumerate(files)
+        for part in range(split)
+    ]
+
+
+class ReextractSpider(scrapy.Spider):
+    """Re-read stored captures with today's rules; no network."""
+
+    name = "reextract"
+    #: What the archive records a changed text as (the ``revision_kind`` hint the PostgreSQL
+    #: pipeline gives the writer): our extraction changed, the outlet did not.
+    revision_kind: ClassVar[str] = "reextract"
+    custom_settings: ClassVar[dict[str, Any]] = {
+        "NEWSARCHIVE_WARC_ENABLED": False,  # nothing is fetched: nothing to capture
+        "ROBOTSTXT_OBEY": False,
+        # The crawl's checks judge a walk of the site (listings, links, blocks): there is
+        # none. Items are still validated against the schema; the command's exit says so.
+        "SPIDERMON_SPIDER_CLOSE_MONITORS": [],
+    }
+
+    def __init__(
+        self,
+        run_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.selection = (run_id, since, until)
+        self.run_started_at = utc_now()
+        self.run_id = new_run_id(self.run_started_at)
+        self.start_url = None
+        self.done: set[str] = set()
+        self.journal: IO[str] | None = None
+        self.pending: dict[tuple[str, str], str] = {}  # _key(item) → its WARC record ID
+        self.complete = False
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        apply_feed_defaults(settings)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ReextractSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if crawler.settings.get("NEWSARCHIVE_DATABASE_URL"):
+            # done once in the database (the feed has it by then)
+            crawler.signals.connect(spider.batch_committed, signal=batch_committed)
+        else:
+            crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
+        return spider
+
+    @property
+    def job_dir(self) -> Path:
+        return data_dir(self.settings) / "reextract" / job_name(*self.selection)
+
+    async def start(self) -> AsyncIterator[ArticleItem]:
+        folder = data_dir(self.settings)
+        captures = await asyncio.to_thread(find_captures, folder, *self.selection)
+        if not captures:
+            self.logger.error("No captures under %s for this selection", folder / "warc")
+            self.crawler.stats.set_value(stats.REEXTRACT_NO_CAPTURES, 1)
+            return
+        workers = self.settings.getint("NEWSARCHIVE_REEXTRACT_WORKERS") or os.cpu_count() or 1
+        job = self.job_dir
+        await asyncio.to_thread(job.mkdir, parents=True, exist_ok=True)
+        self.done = await asyncio.to_thread(_read_done, job / DONE_FILE)
+        if self.done:
+            self.logger.info("Resuming: %d pages were re-extracted before", len(self.done))
+        self.journal = (job / DONE_FILE).open("a", encoding="utf-8")
+        shares = plan_shares(captures, workers, job)
+        self.logger.info(
+            "Re-extracting %d run(s), %d share(s) with %d worker(s), extractor %s",
+            len(captures), len(shares), workers, EXTRACTOR_VERSION,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures: list[Future[ShareResult]] = [pool.submit(extract_share, s) for s in shares]
+            for number, future in enumerate(futures, 1):
+                result = await asyncio.wrap_future(future, loop=loop)
+                async for item in self._items_of(result):
+                    yield item
+                self.crawler.stats.inc_value(stats.REEXTRACT_SHARES)
+                self.logger.info(
+                    "Re-extract: %d/%d shares, %d items so far", number, len(shares),
+                    self.crawler.stats.get_value(stats.REEXTRACT_ITEMS, 0),
+                )  # fmt: skip
+        self.complete = True
+
+    async def _items_of(self, result: ShareResult) -> AsyncIterator[ArticleItem]:
+        count = self.crawler.stats.inc_value
+        if result.unreadable:
+            count(stats.REEXTRACT_UNREADABLE, result.unreadable)
+        with result.share.output.open(encoding="utf-8") as lines:
+            for line in lines:
+                entry = json.loads(line)
+                if entry["record_id"] in self.done:
+                    count(stats.REEXTRACT_RESUMED)
+                    continue
+                item = ArticleItem(entry["item"])
+                self.pending[_key(item)] = entry["record_id"]
+                count(stats.REEXTRACT_ITEMS)
+                count(stats.ITEMS)
+                yield item
+        result.share.output.unlink()
+
+    def item_scraped(self, item: Any) -> None:
+        """The feed has it (no database): journal it, a resumed run skips it."""
+        self._journal([item])
+
+    def batch_committed(self, articles: list[dict[str, Any]]) -> None:
+        """PostgreSQL has them: journal them, a resumed run skips them."""
+        self._journal(articles)
+
+    def _journal(self, items: list[Any]) -> None:
+        records = [self.pending.pop(_key(item), None) for item in items]
+        lines = "".join(f"{record}\n" for record in records if record is not None)
+        if lines and self.journal is not None:
+            self.journal.write(lines)
+            self.journal.flush()
+
+    def spider_closed(self, reason: str) -> None:
+        if self.journal is not None:
+            self.journal.close()
+        if self.complete and reason == "finished" and not self.pending:
+            shutil.rmtree(self.job_dir, ignore_errors=True)
+
+
+def _key(item: Any) -> tuple[str, str]:
+    """An item's page: which article, fetched when (the same in the item and its copies)."""
+    return item.get("article_id") or item.get("url"), item.get("crawled_at")
+
+
+def _read_done(path: Path) -> set[str]:
+    return set(path.read_text(encoding="utf-8").split()) if path.is_file() else set()

@@ -1,0 +1,234 @@
+"""``scrapy reextract`` end to end: captures of a replica crawl re-read with no network, into
+the same feeds and PostgreSQL archive; a changed rule with a bumped version, a second run,
+a killed run resumed. Also the capture reader on both capture layouts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import time
+from datetime import date
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from newsarchive.reextract.captures import article_pages, find_captures
+from newsarchive_replica.server import ReplicaServer
+from tests.crawling import read_jsonl
+from tests.test_postgres_crawl import (
+    RECHECK_ALL,
+    ROOT,
+    crawl,
+    environment,
+    query,
+    scrapy_command,
+)
+
+RUN_A = "20261201T100000Z-0000000a"
+RUN_B = "20261202T100000Z-0000000b"
+ARTICLE = "http://site.test/newstream/1713006283-531298405/talks/"
+#: A cleaning rule changed, and the version bumped with it, in every process (the workers
+#: too): sitecustomize runs before any project module is imported.
+CHANGED_RULE = """
+import newsarchive.extraction_version as version
+import newsarchive.processors as p
+version.EXTRACTOR_VERSION = "2099.1.1"
+_collapse = p.collapse_whitespace
+p.collapse_whitespace = lambda text: _collapse(text).replace(" the ", " THE ")
+"""
+
+
+def _write_warc(path: Path, pages: list[tuple[str, int, bytes]], gzip_body: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        for url, status, body in pages:
+            headers = [("Content-Type", "text/html; charset=UTF-8")]
+            if gzip_body:
+                body = gzip.compress(body)
+                headers.append(("Content-Encoding", "gzip"))
+            http = StatusAndHeaders(f"{status} X", headers, protocol="HTTP/1.1")
+            record = writer.create_warc_record(
+                url, "response", payload=BytesIO(body), http_headers=http
+            )
+            writer.write_record(record)
+
+
+def test_captures_in_both_layouts_give_their_article_pages(tmp_path):
+    page = b"<html><body><h1>T</h1></body></html>"
+    single = tmp_path / "warc" / "naenara" / f"{RUN_A}.warc.gz"
+    _write_warc(single, [(ARTICLE, 200, page), ("http://site.test/?source=x", 200, page)], False)
+    rotated = tmp_path / "warc" / "kcna" / RUN_B
+    _write_warc(
+        rotated / f"{RUN_B}-00001.warc.gz", [(ARTICLE, 301, b""), (ARTICLE, 200, page)], True
+    )
+    _write_warc(rotated / f"{RUN_B}-00002.warc.gz", [(ARTICLE, 200, page)], True)
+    captures = find_captures(tmp_path)
+    assert [(c.spider, c.run_id, len(c.files)) for c in captures] == [
+        ("naenara", RUN_A, 1),
+        ("kcna", RUN_B, 2),
+    ]
+    assert [c.run_id for c in find_captures(tmp_path, run_id=RUN_B)] == [RUN_B]
+    assert [c.run_id for c in find_captures(tmp_path, since=date(2026, 12, 2))] == [RUN_B]
+    assert [c.run_id for c in find_captures(tmp_path, until=date(2026, 12, 1))] == [RUN_A]
+    # listings and redirects are not article pages; gzip bodies come back decoded
+    assert [p.body for p in article_pages(single)] == [page]
+    assert [p.body for f in captures[1].files for p in article_pages(f)] == [page, page]
+    both = [p.url for s in (0, 1) for p in article_pages(captures[1].files[0], s, 2)]
+    assert both == [ARTICLE]
+
+
+def test_a_selection_without_captures_is_one_line_and_a_failure(tmp_path):
+    line = scrapy_command("reextract", "--run", RUN_A, url=None, data_dir=tmp_path)
+    result = subprocess.run(line, cwd=ROOT, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "scrapy reextract: error: no captures for this selection" in result.stderr
+
+
+# --- end to end, with PostgreSQL ---------------------------------------------------------------
+
+
+def reextract(url: str, data_dir: Path, *args: str, env: dict[str, str] | None = None):
+    line = scrapy_command("reextract", *args, url=url, data_dir=data_dir)
+    return subprocess.run(
+        line, cwd=ROOT, env={**environment(), **(env or {})}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def changed_rule_env(tmp_path: Path) -> dict[str, str]:
+    folder = tmp_path / "changed_rule"
+    folder.mkdir(exist_ok=True)
+    (folder / "sitecustomize.py").write_text(CHANGED_RULE, encoding="utf-8")
+    return {"PYTHONPATH": os.pathsep.join([str(folder), str(ROOT)])}
+
+
+def revisions(url: str) -> list[tuple]:
+    """Every stored revision, but the run that saw it last: the store (schema 0001) hands a
+    sighting at the same instant to the newer run, and a re-read capture has its crawl's
+    instant (see the report: the writer should not count a ``reextract`` as a sighting)."""
+    rows = query(url, "SELECT * FROM article_revisions ORDER BY article_id, first_seen_at")
+    return [tuple(sorted((k, v) for k, v in row.items() if k != "last_run_id")) for row in rows]
+
+
+def reextract_feed(data_dir: Path) -> list[dict]:
+    runs = sorted((data_dir / "feeds" / "reextract").iterdir(), key=lambda p: p.stat().st_mtime)
+    return [item for path in sorted(runs[-1].glob("*.jsonl.gz")) for item in read_jsonl(path)]
+
+
+@pytest.fixture
+def captured(pg_url, tmp_path):
+    """A crawl of the replica with capture on: (database URL, data folder, crawl items)."""
+    data = tmp_path / "data"
+    with ReplicaServer() as site:
+        result = crawl(site, pg_url, data, NEWSARCHIVE_WARC_ENABLED="1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_folder = next((data / "feeds" / "naenara").iterdir())
+    items = [i for p in sorted(run_folder.glob("*.jsonl.gz")) for i in read_jsonl(p)]
+    assert items
+    return pg_url, data, items
+
+
+def test_reextract_with_the_same_extractor_changes_nothing(captured):
+    url, data, items = captured
+    before = revisions(url)
+    for _ in range(2):
+        result = reextract(url, data)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert revisions(url) == before
+    feed = reextract_feed(data)
+    assert sorted(i["article_id"] for i in feed) == sorted(i["article_id"] for i in items)
+    by_id = {i["article_id"]: i for i in items}
+    for item in feed:  # same page, same rules, same fetch: the same item
+        crawl_item = by_id[item["article_id"]]
+        assert item == crawl_item
+    assert not (data / "reextract").exists() or not any((data / "reextract").iterdir())
+
+
+def _kinds(url: str) -> dict[str, int]:
+    columns = {r["column_name"] for r in query(url, "SELECT column_name FROM "
+               "information_schema.columns WHERE table_name = 'article_revisions'")}  # fmt: skip
+    if "kind" not in columns:
+        return {}
+    rows = query(url, "SELECT kind, count(*) AS n FROM article_revisions GROUP BY kind")
+    return {row["kind"]: row["n"] for row in rows}
+
+
+def test_changed_rule_with_bumped_version_adds_only_reextract_revisions(captured, tmp_path):
+    url, data, items = captured
+    articles = len(items)
+    changed = sum(" the " in f"{i['title']}\n\n{i['body']}" for i in items)
+    assert changed > articles // 2
+    result = reextract(url, data, env=changed_rule_env(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    feed = reextract_feed(data)
+    assert {i["extractor_version"] for i in feed} == {"2099.1.1"}
+    assert len(query(url, "SELECT 1 FROM article_revisions")) == articles + changed
+    kinds = _kinds(url)
+    if kinds:  # schema 0002: the revision's kind is recorded
+        assert kinds == {"first": articles, "reextract": changed}
+
+
+def test_killed_reextract_resumes_with_every_article_once(captured, tmp_path):
+    url, data, items = captured
+    env = {**environment(), **changed_rule_env(tmp_path)}
+    line = scrapy_command(
+        "reextract", url=url, data_dir=data, settings={"NEWSARCHIVE_DB_BATCH_SIZE": "1"}
+    )
+    process = subprocess.Popen(line, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    journal = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        journals = list((data / "reextract").glob("*/done.txt"))
+        if journals and len(journals[0].read_text().split()) >= 5:
+            journal = journals[0]
+            break
+        time.sleep(0.02)
+    assert journal is not None, "the re-extraction never journalled an item"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = set(journal.read_text().split())
+    assert 5 <= len(done) < len(items)
+    result = reextract(url, data, env=changed_rule_env(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Resuming: {len(done)} pages" in result.stderr
+    resumed = reextract_feed(data)
+    assert len(resumed) == len(items) - len(done)
+    # every article once: its crawl revision and, where the rule changed it, one more
+    changed = sum(" the " in f"{i['title']}\n\n{i['body']}" for i in items)
+    rows = query(url, "SELECT article_id, count(*) AS n FROM article_revisions GROUP BY 1")
+    assert sum(row["n"] for row in rows) == len(items) + changed
+    assert {row["article_id"] for row in rows} == {i["article_id"] for i in items}
+
+
+def test_an_outlet_edit_is_one_edit_and_reextract_keeps_it(pg_url, tmp_path):
+    data = tmp_path / "data"
+    with ReplicaServer() as site:
+        first = crawl(site, pg_url, data, NEWSARCHIVE_WARC_ENABLED="1")
+        assert first.returncode == 0, first.stderr[-2000:]
+        articles = len(query(pg_url, "SELECT 1 FROM articles"))
+        edited_id = query(pg_url, "SELECT article_id FROM articles ORDER BY 1 LIMIT 1")[0]
+        new_version = site.edit(edited_id["article_id"])
+        again = crawl(site, pg_url, data, RECHECK_ALL, NEWSARCHIVE_WARC_ENABLED="1")
+        assert again.returncode == 0, again.stderr[-2000:]
+    assert len(query(pg_url, "SELECT 1 FROM article_revisions")) == articles + 1
+    kinds = _kinds(pg_url)
+    if kinds:  # schema 0002
+        assert kinds == {"first": articles, "edit": 1}
+    before = revisions(pg_url)
+    # both captures re-read with the same rules: the old text is the old capture's, the new
+    # the new one's: nothing to add, the edit stays the one edit
+    result = reextract(pg_url, data)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert revisions(pg_url) == before
+    bodies = {
+        i["body"] for i in reextract_feed(data) if i["article_id"] == new_version["article_id"]
+    }
+    assert new_version["body"] in bodies and len(bodies) == 2
