@@ -311,9 +311,10 @@ def test_the_previous_jobs_outcome_is_reported_and_a_failure_exits_4(stack):
 
     # 1. The job before (the bad -s of the test above) exited 2 at once: said, exit 4; the
     #    new job is scheduled all the same (the archive goes on). It walks the whole stream
-    #    and fails its monitor (min_items) on purpose.
+    #    and fails its monitor on purpose: a cap of one listing page (the pagination check;
+    #    a full walk of a complete archive is itself a success).
     failing = stack.schedule(
-        "naenara", *fast, "-a", "full=1", "-s", "NEWSARCHIVE_MIN_ITEMS=1000", database=True
+        "naenara", *fast, "-a", "full=1", "-s", "NEWSARCHIVE_MAX_LISTING_PAGES=1", database=True
     )
     assert failing.returncode == 4, failing.stdout + failing.stderr
     (line,) = failing.stderr.splitlines()
@@ -327,8 +328,8 @@ def test_the_previous_jobs_outcome_is_reported_and_a_failure_exits_4(stack):
     assert plain.returncode == 4, plain.stdout + plain.stderr
     (line,) = plain.stderr.splitlines()
     assert f"previous job {failing_job} " in line and "failed with exit status 1" in line, line
-    assert "monitor checks failed: min_items" in line, line
-    assert "crawl_runs: finished, failed: " in line and "min_items" in line.split("crawl_runs")[1]
+    assert "monitor checks failed: pagination" in line, line
+    assert "crawl_runs: finished, failed: " in line and "pagination" in line.split("crawl_runs")[1]
     with psycopg.connect(stack.db_url) as conn:
         (failed,) = conn.execute(
             "SELECT failed FROM crawl_runs ORDER BY started_at DESC LIMIT 1"

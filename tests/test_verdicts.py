@@ -189,8 +189,13 @@ def test_database_gone_for_good_fails_the_run_and_the_replay_records_why(
     site.faults.add("^/newstream/", "delay:0.05", repeat=True)
     process = start_crawl(site, pg_url, tmp_path, CONCURRENT_REQUESTS_PER_DOMAIN="2")
     try:
-        wait_for(lambda: bool(query(pg_url, "SELECT run_id FROM crawl_runs")), 60, "the run row")
-        postgres_server.kill()  # early, and it stays away until the crawl has ended
+        # Early in the crawl, once it archives (before that, a lost server is a failed start).
+        wait_for(
+            lambda: bool(query(pg_url, "SELECT article_id FROM articles LIMIT 1")),
+            60,
+            "the first archived articles",
+        )
+        postgres_server.kill()  # and it stays away until the crawl has ended
         _, stderr = process.communicate(timeout=180)
     finally:
         if process.poll() is None:
