@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
-    FAST_CRAWL_SETTINGS,
+    CRAWL_SETTINGS,
     SCRAPY,
     count_lines,
     export_replica,
@@ -35,7 +35,7 @@ from common import (
     setting_args,
 )
 
-SETTINGS = {**FAST_CRAWL_SETTINGS, "ROBOTSTXT_OBEY": "True"}
+SETTINGS = CRAWL_SETTINGS
 SIDES = {"on": "True", "off": "False"}
 _ELAPSED = re.compile(r"'elapsed_time_seconds': ([0-9.]+)")
 

@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
-    FAST_CRAWL_SETTINGS,
+    CRAWL_SETTINGS,
     ROOT,
     SCRAPY,
     Measured,
@@ -53,7 +53,7 @@ from common import (
 
 #: The same for both sides; the project itself sets CONCURRENT_ITEMS=8, the baseline gets it
 #: here so that both run the same number of output tasks per page.
-SETTINGS = {**FAST_CRAWL_SETTINGS, "ROBOTSTXT_OBEY": "True"}
+SETTINGS = CRAWL_SETTINGS
 BASELINE_SETTINGS = {**SETTINGS, "CONCURRENT_ITEMS": "8"}
 BASELINE = "minimal"
 

@@ -25,6 +25,8 @@ FAST_CRAWL_SETTINGS = {
     "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
     "LOG_LEVEL": "INFO",
 }
+#: The crawl benchmarks' sides: as above, robots.txt read like the live site's.
+CRAWL_SETTINGS = {**FAST_CRAWL_SETTINGS, "ROBOTSTXT_OBEY": "True"}
 
 
 def setting_args(settings: dict[str, str]) -> list[str]:
