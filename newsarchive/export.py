@@ -64,14 +64,8 @@ _KINDS = {
 }
 
 
-#: Item fields schema 0001 does not store: exported as null (unknown) until a migration adds
-#: them (``extractor_version``: schema 0002).
-_NOT_STORED = {"extractor_version": "NULL::text"}
-
-
 def _item_columns(overrides: dict[str, str]) -> list[Column]:
     """The item fields, in their documented order, from ``articles`` unless overridden."""
-    overrides = {**_NOT_STORED, **overrides}
     return [
         Column(name, overrides.get(name, f"a.{name}"), _KINDS.get(name, "text"))
         for name in ARTICLE_FIELDS
@@ -100,8 +94,11 @@ REVISION_COLUMNS: list[Column] = [
             "content_hash": "r.content_hash",
             "crawled_at": "r.last_seen_at",
             "run_id": "r.last_run_id",
+            "extractor_version": "r.extractor_version",
         }
     ),
+    # first, edit (the outlet's) or reextract (our own extraction's): docs/DATA.md
+    Column("kind", "r.kind", "text"),
     Column(
         "revision_number",
         "row_number() OVER (PARTITION BY r.article_id ORDER BY r.first_seen_at, r.content_hash)",
