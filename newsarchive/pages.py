@@ -19,7 +19,12 @@ from lxml.html import HtmlElement
 from scrapy.http import TextResponse
 
 from newsarchive import site
-from newsarchive.processors import article_url_parts, collapse_whitespace, is_promotional
+from newsarchive.processors import (
+    article_url_parts,
+    collapse_whitespace,
+    is_promotional,
+    meta_line_date_text,
+)
 
 #: A meta line longer than this is a whole block of text, not the Date:/Source: line.
 _META_LINE_MAX_CHARS = 400
@@ -250,8 +255,6 @@ class ArticlePage:
         """The anchors this page lacks, by the monitor's names: ``title``, ``meta_line`` (or,
         when the line is there without its ``Date:``, ``date_line``), ``body``,
         ``original_link``. A theme change shows up here first."""
-        from newsarchive.processors import meta_line_date_text  # kept beside its one use
-
         missing = []
         if not (self.title or "").strip():
             missing.append("title")
