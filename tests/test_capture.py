@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 import zipfile
@@ -27,8 +28,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from newsarchive.browser import INSTALL_HINT, find_chromium
 from newsarchive.capture import PAGES_NAME
-from newsarchive.capture.package import package_run, wacz_command
-from newsarchive.capture.writer import BoundedHandoff, Exchange, WarcFiles, WriterThread
+from newsarchive.capture.channel import RecorderProcess
+from newsarchive.capture.package import LiveIndex, package_run, wacz_command
+from newsarchive.capture.writer import Exchange, WarcFiles
 from newsarchive.manifest import sha256_file, verify_manifest
 from newsarchive_replica.server import ReplicaServer
 from tests.crawling import CrawlResult, crawl
@@ -102,69 +104,135 @@ def test_page_list_holds_html_pages_with_their_warc_dates(tmp_path):
     assert all(page["ts"] == dates[page["url"]] for page in pages)
 
 
-def test_handoff_makes_the_reactor_wait_for_a_slow_disk():
-    """A writer slower than the network: bytes waiting never pass the budget (+ one job)."""
-    handoff = BoundedHandoff(budget=3_000)
-    peak = 0
-
-    class SlowFiles:
-        folder = Path("/nowhere")
-
-        def write(self, job: Exchange) -> None:
-            nonlocal peak
-            peak = max(peak, handoff.waiting_bytes)
-            time.sleep(0.01)
-
-        def close(self) -> None:
-            pass
-
-    writer = WriterThread(SlowFiles(), handoff)  # type: ignore[arg-type]
-    writer.start()
-
-    async def crawl_fast() -> float:
-        started = time.monotonic()
-        for n in range(40):
-            await handoff.put(exchange(f"http://site/{n}", body=b"x" * 1_000), 1_000)
-        return time.monotonic() - started
-
-    waited = asyncio.run(crawl_fast())
-    writer.stop()
-    writer.join(5)
-    assert peak <= 3_000 and waited > 0.2  # 37 of 40 jobs waited for the disk
-    assert handoff.waiting_bytes == 0
+# --- the recorder process, fed as the crawl feeds it ----------------------------------------
 
 
-def test_a_job_larger_than_the_budget_still_goes_through():
-    handoff = BoundedHandoff(budget=10)
-    asyncio.run(handoff.put("big", 1_000))
-    assert handoff.jobs.get_nowait() == ("big", 1_000)
+def recorder_config(folder: Path, run_id: str = "run1", max_bytes: int = 10**9) -> dict:
+    return {"folder": str(folder), "run_id": run_id, "info": {"run_id": run_id},
+            "max_bytes": max_bytes, "wacz": str(folder.parent / f"{run_id}.wacz"),
+            "title": "t"}  # fmt: skip
 
 
-def test_a_failed_writer_keeps_draining(tmp_path):
-    """Disk full: the error is logged once, and the reactor is never left waiting."""
+def frame(url: str, body: bytes = b"<html><title>T</title></html>") -> tuple:
+    """A frame as the middleware sends it: Exchange's fields, headers as Scrapy holds them."""
+    headers = {b"Content-Type": [b"text/html"]}
+    return (url, "GET", {b"User-Agent": [b"test"]}, b"", 200, "HTTP/1.1", headers, body,
+            datetime.now(UTC), None, "article", False)  # fmt: skip
+
+
+def responses_in(paths: list[str]) -> list[tuple[str, bytes]]:
+    return [(uri, body) for path in paths for kind, uri, _, _, body in read_warc(Path(path))
+            if kind == "response"]  # fmt: skip
+
+
+def test_a_stopped_recorder_makes_the_crawl_wait_within_its_budget(tmp_path):
+    """A recorder slower than the network (here: stopped): the crawl's ``send`` waits, the
+    bytes waiting in the crawl never pass the budget plus one frame, and once the recorder
+    goes on every exchange is written."""
+    budget, body = 300_000, bytes(range(256)) * 400  # 100 KB per frame
+    lost: list[str] = []
+
+    async def crawl_fast() -> tuple[int, int, dict]:
+        recorder = await RecorderProcess.start(recorder_config(tmp_path / "c"), budget, lost.append)
+        os.kill(recorder.process.pid, signal.SIGSTOP)
+        peak = waited = 0
+        try:
+            for n in range(40):
+                send = asyncio.ensure_future(recorder.send(frame(f"http://site/{n}", body)))
+                done, _ = await asyncio.wait([send], timeout=0.2)
+                peak = max(peak, recorder.buffered_bytes)
+                if not done:
+                    waited += 1
+                    os.kill(recorder.process.pid, signal.SIGCONT)
+                    await send
+                    os.kill(recorder.process.pid, signal.SIGSTOP)
+        finally:
+            os.kill(recorder.process.pid, signal.SIGCONT)
+        return peak, waited, await recorder.close()
+
+    peak, waited, result = asyncio.run(crawl_fast())
+    assert waited > 0 and peak <= budget + len(body) + 1_000
+    assert result["exchanges"] == 40 and lost == []
+    assert [uri for uri, _ in responses_in(result["paths"])] == [
+        f"http://site/{n}" for n in range(40)
+    ]
+
+
+def test_a_frame_larger_than_the_budget_still_goes_through(tmp_path):
+    body = b"x" * 3_000_000  # more than the budget and the pipe together
+
+    async def send() -> dict:
+        recorder = await RecorderProcess.start(recorder_config(tmp_path / "c"), 10, print)
+        await asyncio.wait_for(recorder.send(frame("http://site/big", body)), 30)
+        return await recorder.close()
+
+    result = asyncio.run(send())
+    assert responses_in(result["paths"]) == [("http://site/big", body)]
+
+
+def test_a_failed_recorder_keeps_draining(tmp_path):
+    """Disk full: the error comes back once, and the crawl is never left waiting."""
     blocker = tmp_path / "file"
     blocker.write_text("")
-    handoff = BoundedHandoff(budget=100)
-    writer = WriterThread(WarcFiles(blocker / "sub", "r", {}, 10**9), handoff)
-    writer.start()
 
-    async def send() -> None:
+    async def send() -> dict:
+        recorder = await RecorderProcess.start(recorder_config(blocker / "sub"), 100, print)
         for n in range(20):
-            await asyncio.wait_for(handoff.put(exchange(f"http://s/{n}"), 60), 5)
+            await asyncio.wait_for(recorder.send(frame(f"http://s/{n}", b"y" * 5_000)), 5)
+        return await recorder.close()
 
-    asyncio.run(send())
-    writer.stop()
-    writer.join(5)
-    assert isinstance(writer.failed, OSError) and handoff.waiting_bytes == 0
+    result = asyncio.run(send())
+    assert "Not a directory" in result["failed"] and result["exchanges"] == 0
+    assert result["paths"] == [] and "wacz" not in result
+
+
+def test_a_recorder_that_got_nothing_ends_at_once_and_creates_nothing(tmp_path):
+    async def nothing() -> dict:
+        recorder = await RecorderProcess.start(recorder_config(tmp_path / "never"), 1, print)
+        return await asyncio.wait_for(recorder.close(), 30)
+
+    result = asyncio.run(nothing())
+    assert result["paths"] == [] and result["failed"] is None and "wacz" not in result
+    assert not (tmp_path / "never").exists()
 
 
 def test_packaging_failure_is_reported_and_the_warcs_stay(tmp_path):
     bogus = tmp_path / "run-00001.warc.gz"
     bogus.write_bytes(b"this is not a WARC file")
-    result = package_run([bogus], tmp_path, tmp_path / "run.wacz", "t", responses=3)
+    index = LiveIndex().start()
+    index.opened(bogus)
+    index.grew(bogus, bogus.stat().st_size)
+    index.closed(bogus)
+    result = package_run(index, [bogus], tmp_path / PAGES_NAME, tmp_path / "run.wacz", "t", 3)
     assert result.error == "its index lists 0 of the 3 responses recorded"
     assert bogus.is_file() and not (tmp_path / "run.wacz").exists()
     assert not (tmp_path / "run.wacz.part").exists()
+
+
+def test_the_index_follows_a_warc_file_as_it_grows(tmp_path):
+    """Indexed while written, the package equals what py-wacz makes of the finished files."""
+    index = LiveIndex().start()
+    files = WarcFiles(tmp_path / "c", "run1", {"run_id": "run1"}, 3_000, index)
+    for n in range(30):
+        files.write(exchange(f"http://site/newstream/{n}/", body=bytes(range(256)) * 8))
+        time.sleep(0.002)
+    files.close()
+    live = package_run(index, files.paths, tmp_path / "c" / PAGES_NAME, tmp_path / "live.wacz",
+                       "t", files.exchanges)  # fmt: skip
+    assert live.error is None, live.error
+    made = tmp_path / "made.wacz"
+    subprocess.run(wacz_command("create", "-o", str(made), "--copy-pages", "-p",
+                                str(tmp_path / "c" / PAGES_NAME), *map(str, files.paths)),
+                   check=True, capture_output=True)  # fmt: skip
+    with zipfile.ZipFile(live.path) as ours, zipfile.ZipFile(made) as theirs:
+        assert ours.namelist() == theirs.namelist()
+        for name in ("indexes/index.cdx.gz", "pages/pages.jsonl"):
+            assert gzip.decompress(ours.read(name)) == gzip.decompress(theirs.read(name)) \
+                if name.endswith(".gz") else ours.read(name) == theirs.read(name)  # fmt: skip
+        assert ours.read("indexes/index.idx") == theirs.read("indexes/index.idx")
+    checked = subprocess.run(wacz_command("validate", "-f", str(live.path)),
+                             capture_output=True, text=True)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout
 
 
 # --- a crawl of the replica -----------------------------------------------------------------
@@ -273,7 +341,9 @@ def test_summary_and_manifest_name_the_wacz_and_its_sha256(captured):
         result.summary["warc_files"]
     )
     assert verify_manifest(manifest_path) == []
-    assert "WACZ" in result.log and "Reading and Indexing All WARCs" in result.log
+    # the recorder's progress reaches the crawl's log
+    assert "packaging the run as WACZ" in result.log and f"WACZ: {wacz} (" in result.log
+    assert re.search(r"Recorder process: [0-9.]+ s of CPU, peak RSS [0-9.]+ MiB", result.log)
 
 
 def test_capture_off_writes_nothing(tmp_path):
@@ -283,17 +353,6 @@ def test_capture_off_writes_nothing(tmp_path):
     assert result.returncode == 0, result.log[-3000:]
     assert result.items and not (tmp_path / "warc").exists()
     assert "wacz" not in result.summary and result.summary["warc_files"] == []
-
-
-def test_capture_waits_for_no_thread_when_nothing_was_fetched():
-    """The writer thread of a run ends when asked, even with nothing written."""
-    handoff = BoundedHandoff(budget=1)
-    writer = WriterThread(WarcFiles(Path("/nonexistent-never-created"), "r", {}, 1), handoff)
-    writer.start()
-    writer.stop()
-    writer.join(5)
-    assert not writer.is_alive() and writer.failed is None
-    assert not Path("/nonexistent-never-created").exists()
 
 
 # --- a scripted listing, rendered in Chromium -------------------------------------------------

@@ -6,15 +6,19 @@ Where a run's capture lives (fixed for every component that reads it):
     data/warc/<spider>/<run_id>/pages.jsonl              the listing and article pages
     data/warc/<spider>/<run_id>.wacz                     the package replay tools open
 
-``newsarchive.capture.middleware`` records, ``newsarchive.capture.writer`` writes (a thread),
-``newsarchive.capture.package`` builds the WACZ after the crawl.
+``newsarchive.capture.middleware`` hands each exchange to the recorder process
+(``newsarchive.capture.channel`` is the crawl's end of its pipe, ``newsarchive.capture.recorder``
+the other), which writes the WARC files (``newsarchive.capture.writer``), indexes them as they
+grow and packages the WACZ when the run ends (``newsarchive.capture.package``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from scrapy.settings import BaseSettings
+if TYPE_CHECKING:  # the recorder process imports this package and must not load Scrapy
+    from scrapy.settings import BaseSettings
 
 #: Sent by the browser handler (newsarchive.browser) for each response Chromium receives while
 #: rendering a page: ``response`` (a Playwright Response), ``request`` (the Scrapy request).

@@ -1,36 +1,45 @@
-"""Package a run's WARC files as one WACZ with py-wacz (``wacz create``), after the crawl.
+"""The run's WACZ, indexed while the crawl runs and packaged with py-wacz's own parts.
 
-Why a subprocess: py-wacz indexes every record and sorts the CDXJ index in memory, which is
-blocking work that grows with the run; in its own process it neither holds the GIL nor adds
-to the crawl's memory. Its progress lines go to the crawl's log. The package is written as
-``<run_id>.wacz.part`` and renamed once complete, so a ``.wacz`` is never half a file.
-
-What goes in: the WARC files (archive/), the CDXJ index py-wacz builds from them (indexes/),
-the run's page list (pages/pages.jsonl: every listing and article page, copied as written
-during the crawl) and datapackage.json with the sha256 of each file, plus its own digest.
+``wacz create`` reads every WARC file again once they are complete, which is most of the
+packaging's time and grows with the run. Instead the recorder process (which writes the WARC
+files) runs py-wacz's indexer, ``WACZIndexer``, in a thread over each file *as it grows*: a
+read at the end of what is written waits for the next record (``GrowingFile``). When the crawl
+ends only the tail is left to index; then the package is assembled as ``wacz create`` lays it
+out: ``pages/pages.jsonl`` (the run's page list, copied), ``indexes/index.cdx.gz`` and
+``indexes/index.idx``, ``archive/`` (the WARC files, byte for byte), and ``datapackage.json``
+with ``datapackage-digest.json`` from py-wacz's own generator (sha256 of every file). The
+package is written as ``<run_id>.wacz.part`` and renamed once complete, so a ``.wacz`` is
+never half a file, and its index must list every response recorded (py-wacz skips what it
+cannot read without failing).
 """
 
 from __future__ import annotations
 
 import gzip
-import logging
+import io
 import os
-import subprocess
+import shutil
 import sys
+import threading
 import zipfile
-from collections import deque
+from argparse import Namespace
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from newsarchive.capture import PAGES_NAME
-
-logger = logging.getLogger(__name__)
+from typing import Any
 
 #: The CDXJ index py-wacz writes (gzip members, with indexes/index.idx over them).
 INDEX = "indexes/index.cdx.gz"
+INDEX_SUMMARY = "indexes/index.idx"
+DESCRIPTION = "Every HTTP exchange one newsarchive crawl run read."
 _QUIET = "ignore:pkg_resources is deprecated:UserWarning"
-#: Lines of py-wacz output kept to explain a failure.
-_TAIL = 5
+#: As ``wacz create`` has them (wacz.main, not imported: it loads frictionless, which only
+#: ``wacz validate`` needs); tests/test_capture.py compares our package with its.
+PAGE_INDEX = "pages/pages.jsonl"
+INDEX_LINES_PER_BLOCK = 1024
+#: Index lines held in memory before py-wacz's sorter spills them to a temporary file: the
+#: recorder's memory stays flat however long the run.
+_SORT_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,41 +55,186 @@ def wacz_command(*arguments: str) -> list[str]:
     return [sys.executable, "-W", _QUIET, "-m", "wacz", *arguments]
 
 
+class GrowingFile(io.RawIOBase):
+    """A WARC file the recorder is still writing, as the indexer reads it: a read at the end
+    of what is written waits for more, and the end is the end once the file is closed."""
+
+    def __init__(self, path: Path, index: LiveIndex) -> None:
+        super().__init__()
+        self.path = path
+        self._raw = path.open("rb", buffering=0)
+        self._index = index
+
+    def __fspath__(self) -> str:  # py-wacz names the file in the index by its base name
+        return str(self.path)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            count = self._raw.readinto(buffer)
+            if count or not self._index.wait_for_more(self.path, self._raw.tell()):
+                return count or 0
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class LiveIndex:
+    """py-wacz's indexer over the run's WARC files while they are written (a thread).
+
+    The writer tells it of each file (``opened``, ``grew``, ``closed``; see
+    ``writer.FileWatcher``) and ``finish`` once the last file is closed.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._paths: list[Path] = []
+        self._sizes: dict[Path, int] = {}
+        self._closed: set[Path] = set()
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, name="newsarchive-wacz-index",
+                                        daemon=True)  # fmt: skip
+        self.indexer: Any = None
+        self.summary = io.BytesIO()  # indexes/index.idx
+        self._summary_text = io.TextIOWrapper(self.summary, "utf-8", write_through=True)
+        self.data = io.BytesIO()  # indexes/index.cdx.gz
+        self.error: BaseException | None = None
+
+    def start(self) -> LiveIndex:
+        self._thread.start()
+        return self
+
+    # --- told by the writer ---------------------------------------------------------------
+
+    def opened(self, path: Path) -> None:
+        with self._changed:
+            self._paths.append(path)
+            self._sizes[path] = 0
+            self._changed.notify_all()
+
+    def grew(self, path: Path, size: int) -> None:
+        with self._changed:
+            self._sizes[path] = size
+            self._changed.notify_all()
+
+    def closed(self, path: Path) -> None:
+        with self._changed:
+            self._closed.add(path)
+            self._changed.notify_all()
+
+    def finish(self) -> None:
+        """No more files: index what is left, then return (errors are in ``error``)."""
+        with self._changed:
+            self._finished = True
+            self._closed.update(self._paths)
+            self._changed.notify_all()
+        self._thread.join()
+
+    # --- the indexer's side ---------------------------------------------------------------
+
+    def wait_for_more(self, path: Path, position: int) -> bool:
+        """Wait until ``path`` holds more than ``position`` bytes (True) or is closed (False)."""
+        with self._changed:
+            while self._sizes[path] <= position and path not in self._closed:
+                self._changed.wait()
+            return self._sizes[path] > position
+
+    def _files(self) -> Iterator[GrowingFile]:
+        done = 0
+        while True:
+            with self._changed:
+                while done == len(self._paths) and not self._finished:
+                    self._changed.wait()
+                if done == len(self._paths):
+                    return
+                path = self._paths[done]
+            done += 1
+            with GrowingFile(path, self) as growing:
+                yield growing
+
+    def _run(self) -> None:
+        try:
+            # Imported here: py-wacz takes a while to load, and the crawl is already running.
+            from wacz.waczindexer import WACZIndexer
+
+            # The arguments `wacz create` gives its indexer, so the index is the one it makes.
+            self.indexer = WACZIndexer(
+                self._summary_text,
+                self._files(),
+                sort=True, post_append=True, compress=self.data, lines=INDEX_LINES_PER_BLOCK,
+                digest_records=True, fields="referrer,req.http:cookie",
+                data_out_name="index.cdx.gz", hash_type="sha256", main_url=None, main_ts=None,
+                detect_pages=False, passed_pages_dict={}, extract_text=False, signing_url=None,
+                signing_token=None, split_seeds=False, max_sort_buff_size=_SORT_BUFFER_BYTES,
+            )  # fmt: skip
+            self.indexer.process_all()
+        except BaseException as exc:  # reported by package_run, never lost with the thread
+            self.error = exc
+
+
 def package_run(
-    warcs: list[Path], folder: Path, target: Path, title: str, responses: int
+    index: LiveIndex, warcs: list[Path], pages: Path, target: Path, title: str, responses: int
 ) -> PackageResult:
-    """Build ``target`` from ``warcs`` and the page list in ``folder`` (blocking: a thread);
-    its index must list all ``responses`` the WARC files hold (py-wacz skips what it cannot
-    read without failing)."""
+    """Finish ``index`` and write ``target`` from it, ``warcs`` and the page list ``pages``;
+    its index must list all ``responses`` the WARC files hold."""
     partial = target.with_name(target.name + ".part")
-    command = wacz_command(
-        "create", "-o", str(partial), "--title", title,
-        "--desc", "Every HTTP exchange one newsarchive crawl run read.",
-        *(("--copy-pages", "-p", str(folder / PAGES_NAME)) if (folder / PAGES_NAME).is_file()
-          else ()),
-        *(str(path) for path in warcs),
-    )  # fmt: skip
-    tail: deque[str] = deque(maxlen=_TAIL)
     try:
-        with subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            stdin=subprocess.DEVNULL,
-        ) as process:  # fmt: skip
-            assert process.stdout is not None
-            for line in process.stdout:
-                if line := line.strip():
-                    tail.append(line)
-                    logger.info("WACZ %s: %s", target.name, line)
-        if process.returncode != 0:
-            raise RuntimeError(f"wacz create exited {process.returncode}: {' / '.join(tail)}")
+        index.finish()
+        if index.error is not None:
+            raise RuntimeError(f"indexing the WARC files failed: {index.error}")
+        _write_package(partial, index, warcs, pages, title)
         indexed = indexed_records(partial)
         if indexed != responses:
             raise RuntimeError(f"its index lists {indexed} of the {responses} responses recorded")
         os.replace(partial, target)
         return PackageResult(target, target.stat().st_size)
-    except (OSError, RuntimeError, zipfile.BadZipFile, KeyError) as exc:
+    except (OSError, RuntimeError, ValueError, zipfile.BadZipFile, KeyError) as exc:
         partial.unlink(missing_ok=True)
         return PackageResult(target, error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+
+
+def _write_package(partial: Path, index: LiveIndex, warcs: list[Path], pages: Path,
+                   title: str) -> None:  # fmt: skip
+    """The members in the order and form ``wacz create --copy-pages`` writes them."""
+    from wacz.util import now, validate_pages_jsonl_file
+
+    if pages.is_file() and not validate_pages_jsonl_file(str(pages)):
+        raise RuntimeError(f"the page list {pages} is not valid JSON lines")
+    with zipfile.ZipFile(partial, "w") as wacz:
+        if pages.is_file():
+            member = zipfile.ZipInfo(PAGE_INDEX, now())
+            with pages.open("rb") as source, wacz.open(member, "w") as out:
+                shutil.copyfileobj(source, out)
+        wacz.writestr(zipfile.ZipInfo(INDEX, now()), index.data.getvalue())
+        summary = zipfile.ZipInfo(INDEX_SUMMARY, now())
+        summary.compress_type = zipfile.ZIP_DEFLATED
+        wacz.writestr(summary, index.summary.getvalue())
+        for path in warcs:
+            member = zipfile.ZipInfo.from_file(path, f"archive/{path.name}")
+            with path.open("rb") as source, wacz.open(member, "w") as out:
+                shutil.copyfileobj(source, out, 1024 * 1024)
+        package = index.indexer.generate_datapackage(
+            Namespace(title=title, desc=DESCRIPTION, date=None), wacz
+        ).encode("utf-8")
+        for name, data in (
+            ("datapackage.json", package),
+            ("datapackage-digest.json", index.indexer.generate_datapackage_digest(package)),
+        ):
+            member = zipfile.ZipInfo(name, now())
+            member.compress_type = zipfile.ZIP_DEFLATED
+            wacz.writestr(member, data)
 
 
 def indexed_records(wacz: Path) -> int:

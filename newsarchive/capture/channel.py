@@ -1,0 +1,104 @@
+"""The crawl's end of the recorder process (newsarchive.capture.recorder): start, feed, close.
+
+Back-pressure: frames go through an asyncio pipe transport whose buffer may hold at most
+``budget`` bytes (``NEWSARCHIVE_WARC_QUEUE_BYTES``) before ``send`` waits on the event loop
+for the recorder to catch up. A slow disk slows the crawl down; it never fills the crawl's
+memory. One frame always goes through, whatever its size. If the recorder dies, ``send``
+stops waiting on it and the run's capture is reported as failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import pickle
+import sys
+from collections.abc import Callable
+from typing import Any, Self
+
+logger = logging.getLogger(__name__)
+
+COMMAND = [sys.executable, "-m", "newsarchive.capture.recorder"]
+#: The pipe's own kernel buffer (Linux lets a user raise it to 1 MiB): fewer wake-ups.
+_PIPE_BYTES = 1024 * 1024
+#: The result line lists every WARC file: longer than asyncio's default line limit.
+_LINE_LIMIT = 16 * 1024 * 1024
+
+
+class RecorderProcess:
+    """One run's recorder. ``send`` a frame per exchange, then ``close`` for the result."""
+
+    def __init__(self, process: asyncio.subprocess.Process, on_lost: Callable[[str], None]) -> None:
+        self.process = process
+        self.on_lost = on_lost
+        self.lost: str | None = None
+        assert process.stdin is not None and process.stdout is not None
+        self._stdin = process.stdin
+        self._result: dict[str, Any] | None = None
+        self._reading = asyncio.ensure_future(self._read(process.stdout))
+
+    @classmethod
+    async def start(cls, config: dict[str, Any], budget: int,
+                    on_lost: Callable[[str], None]) -> Self:  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            *COMMAND, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=_LINE_LIMIT,
+        )  # fmt: skip
+        assert process.stdin is not None
+        transport: Any = process.stdin.transport
+        transport.set_write_buffer_limits(high=budget)
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(transport.get_extra_info("pipe").fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        recorder = cls(process, on_lost)
+        await recorder.send(config)
+        return recorder
+
+    async def send(self, frame: Any) -> None:
+        """Hand one frame to the recorder; wait while its pipe holds ``budget`` bytes."""
+        if self.lost is not None:
+            return
+        try:
+            self._stdin.write(pickle.dumps(frame, pickle.HIGHEST_PROTOCOL))
+            await self._stdin.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            self._lose(f"the recorder process stopped reading ({exc or type(exc).__name__})")
+
+    @property
+    def buffered_bytes(self) -> int:
+        return self._stdin.transport.get_write_buffer_size()
+
+    async def close(self) -> dict[str, Any] | None:
+        """Ask for the package and wait for the recorder's result (None if it died)."""
+        await self.send(None)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self._stdin.close()
+            await self._stdin.wait_closed()
+        await self._reading
+        code = await self.process.wait()
+        if self._result is None:
+            self._lose(f"the recorder process ended with exit status {code} and no result")
+        return self._result
+
+    def _lose(self, why: str) -> None:
+        if self.lost is None:
+            self.lost = why
+            self.on_lost(why)
+
+    async def _read(self, stdout: asyncio.StreamReader) -> None:
+        """The recorder's messages, as they come: log lines, then the result."""
+        async for raw in stdout:
+            line = raw.decode("utf-8", "replace").strip()
+            try:
+                message = json.loads(line)
+            except ValueError:
+                message = None
+            if isinstance(message, dict) and "result" in message:
+                self._result = message["result"]
+            elif isinstance(message, dict) and "message" in message:
+                level = logging.ERROR if message.get("level") == "error" else logging.INFO
+                logger.log(level, "%s", message["message"])
+            elif line:  # py-wacz's own progress lines
+                logger.info("recorder: %s", line)

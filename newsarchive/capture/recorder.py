@@ -1,0 +1,118 @@
+"""The recorder process: writes a run's WARC files, indexes them as they grow, packages the WACZ.
+
+Why a process (``python -m newsarchive.capture.recorder``, started by the crawl when the
+spider opens): building WARC records with warcio, gzip, digests and the CDXJ index are CPU
+work in Python; in a thread of the crawl they held the GIL against the reactor. Here they run
+on another core, and the crawl only pickles each exchange into a pipe.
+
+The pipe from the crawl (stdin) carries pickles: first the run's configuration (a dict), then
+one frame per exchange (a tuple of ``Exchange``'s fields, in order), then ``None``, which
+asks for the package. Messages go back as JSON lines on stdout: ``{"level", "message"}`` for
+the crawl's log, then one ``{"result": …}``. Whatever else py-wacz prints there is logged too.
+
+An end of input without ``None`` means the crawl is gone (killed): the files are closed
+(every record the pipe delivered is written; each went to disk whole as it came) and nothing
+is packaged. Ctrl-C and SIGTERM are the crawl's to handle: the recorder ignores them and
+ends when the crawl closes the pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import resource
+import signal
+import sys
+import warnings
+from pathlib import Path
+from typing import IO, Any
+
+from newsarchive.capture import PAGES_NAME
+from newsarchive.capture.package import LiveIndex, package_run
+from newsarchive.capture.writer import Exchange, WarcFiles
+
+
+def _say(channel: IO[str], **message: Any) -> None:
+    channel.write(json.dumps(message) + "\n")
+    channel.flush()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [repr(exc)])[0]
+
+
+def record(source: IO[bytes], channel: IO[str]) -> int:
+    """Read the crawl's frames from ``source`` until ``None``; 0 once packaged (or nothing
+    to package), 1 if the crawl went away first."""
+    config = pickle.load(source)
+    folder = Path(config["folder"])
+    index = LiveIndex().start()
+    files = WarcFiles(folder, config["run_id"], config["info"], config["max_bytes"], index)
+    failed: str | None = None
+    while True:
+        try:  # one unpickler per frame: a reused one would keep the previous frame's memo
+            frame = pickle.load(source)
+        except (EOFError, pickle.UnpicklingError):  # the crawl is gone, maybe mid-frame
+            frame = _GONE
+        if frame is None or frame is _GONE:
+            break
+        if failed is None:  # after a failure (disk full, …) keep draining, write nothing more
+            try:
+                files.write(Exchange(*frame))
+            except Exception as exc:
+                failed = _first_line(exc)
+                why = f"Writing the run's WARC files in {folder} failed: {failed}"
+                _say(channel, level="error", message=why)
+    try:
+        files.close()
+    except OSError as exc:
+        failed = failed or _first_line(exc)
+    if frame is _GONE:
+        return 1
+    result: dict[str, Any] = {
+        "paths": [str(path) for path in files.paths],
+        "exchanges": files.exchanges,
+        "pages": files.pages,
+        "response_bytes": files.response_bytes,
+        "failed": failed,
+    }
+    if files.paths:
+        _say(channel, level="info",
+             message=f"WARC: {files.exchanges} records in {len(files.paths)} file(s) in "
+                     f"{folder}; packaging the run as WACZ")  # fmt: skip
+        package = package_run(index, files.paths, folder / PAGES_NAME, Path(config["wacz"]),
+                              config["title"], files.exchanges)  # fmt: skip
+        result.update(wacz=str(package.path), wacz_bytes=package.bytes, wacz_error=package.error)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.update(cpu_seconds=round(usage.ru_utime + usage.ru_stime, 3),
+                  peak_rss_kib=_peak_rss_kib())  # fmt: skip
+    _say(channel, result=result)
+    return 0
+
+
+_GONE = object()
+
+
+def _peak_rss_kib() -> int:
+    """This process's own peak RSS (VmHWM): getrusage's counts the crawl's memory the
+    process was forked from."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def main() -> int:
+    # One of py-wacz's dependencies warns on import; not news for the crawl's log.
+    warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return record(sys.stdin.buffer, sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
