@@ -33,7 +33,7 @@ from newsarchive.capture.package import LiveIndex, package_run, wacz_command
 from newsarchive.capture.writer import Exchange, WarcFiles
 from newsarchive.manifest import sha256_file, verify_manifest
 from newsarchive_replica.server import ReplicaServer
-from tests.crawling import CrawlResult, crawl
+from tests.crawling import FAST, ROOT, SCRAPY, CrawlResult, crawl
 
 #: Small enough that the replica's stream (~750 KB of gzip WARC) rotates into several files.
 ROTATE_BYTES = 200_000
@@ -353,6 +353,90 @@ def test_capture_off_writes_nothing(tmp_path):
     assert result.returncode == 0, result.log[-3000:]
     assert result.items and not (tmp_path / "warc").exists()
     assert "wacz" not in result.summary and result.summary["warc_files"] == []
+
+
+# --- kill -9 ----------------------------------------------------------------------------
+
+
+def _recorder_of(pid: int) -> int:
+    """The pid of the recorder process the crawl ``pid`` started."""
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        if b"newsarchive.capture.recorder" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return int(child)
+    raise AssertionError(f"crawl {pid} has no recorder process")
+
+
+def _has_ended(pid: int) -> bool:
+    try:  # an orphan nobody reaps yet is a zombie: ended all the same
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} after {seconds} s"
+        time.sleep(0.02)
+
+
+def _killed_crawl(tmp_path: Path, whole_group: bool) -> tuple[Path, list[dict], int]:
+    """A crawl of a slow replica killed with SIGKILL once it has recorded a few pages: the
+    crawl process alone, or its whole process group (the recorder with it)."""
+    with ReplicaServer(naenara_articles=60) as site:
+        site.faults.add("^/newstream/", "delay:0.1", repeat=True)
+        settings = {**FAST, "NEWSARCHIVE_DATA_DIR": str(tmp_path),
+                    "CONCURRENT_REQUESTS_PER_DOMAIN": "2"}  # fmt: skip
+        command = [*SCRAPY, "crawl", "naenara", "-a",
+                   f"start_url={site.start_url('naenara', 'listing')}"]  # fmt: skip
+        for name, value in settings.items():
+            command += ["-s", f"{name}={value}"]
+        quiet = subprocess.DEVNULL
+        crawl_process = subprocess.Popen(command, cwd=ROOT, stdout=quiet, stderr=quiet,
+                                         start_new_session=True)  # fmt: skip
+        try:
+            pages = tmp_path / "warc" / "naenara"
+            _wait_for(lambda: sum(1 for _ in pages.glob(f"*/{PAGES_NAME}")) == 1, 60, "page list")
+            (page_list,) = pages.glob(f"*/{PAGES_NAME}")
+            _wait_for(lambda: len(page_list.read_text().splitlines()) > 6, 60, "6 pages")
+            recorder = _recorder_of(crawl_process.pid)
+            if whole_group:
+                os.killpg(crawl_process.pid, signal.SIGKILL)
+            else:
+                crawl_process.send_signal(signal.SIGKILL)
+            crawl_process.wait(30)
+            _wait_for(lambda: _has_ended(recorder), 30, "end of the recorder")
+        finally:
+            if crawl_process.poll() is None:
+                os.killpg(crawl_process.pid, signal.SIGKILL)
+        return page_list.parent, site.requests, recorder
+
+
+@pytest.mark.parametrize("whole_group", [False, True], ids=["crawl", "process-group"])
+def test_a_run_killed_with_sigkill_leaves_readable_warcs(tmp_path, whole_group):
+    """kill -9 of the crawl: the recorder writes what the pipe still held, closes its files
+    and ends (nothing is packaged); kill -9 of both: the files hold whole records up to the
+    last one written. Either way every record reads, each response with its request, and
+    every page the page list names is in the WARC files."""
+    folder, log, _ = _killed_crawl(tmp_path, whole_group)
+    answered = {(e["path"], e["query"], str(e["status"])) for e in log}
+    responses, requests = {}, set()
+    for path in sorted(folder.glob("*.warc.gz")):
+        for kind, uri, status, record, _ in read_warc(path):  # reads every record, or raises
+            if kind == "response":
+                parts = urlsplit(uri)
+                assert (parts.path, parts.query, status) in answered
+                responses[record.rec_headers.get_header("WARC-Record-ID")] = (
+                    uri, record.rec_headers.get_header("WARC-Date"),
+                )  # fmt: skip
+            elif kind == "request":
+                requests.add(record.rec_headers.get_header("WARC-Concurrent-To"))
+    assert len(responses) >= 6 and set(responses) == requests
+    header, *pages = [json.loads(line) for line in (folder / PAGES_NAME).read_text().splitlines()]
+    assert header["format"] == "json-pages-1.0" and len(pages) >= 6
+    assert {(p["url"], p["ts"]) for p in pages} <= set(responses.values())
+    assert not list(folder.parent.glob("*.wacz*"))  # a killed run is not packaged
+    assert len(responses) < len(log)  # it was killed mid-way
 
 
 # --- a scripted listing, rendered in Chromium -------------------------------------------------
