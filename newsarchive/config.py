@@ -151,7 +151,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "NEWSARCHIVE_WARC_QUEUE_BYTES", int, 32 * 1024 * 1024,
-        "response bytes waiting for the WARC writer thread; past it the crawl waits for the disk",
+        "bytes of exchanges waiting for the WARC recorder process; past it the crawl waits",
         minimum=1, shown_default="`33554432` (32 MiB)",
     ),
     Setting(

@@ -149,7 +149,7 @@ SCHEMA_FIELD_ERRORS = f"{SPIDERMON_VALIDATION}/fields/errors"  # + "/<error>/<fi
 
 
 # --- raw capture (issue 12: newsarchive.capture) ----------------------------------------------
-CAPTURE_RECORDS = f"{PREFIX}/capture/exchanges"  # request/response pairs handed to the writer
+CAPTURE_RECORDS = f"{PREFIX}/capture/exchanges"  # request/response pairs handed to the recorder
 CAPTURE_BYTES = f"{PREFIX}/capture/response_bytes"  # response body bytes recorded
 CAPTURE_BROWSER_RECORDS = f"{PREFIX}/capture/browser_exchanges"  # of those, seen by Chromium
 CAPTURE_BROWSER_MISSED = f"{PREFIX}/capture/browser_missed"  # page closed before the body came
@@ -157,6 +157,11 @@ CAPTURE_FILES = f"{PREFIX}/capture/warc_files"
 CAPTURE_PAGES = f"{PREFIX}/capture/pages"  # listing and article pages in pages.jsonl
 CAPTURE_FAILED = f"{PREFIX}/capture/failed"  # 1: writing a WARC file failed (disk full, …)
 CAPTURE_WACZ_FAILED = f"{PREFIX}/capture/wacz_failed"  # 1: packaging failed; the WARCs stay
+#: Back-pressure: the most bytes ever waiting in the crawl for the recorder's pipe, and the
+#: seconds the crawl spent waiting for room (NEWSARCHIVE_WARC_QUEUE_BYTES).
+CAPTURE_PEAK_WAITING = f"{PREFIX}/capture/peak_waiting_bytes"
+CAPTURE_WAITED = f"{PREFIX}/capture/waited_seconds"
+CAPTURE_END_WAIT = f"{PREFIX}/capture/end_wait_seconds"  # packaging after the crawl was done
 
 
 # --- honest verdicts (issue 11: newsarchive.monitor, the spider, the job, the writer) --------

@@ -16,6 +16,7 @@ import json
 import logging
 import pickle
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -37,6 +38,11 @@ class RecorderProcess:
         self.lost: str | None = None
         assert process.stdin is not None and process.stdout is not None
         self._stdin = process.stdin
+        self._transport: Any = process.stdin.transport
+        self.budget = self._transport.get_write_buffer_limits()[1]
+        #: Back-pressure as it was: the most bytes ever waiting here, the seconds spent waiting.
+        self.peak_waiting = 0
+        self.waited = 0.0
         self._result: dict[str, Any] | None = None
         self._reading = asyncio.ensure_future(self._read(process.stdout))
 
@@ -62,13 +68,18 @@ class RecorderProcess:
             return
         try:
             self._stdin.write(pickle.dumps(frame, pickle.HIGHEST_PROTOCOL))
-            await self._stdin.drain()
+            waiting = self._transport.get_write_buffer_size()
+            self.peak_waiting = max(self.peak_waiting, waiting)
+            if waiting > self.budget or self._transport.is_closing():
+                started = time.monotonic()
+                await self._stdin.drain()  # room again, or the recorder is gone (raises)
+                self.waited += time.monotonic() - started
         except (ConnectionError, RuntimeError) as exc:
             self._lose(f"the recorder process stopped reading ({exc or type(exc).__name__})")
 
     @property
     def buffered_bytes(self) -> int:
-        return self._stdin.transport.get_write_buffer_size()
+        return self._transport.get_write_buffer_size()
 
     async def close(self) -> dict[str, Any] | None:
         """Ask for the package and wait for the recorder's result (None if it died)."""

@@ -185,6 +185,9 @@ class WarcCaptureMiddleware:
         closing = time.monotonic()
         self.result = result = await self.recorder.close()
         waited = time.monotonic() - closing
+        stats.set_value(names.CAPTURE_END_WAIT, round(waited, 3))
+        stats.set_value(names.CAPTURE_PEAK_WAITING, self.recorder.peak_waiting)
+        stats.set_value(names.CAPTURE_WAITED, round(self.recorder.waited, 3))
         if result is None:
             return
         stats.set_value(names.CAPTURE_FILES, len(result["paths"]))
