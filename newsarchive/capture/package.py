@@ -20,6 +20,7 @@ import io
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import zipfile
 from argparse import Namespace
@@ -37,9 +38,11 @@ _QUIET = "ignore:pkg_resources is deprecated:UserWarning"
 #: ``wacz validate`` needs); tests/test_capture.py compares our package with its.
 PAGE_INDEX = "pages/pages.jsonl"
 INDEX_LINES_PER_BLOCK = 1024
-#: Index lines held in memory before py-wacz's sorter spills them to a temporary file: the
-#: recorder's memory stays flat however long the run.
-_SORT_BUFFER_BYTES = 4 * 1024 * 1024
+#: Index lines held in memory before py-wacz's sorter spills them to a temporary file, and
+#: compressed index kept in memory before it goes to one: the recorder's memory stays flat
+#: however long the run.
+_SORT_BUFFER_BYTES = 1024 * 1024
+_SPOOL_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ class LiveIndex:
         self.indexer: Any = None
         self.summary = io.BytesIO()  # indexes/index.idx
         self._summary_text = io.TextIOWrapper(self.summary, "utf-8", write_through=True)
-        self.data = io.BytesIO()  # indexes/index.cdx.gz
+        # indexes/index.cdx.gz, closed once packaged (package_run)
+        self.data = tempfile.SpooledTemporaryFile(_SPOOL_BYTES)  # noqa: SIM115
         self.error: BaseException | None = None
 
     def start(self) -> LiveIndex:
@@ -203,6 +207,8 @@ def package_run(
     except (OSError, RuntimeError, ValueError, zipfile.BadZipFile, KeyError) as exc:
         partial.unlink(missing_ok=True)
         return PackageResult(target, error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+    finally:
+        index.data.close()
 
 
 def _write_package(partial: Path, index: LiveIndex, warcs: list[Path], pages: Path,
@@ -217,7 +223,9 @@ def _write_package(partial: Path, index: LiveIndex, warcs: list[Path], pages: Pa
             member = zipfile.ZipInfo(PAGE_INDEX, now())
             with pages.open("rb") as source, wacz.open(member, "w") as out:
                 shutil.copyfileobj(source, out)
-        wacz.writestr(zipfile.ZipInfo(INDEX, now()), index.data.getvalue())
+        index.data.seek(0)
+        with wacz.open(zipfile.ZipInfo(INDEX, now()), "w") as out:
+            shutil.copyfileobj(index.data, out, 1024 * 1024)
         summary = zipfile.ZipInfo(INDEX_SUMMARY, now())
         summary.compress_type = zipfile.ZIP_DEFLATED
         wacz.writestr(summary, index.summary.getvalue())
