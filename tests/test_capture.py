@@ -29,7 +29,7 @@ from warcio.archiveiterator import ArchiveIterator
 from newsarchive.browser import INSTALL_HINT, find_chromium
 from newsarchive.capture import PAGES_NAME
 from newsarchive.capture.channel import RecorderProcess
-from newsarchive.capture.package import LiveIndex, package_run, wacz_command
+from newsarchive.capture.package import LiveIndex, indexed_records, package_run, wacz_command
 from newsarchive.capture.writer import Exchange, WarcFiles
 from newsarchive.manifest import sha256_file, verify_manifest
 from newsarchive_replica.server import ReplicaServer
@@ -207,6 +207,16 @@ def test_packaging_failure_is_reported_and_the_warcs_stay(tmp_path):
     assert result.error == "its index lists 0 of the 3 responses recorded"
     assert bogus.is_file() and not (tmp_path / "run.wacz").exists()
     assert not (tmp_path / "run.wacz.part").exists()
+
+
+def test_indexed_records_counts_across_blocks(tmp_path):
+    """Index lines read in 1 MiB blocks: a status cut by a block's end still counts once."""
+    line = 'org,site)/ 20261201000000 {"url": "http://site/", "status": "200", "x": "%s"}\n'
+    lines = [line % ("y" * (n % 97)) for n in range(40_000)]  # several MiB inflated
+    lines += ['org,site)/ 20261201000000 {"url": "http://site/", "mime": "warc/request"}\n']
+    with zipfile.ZipFile(tmp_path / "t.wacz", "w") as archive:
+        archive.writestr("indexes/index.cdx.gz", gzip.compress("".join(lines).encode()))
+    assert indexed_records(tmp_path / "t.wacz") == 40_000
 
 
 def test_the_index_follows_a_warc_file_as_it_grows(tmp_path):
