@@ -186,6 +186,24 @@ def test_a_failed_recorder_keeps_draining(tmp_path):
     assert result["paths"] == [] and "wacz" not in result
 
 
+def test_a_recorder_that_dies_is_reported_and_never_waited_for(tmp_path):
+    """The recorder killed mid-run: the crawl's sends return at once from then on, it is
+    told once why, and closing gives no result instead of waiting."""
+    lost: list[str] = []
+
+    async def send() -> dict | None:
+        recorder = await RecorderProcess.start(recorder_config(tmp_path / "c"), 50_000, lost.append)
+        await recorder.send(frame("http://s/first"))
+        os.kill(recorder.process.pid, signal.SIGKILL)
+        await recorder.process.wait()
+        for n in range(200):  # far more than the pipe and the budget hold
+            await asyncio.wait_for(recorder.send(frame(f"http://s/{n}", b"z" * 10_000)), 5)
+        return await asyncio.wait_for(recorder.close(), 30)
+
+    assert asyncio.run(send()) is None
+    assert len(lost) == 1 and "stopped reading" in lost[0]
+
+
 def test_a_recorder_that_got_nothing_ends_at_once_and_creates_nothing(tmp_path):
     async def nothing() -> dict:
         recorder = await RecorderProcess.start(recorder_config(tmp_path / "never"), 1, print)

@@ -58,9 +58,6 @@ class WarcCaptureMiddleware:
         self.spider_name: str | None = None
         self.run_id: str | None = None
         self.result: dict[str, Any] | None = None
-        # Counted here and set as stats once: nothing per answer that can wait.
-        self.exchanges = 0
-        self.response_bytes = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -140,8 +137,7 @@ class WarcCaptureMiddleware:
                       response.headers.get(b"Content-Type")),
             False,
         ))  # fmt: skip
-        self.exchanges += 1
-        self.response_bytes += len(body)
+        self._count(body)
         return response
 
     async def browser_response(self, response: Any, request: Request) -> None:
@@ -171,8 +167,12 @@ class WarcCaptureMiddleware:
             True,  # decoded by Chromium
         ))  # fmt: skip
         self.crawler.stats.inc_value(names.CAPTURE_BROWSER_RECORDS)
-        self.exchanges += 1
-        self.response_bytes += len(body)
+        self._count(body)
+
+    def _count(self, body: bytes) -> None:
+        stats = self.crawler.stats
+        stats.inc_value(names.CAPTURE_RECORDS)
+        stats.inc_value(names.CAPTURE_BYTES, len(body))
 
     # --- the end of the run --------------------------------------------------------------
 
@@ -180,8 +180,6 @@ class WarcCaptureMiddleware:
         if self.recorder is None:
             return
         stats = self.crawler.stats
-        stats.set_value(names.CAPTURE_RECORDS, self.exchanges)
-        stats.set_value(names.CAPTURE_BYTES, self.response_bytes)
         closing = time.monotonic()
         self.result = result = await self.recorder.close()
         waited = time.monotonic() - closing
