@@ -33,8 +33,11 @@ from newsarchive.capture.writer import Exchange, WarcFiles
 
 
 def _say(channel: IO[str], **message: Any) -> None:
-    channel.write(json.dumps(message) + "\n")
-    channel.flush()
+    try:
+        channel.write(json.dumps(message) + "\n")
+        channel.flush()
+    except (BrokenPipeError, ValueError):  # the crawl is gone: nobody is left to tell
+        pass
 
 
 def _first_line(exc: BaseException) -> str:
