@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import warnings
 import zipfile
 from argparse import Namespace
 from collections.abc import Iterator
@@ -33,7 +34,8 @@ from typing import Any
 INDEX = "indexes/index.cdx.gz"
 INDEX_SUMMARY = "indexes/index.idx"
 DESCRIPTION = "Every HTTP exchange one newsarchive crawl run read."
-_QUIET = "ignore:pkg_resources is deprecated:UserWarning"
+#: What one of py-wacz's dependencies warns on import: not news for the crawl's log.
+_IMPORT_NOISE = "pkg_resources is deprecated"
 #: As ``wacz create`` has them (wacz.main, not imported: it loads frictionless, which only
 #: ``wacz validate`` needs); tests/test_capture.py compares our package with its.
 PAGE_INDEX = "pages/pages.jsonl"
@@ -53,9 +55,14 @@ class PackageResult:
 
 
 def wacz_command(*arguments: str) -> list[str]:
-    """py-wacz's command line, run by this interpreter (the project's virtualenv); the
-    deprecation notice one of its dependencies prints on import is not news for the log."""
-    return [sys.executable, "-W", _QUIET, "-m", "wacz", *arguments]
+    """py-wacz's command line, run by this interpreter (the project's virtualenv), without
+    its dependency's import warning."""
+    return [sys.executable, "-W", f"ignore:{_IMPORT_NOISE}:UserWarning", "-m", "wacz", *arguments]
+
+
+def quiet_py_wacz() -> None:
+    """Silence that warning in this process (the recorder, before py-wacz is imported)."""
+    warnings.filterwarnings("ignore", _IMPORT_NOISE, UserWarning)
 
 
 class GrowingFile(io.RawIOBase):

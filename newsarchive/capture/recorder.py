@@ -23,12 +23,11 @@ import pickle
 import resource
 import signal
 import sys
-import warnings
 from pathlib import Path
 from typing import IO, Any
 
 from newsarchive.capture import PAGES_NAME
-from newsarchive.capture.package import LiveIndex, package_run
+from newsarchive.capture.package import LiveIndex, package_run, quiet_py_wacz
 from newsarchive.capture.writer import Exchange, WarcFiles
 
 
@@ -110,8 +109,7 @@ def _peak_rss_kib() -> int:
 
 
 def main() -> int:
-    # One of py-wacz's dependencies warns on import; not news for the crawl's log.
-    warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+    quiet_py_wacz()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return record(sys.stdin.buffer, sys.stdout)
