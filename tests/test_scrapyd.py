@@ -164,6 +164,8 @@ def test_scheduled_runs_archive_everything_then_only_what_is_new(stack):
     job = finished_job(stack, first)
     log = scrapyd.job_log(job["id"])
     assert "Spider closed (finished)" in log, log[-3000:]
+    # raw capture runs in a job too: its recorder process imports the project's egg
+    assert "Recorder process: " in log and "WACZ: " in log, log[-3000:]
     assert articles(stack.db_url) == expected
     jobs = scrapyd.api("listjobs.json", {"project": PROJECT})
     assert [j["id"] for j in jobs["finished"]] == [job["id"]]

@@ -14,11 +14,15 @@ import contextlib
 import fcntl
 import json
 import logging
+import os
 import pickle
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Self
+
+import newsarchive
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +31,14 @@ COMMAND = [sys.executable, "-m", "newsarchive.capture.recorder"]
 _PIPE_BYTES = 1024 * 1024
 #: The result line lists every WARC file: longer than asyncio's default line limit.
 _LINE_LIMIT = 16 * 1024 * 1024
+
+
+def _environment() -> dict[str, str]:
+    """The crawl's environment, with the folder this newsarchive was imported from first on
+    the path: under Scrapyd the crawl runs the project's egg, and so must the recorder."""
+    home = str(Path(newsarchive.__file__).resolve().parents[1])
+    path = [home, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
 class RecorderProcess:
@@ -51,7 +63,7 @@ class RecorderProcess:
                     on_lost: Callable[[str], None]) -> Self:  # fmt: skip
         process = await asyncio.create_subprocess_exec(
             *COMMAND, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            limit=_LINE_LIMIT,
+            limit=_LINE_LIMIT, env=_environment(),
         )  # fmt: skip
         assert process.stdin is not None
         transport: Any = process.stdin.transport
