@@ -14,6 +14,7 @@ from datetime import date
 from io import BytesIO
 from pathlib import Path
 
+import psutil
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -192,8 +193,13 @@ def test_killed_reextract_resumes_with_every_article_once(captured, tmp_path):
             break
         time.sleep(0.02)
     assert journal is not None, "the re-extraction never journalled an item"
+    workers = psutil.Process(process.pid).children(recursive=True)
+    assert workers, "the re-extraction runs no worker process"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    # the workers end with their parent (they lived on, idle, for minutes)
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, f"workers outlived the killed reextract: {[p.pid for p in alive]}"
     done = set(journal.read_text().split())
     assert 5 <= len(done) < len(items)
     result = reextract(url, data, env=changed_rule_env(tmp_path))

@@ -32,6 +32,7 @@ from newsarchive.reextract.shares import Share, ShareResult, extract_share
 from newsarchive.settings_helpers import data_dir
 from newsarchive.signals import batch_committed
 from newsarchive.spiders.feeds import apply_feed_defaults
+from newsarchive.worker_processes import exit_with_parent
 
 DONE_FILE = "done.txt"
 
@@ -126,7 +127,13 @@ class ReextractSpider(scrapy.Spider):
             len(captures), len(shares), workers, EXTRACTOR_VERSION,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=get_context("spawn"),
+            initializer=exit_with_parent,  # a killed reextract leaves no worker behind
+            initargs=(os.getpid(),),
+        )
+        with pool:
             futures: list[Future[ShareResult]] = [pool.submit(extract_share, s) for s in shares]
             for number, future in enumerate(futures, 1):
                 result = await asyncio.wrap_future(future, loop=loop)
