@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -15,6 +16,7 @@ from io import BytesIO
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -224,6 +226,7 @@ def test_an_outlet_edit_is_one_edit_and_reextract_keeps_it(pg_url, tmp_path):
         new_version = site.edit(edited_id["article_id"])
         again = crawl(site, pg_url, data, RECHECK_ALL, NEWSARCHIVE_WARC_ENABLED="1")
         assert again.returncode == 0, again.stderr[-2000:]
+    assert "read by another extractor" not in again.stderr  # same rules: nothing to judge
     assert len(query(pg_url, "SELECT 1 FROM article_revisions")) == articles + 1
     kinds = _kinds(pg_url)
     if kinds:  # schema 0002
@@ -238,3 +241,106 @@ def test_an_outlet_edit_is_one_edit_and_reextract_keeps_it(pg_url, tmp_path):
         i["body"] for i in reextract_feed(data) if i["article_id"] == new_version["article_id"]
     }
     assert new_version["body"] in bodies and len(bodies) == 2
+
+
+# --- the crawl-time judgement: a changed text read before by another extractor ---------------
+
+
+def crawl_again(site: ReplicaServer, url: str, data: Path, env: dict[str, str] | None = None):
+    """A crawl of the replica that re-fetches every archived article, capture on."""
+    line = scrapy_command(
+        "crawl", "naenara", f"-astart_url={site.start_url('naenara', 'listing')}",
+        f"-a{RECHECK_ALL}", url=url, data_dir=data, settings={"NEWSARCHIVE_WARC_ENABLED": "1"},
+    )  # fmt: skip
+    result = subprocess.run(
+        line, cwd=ROOT, env={**environment(), **(env or {})}, capture_output=True, text=True,
+        timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def accept_unverified(url: str) -> None:
+    """The widening of ``revisions.kind`` that migration 0004 (the db engineer's) brings,
+    applied here only when the schema under test does not have it yet."""
+    (row,) = query(url, "SELECT conname, pg_get_constraintdef(oid) AS definition FROM "
+                   "pg_constraint WHERE conrelid = 'revisions'::regclass AND contype = 'c' "
+                   "AND pg_get_constraintdef(oid) LIKE '%%kind%%'")  # fmt: skip
+    if "unverified" not in row["definition"]:
+        name = row["conname"]
+        with psycopg.connect(url) as conn:
+            widened = "CHECK (kind IN ('first', 'edit', 'reextract', 'unverified'))"
+            conn.execute(
+                f"ALTER TABLE revisions DROP CONSTRAINT {name}, ADD CONSTRAINT {name} {widened}"
+            )
+
+
+def changed_by_rule(url: str) -> set[str]:
+    """The archived articles whose text CHANGED_RULE reads differently."""
+    rows = query(url, "SELECT article_id, title, body FROM articles")
+    return {r["article_id"] for r in rows if " the " in f"{r['title']}\n\n{r['body']}"}
+
+
+def kinds_of(url: str) -> dict[str, list[str]]:
+    rows = query(url, "SELECT article_id, kind FROM article_revisions ORDER BY first_seen_at, kind")
+    kinds: dict[str, list[str]] = {}
+    for row in rows:
+        kinds.setdefault(row["article_id"], []).append(row["kind"])
+    return kinds
+
+
+def test_a_recrawl_after_an_extractor_change_is_judged_reextract_never_edit(pg_url, tmp_path):
+    data = tmp_path / "data"
+    with ReplicaServer() as site:
+        crawl_again(site, pg_url, data)
+        changed = changed_by_rule(pg_url)
+        assert changed
+        again = crawl_again(site, pg_url, data, env=changed_rule_env(tmp_path))
+    kinds = kinds_of(pg_url)
+    assert {a: k for a, k in kinds.items() if k != ["first"]} == {
+        a: ["first", "reextract"] for a in changed
+    }
+    assert f"Judged {len(changed)} changed texts" in again.stderr
+    assert f"{len(changed)} reextract, 0 edit, 0 unverified" in again.stderr
+
+
+def test_an_outlet_edit_after_an_extractor_change_is_the_one_edit(pg_url, tmp_path):
+    data = tmp_path / "data"
+    with ReplicaServer() as site:
+        crawl_again(site, pg_url, data)
+        changed = changed_by_rule(pg_url)
+        edited_id = sorted(changed)[0]  # its old text reads differently today, too
+        (old,) = query(pg_url, "SELECT * FROM article_revisions WHERE article_id = %s",
+                       (edited_id,))  # fmt: skip
+        site.edit(edited_id)
+        again = crawl_again(site, pg_url, data, env=changed_rule_env(tmp_path))
+    kinds = kinds_of(pg_url)
+    assert kinds.pop(edited_id) == ["first", "reextract", "edit"]
+    assert {a: k for a, k in kinds.items() if k != ["first"]} == {
+        a: ["first", "reextract"] for a in changed - {edited_id}
+    }
+    # the old capture re-read at its own instant, today's version; the edit is today's page
+    rows = query(pg_url, "SELECT * FROM article_revisions WHERE article_id = %s "
+                 "ORDER BY first_seen_at, kind", (edited_id,))  # fmt: skip
+    first, reread, edit = rows
+    assert first["body"] == old["body"] and first["extractor_version"] != "2099.1.1"
+    assert reread["first_seen_at"] == old["first_seen_at"] == reread["last_seen_at"]
+    assert reread["body"] == old["body"].replace(" the ", " THE ")
+    assert reread["extractor_version"] == edit["extractor_version"] == "2099.1.1"
+    assert edit["first_seen_at"] > old["last_seen_at"] and edit["body"] != reread["body"]
+    assert f"{len(changed) - 1} reextract, 1 edit, 0 unverified" in again.stderr
+
+
+def test_without_the_previous_capture_a_changed_text_is_unverified(pg_url, tmp_path):
+    data = tmp_path / "data"
+    with ReplicaServer() as site:
+        crawl_again(site, pg_url, data)
+        accept_unverified(pg_url)
+        changed = changed_by_rule(pg_url)
+        shutil.rmtree(data / "warc")
+        again = crawl_again(site, pg_url, data, env=changed_rule_env(tmp_path))
+    kinds = kinds_of(pg_url)
+    assert {a: k for a, k in kinds.items() if k != ["first"]} == {
+        a: ["first", "unverified"] for a in changed
+    }
+    assert f"0 reextract, 0 edit, {len(changed)} unverified" in again.stderr

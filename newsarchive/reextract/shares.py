@@ -11,11 +11,12 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from scrapy.http import HtmlResponse
 
 from newsarchive.extraction import extract_response
-from newsarchive.reextract.captures import article_pages
+from newsarchive.reextract.captures import CapturedPage, article_pages
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,21 @@ def crawled_at(warc_date: str) -> str:
     return instant.replace(microsecond=0).isoformat()
 
 
+def extract_captured(page: CapturedPage, run_id: str | None) -> dict[str, Any] | None:
+    """Today's item for a captured page (fetched when the capture says), None if unreadable.
+    The response gets the captured headers, so the text is decoded as the crawl decoded it."""
+    response = HtmlResponse(page.url, body=page.body, headers=page.headers)
+    item = extract_response(response, crawled_at(page.fetched_at), run_id).item
+    return item if item is not None and item["body"] else None
+
+
 def extract_share(share: Share) -> ShareResult:
     """Extract one share into ``share.output`` (JSON lines: ``record_id`` and ``item``)."""
     items = unreadable = 0
     with share.output.open("w", encoding="utf-8") as out:
         for page in article_pages(share.path, share.share, share.shares):
-            response = HtmlResponse(page.url, body=page.body, headers=page.headers)
-            item = extract_response(response, crawled_at(page.fetched_at), share.run_id).item
-            if item is None or not item["body"]:
+            item = extract_captured(page, share.run_id)
+            if item is None:
                 unreadable += 1
                 continue
             out.write(json.dumps({"record_id": page.record_id, "item": dict(item)}) + "\n")
