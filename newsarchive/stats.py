@@ -157,6 +157,7 @@ def db_rejected(reason: str) -> str:
 # --- Spidermon: item validation (newsarchive.monitors) ------------------------------------
 SPIDERMON_VALIDATION = "spidermon/validation"  # Spidermon's own prefix (ItemValidationPipeline)
 SCHEMA_ITEMS = f"{SPIDERMON_VALIDATION}/items"  # items validated
+SCHEMA_FIELDS = f"{SPIDERMON_VALIDATION}/fields"  # fields of the items validated
 SCHEMA_ITEMS_WITH_ERRORS = f"{SPIDERMON_VALIDATION}/items/errors"  # items with a violation
 SCHEMA_FIELD_ERRORS = f"{SPIDERMON_VALIDATION}/fields/errors"  # + "/<error>/<field>"
 

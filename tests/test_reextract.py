@@ -94,6 +94,29 @@ def test_a_selection_without_captures_is_one_line_and_a_failure(tmp_path):
     assert "scrapy reextract: error: no captures for this selection" in result.stderr
 
 
+def test_items_are_validated_in_the_workers_and_a_violation_fails_the_run(tmp_path):
+    """The workers validate with Spidermon's validator; the run counts the verdicts under
+    Spidermon's names and exits 1 on a violation (here: a version the schema refuses)."""
+    page = (ROOT / "tests" / "fixtures" / "specimen_article.html").read_bytes()
+    _write_warc(tmp_path / "warc" / "naenara" / f"{RUN_A}.warc.gz", [(ARTICLE, 200, page)], True)
+    line = scrapy_command("reextract", url=None, data_dir=tmp_path)
+    good = subprocess.run(line, cwd=ROOT, env=environment(), capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert "'spidermon/validation/items': 1" in good.stderr
+    folder = tmp_path / "bad_version"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        "import newsarchive.extraction_version as v\nv.EXTRACTOR_VERSION = 'not-a-version'\n"
+    )
+    env = {**environment(), "PYTHONPATH": os.pathsep.join([str(folder), str(ROOT)])}
+    bad = subprocess.run(line, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "scrapy reextract: error: 1 items violate the item schema" in bad.stderr
+    assert "'spidermon/validation/fields/errors/regex_not_matched/extractor_version': 1" in (
+        bad.stderr
+    )
+
+
 # --- end to end, with PostgreSQL ---------------------------------------------------------------
 
 

@@ -2,7 +2,9 @@
 
 Why a file per share: the worker writes its items as JSON lines and the main process streams
 them into the pipelines, so neither side holds a run's items in memory (flat memory however
-large the capture).
+large the capture). The worker also validates each item against the item schema, with
+Spidermon's validator, as the crawl's validation pipeline does: the main process, which every
+item passes through one at a time, only counts the verdicts.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from scrapy.http import HtmlResponse
+from spidermon.contrib.validation import JSONSchemaValidator
 
 from newsarchive.extraction import extract_response
+from newsarchive.monitors.schema import ARTICLE_SCHEMA
 from newsarchive.reextract.captures import CapturedPage, article_pages
 
 
@@ -52,6 +57,11 @@ def extract_captured(page: CapturedPage, run_id: str | None) -> dict[str, Any] |
     return item if item is not None and item["body"] else None
 
 
+@cache
+def _validator() -> JSONSchemaValidator:
+    return JSONSchemaValidator(ARTICLE_SCHEMA)
+
+
 def extract_share(share: Share) -> ShareResult:
     """Extract one share into ``share.output`` (JSON lines: ``record_id`` and ``item``)."""
     items = unreadable = 0
@@ -61,6 +71,10 @@ def extract_share(share: Share) -> ShareResult:
             if item is None:
                 unreadable += 1
                 continue
-            out.write(json.dumps({"record_id": page.record_id, "item": dict(item)}) + "\n")
+            line = {"record_id": page.record_id, "item": item}
+            ok, errors = _validator().validate(item)
+            if not ok:
+                line["errors"] = errors
+            out.write(json.dumps(line) + "\n")
             items += 1
     return ShareResult(share, items, unreadable)

@@ -22,6 +22,9 @@ from typing import IO, Any, ClassVar
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.utils.misc import load_object
+from spidermon.contrib.scrapy.pipelines import ItemValidationPipeline
+from spidermon.contrib.scrapy.stats import ValidationStatsManager
 
 from newsarchive import stats
 from newsarchive.clock import new_run_id, utc_now
@@ -91,6 +94,12 @@ class ReextractSpider(scrapy.Spider):
     def update_settings(cls, settings: Any) -> None:
         super().update_settings(settings)
         apply_feed_defaults(settings)
+        # The workers validate each item against the item schema (``shares``), with the same
+        # Spidermon validator; ``_items_of`` records the verdicts under Spidermon's stat names.
+        pipelines = settings.getdict("ITEM_PIPELINES")
+        kept = {k: v for k, v in pipelines.items() if load_object(k) is not ItemValidationPipeline}
+        if kept != pipelines:
+            settings.set("ITEM_PIPELINES", kept, priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ReextractSpider:
@@ -148,6 +157,7 @@ class ReextractSpider(scrapy.Spider):
 
     async def _items_of(self, result: ShareResult) -> AsyncIterator[ArticleItem]:
         count = self.crawler.stats.inc_value
+        validation = ValidationStatsManager(self.crawler.stats)
         if result.unreadable:
             count(stats.REEXTRACT_UNREADABLE, result.unreadable)
         with result.share.output.open(encoding="utf-8") as lines:
@@ -157,6 +167,13 @@ class ReextractSpider(scrapy.Spider):
                     count(stats.REEXTRACT_RESUMED)
                     continue
                 item = ArticleItem(entry["item"])
+                count(stats.SCHEMA_ITEMS)  # Spidermon's names, as its pipeline counts them
+                count(stats.SCHEMA_FIELDS, len(entry["item"]))
+                if errors := entry.get("errors"):
+                    for field_name, messages in errors.items():
+                        for message in messages:
+                            validation.add_field_error(field_name, message)
+                    validation.add_item_with_errors()
                 self.pending[_key(item)] = entry["record_id"]
                 count(stats.REEXTRACT_ITEMS)
                 count(stats.ITEMS)
