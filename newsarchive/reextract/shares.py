@@ -1,10 +1,10 @@
 """One share of the captures, extracted in a worker process: pages in, item dicts out.
 
 Why a file per share: the worker writes its items as JSON lines and the main process streams
-them into the pipelines, so neither side holds a run's items in memory (flat memory however
-large the capture). The worker also validates each item against the item schema, with
-Spidermon's validator, as the crawl's validation pipeline does: the main process, which every
-item passes through one at a time, only counts the verdicts.
+them into the pipelines as they are written, so neither side holds a run's items in memory
+(flat memory however large the capture). The worker also validates each item against the
+item schema, with Spidermon's validator, as the crawl's validation pipeline does: the main
+process, which every item passes through one at a time, only counts the verdicts.
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ def extract_captured(page: CapturedPage, run_id: str | None) -> dict[str, Any] |
     return item if item is not None and item["body"] else None
 
 
+#: Items a worker writes before it hands them on (flushes): the main process reads a share's
+#: lines while it is extracted, so its own work overlaps the workers' and no share's worth of
+#: items is left for it once they are done.
+FLUSH_EVERY = 100
+
+
 @cache
 def _validator() -> JSONSchemaValidator:
     return JSONSchemaValidator(ARTICLE_SCHEMA)
@@ -77,4 +83,6 @@ def extract_share(share: Share) -> ShareResult:
                 line["errors"] = errors
             out.write(json.dumps(line) + "\n")
             items += 1
+            if items % FLUSH_EVERY == 0:
+                out.flush()  # the main process streams the lines as they come
     return ShareResult(share, items, unreadable)
