@@ -77,15 +77,15 @@ class PostgresPipeline:
         try:
             store = await self.database.store()
             await writer.start(store)
+            self.writer = writer  # from here on, the run's end is recorded
+            if not getattr(spider, "revision_kind", None):  # a crawl: changed texts get judged
+                from newsarchive.reextract.judgement import RevisionJudge
+
+                self.judge = await RevisionJudge.load(self.crawler, store)
         except ArchiveUnavailable as exc:
             logger.error("%s", exc)
             self.crawler.stats.set_value(names.STARTUP_ERROR, str(exc))
             raise CloseSpider("database_unavailable") from None
-        self.writer = writer
-        if not getattr(spider, "revision_kind", None):  # a crawl: changed texts get judged
-            from newsarchive.reextract.judgement import RevisionJudge
-
-            self.judge = await RevisionJudge.load(self.crawler, store)
 
     def _committed(self, result: Any, articles: list[dict[str, Any]]) -> None:
         self.crawler.signals.send_catch_log(batch_committed, articles=articles)

@@ -2,7 +2,7 @@
 
 Issue 12: an edit is a change the outlet made. When an archived article's current text was
 read by another extractor version and today's crawl finds a different text, the previous
-text's capture is re-extracted with today's rules (in a thread, off the reactor):
+text's capture is re-extracted with today's rules (in a thread of its own, off the reactor):
 
 - it gives today's text: the change is ours, the item is a ``reextract``;
 - it gives another text: the outlet changed the page, the item is an ``edit``; when today's
@@ -26,6 +26,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,17 +135,28 @@ class RevisionJudge:
         self.run_id = run_id
         self.count = count
         self.judged: dict[str, int] = {}
+        #: One thread of its own: re-reading is CPU work (one at a time is all the GIL
+        #: allows), and indexing a run's captures must not hold up the loop's shared threads.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgement")
 
     @classmethod
     async def load(cls, crawler: Crawler, store: ArchiveStore) -> Self | None:
-        """The run's judge, or None when every archived text was read by today's rules."""
-        from newsarchive.db import statements
+        """The run's judge, or None when every archived text was read by today's rules.
+        Raises ArchiveUnavailable (one line) when the archive cannot say."""
+        import psycopg
 
-        async with store.pool.connection() as conn:
-            cursor = await conn.execute(
-                statements.ARTICLES_READ_BY_OTHER_EXTRACTOR, (EXTRACTOR_VERSION,)
-            )
-            rows = await cursor.fetchall()
+        from newsarchive.db import statements
+        from newsarchive.db.errors import ArchiveUnavailable, error_line
+
+        try:
+            async with store.pool.connection() as conn:
+                cursor = await conn.execute(
+                    statements.ARTICLES_READ_BY_OTHER_EXTRACTOR, (EXTRACTOR_VERSION,)
+                )
+                rows = await cursor.fetchall()
+        except psycopg.Error as exc:
+            doing = "cannot read which articles another extractor read"
+            raise ArchiveUnavailable(error_line(doing, store.url, exc)) from None
         if not rows:
             return None
         previous = {row[0]: Previous(row[1], row[2], row[3]) for row in rows}
@@ -167,7 +179,8 @@ class RevisionJudge:
         if previous is None or previous.content_hash == values.get("content_hash"):
             return []
         del self.previous[article_id]  # judged once: its text is today's rules' from now on
-        old = await asyncio.to_thread(self._reread, article_id, previous)
+        loop = asyncio.get_running_loop()
+        old = await loop.run_in_executor(self._thread, self._reread, article_id, previous)
         earlier: list[dict[str, Any]] = []
         if old is None:
             kind = "unverified"
@@ -196,6 +209,7 @@ class RevisionJudge:
         return extract_captured(page, self.run_id)
 
     def spider_closed(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
         if self.judged:
             logger.info(
                 "Judged %d changed texts read before by another extractor: %d reextract, "
