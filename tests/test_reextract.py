@@ -11,7 +11,7 @@ import shutil
 import signal
 import subprocess
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -21,7 +21,8 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from newsarchive.reextract.captures import article_pages, find_captures
+from newsarchive.reextract.captures import article_pages, find_captures, read_page
+from newsarchive.reextract.judgement import CaptureIndex, Previous
 from newsarchive_replica.server import ReplicaServer
 from tests.crawling import read_jsonl
 from tests.test_postgres_crawl import (
@@ -310,6 +311,48 @@ def kinds_of(url: str) -> dict[str, list[str]]:
     for row in rows:
         kinds.setdefault(row["article_id"], []).append(row["kind"])
     return kinds
+
+
+def _write_dated(path: Path, pages: list[tuple[str, str, bytes]]) -> None:
+    """A WARC of article responses, each with its own WARC-Date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        for url, warc_date, body in pages:
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(
+                url, "response", payload=BytesIO(body), http_headers=http,
+                warc_headers_dict={"WARC-Date": warc_date},
+            ))  # fmt: skip
+
+
+def test_the_previous_text_is_looked_up_in_the_capture_of_its_last_sighting(tmp_path):
+    other = ARTICLE.replace("531298405", "7")
+    runs = {  # run → its article pages: (url, WARC-Date, body)
+        RUN_A: [
+            (ARTICLE, "2026-12-01T10:00:05.250000Z", b"a"),
+            (other, "2026-12-01T10:00:06Z", b"o"),
+        ],
+        RUN_B: [(ARTICLE, "2026-12-02T10:00:07Z", b"b")],
+        "20261203T100000Z-0000000c": [(ARTICLE, "2026-12-03T10:00:08Z", b"c")],
+    }
+    for run_id, pages in runs.items():
+        _write_dated(tmp_path / "warc" / "naenara" / run_id / f"{run_id}-00001.warc.gz", pages)
+    index = CaptureIndex(tmp_path, current_run="20261203T100000Z-0000000c")
+    article_id = "1713006283-531298405"
+
+    def body(instant: str, run_id: str | None) -> bytes | None:
+        previous = Previous("0" * 64, datetime.fromisoformat(instant), run_id)
+        location = index.find(article_id, previous)
+        return None if location is None else read_page(location).body
+
+    assert body("2026-12-01T10:00:05+00:00", RUN_A) == b"a"  # that run, that instant
+    assert body("2026-12-01T10:00:05+00:00", RUN_B) == b"a"  # the run named has no such page
+    assert body("2026-12-02T10:00:07+00:00", None) == b"b"
+    assert body("2026-12-02T10:00:09+00:00", RUN_A) == b"a"  # no instant: the run's page
+    assert body("2026-12-02T10:00:09+00:00", None) is None
+    assert body("2026-12-03T10:00:08+00:00", None) is None  # today's own run is not the past
+    assert index.find("1-1", Previous("0" * 64, datetime.now(UTC), RUN_A)) is None
 
 
 def test_a_recrawl_after_an_extractor_change_is_judged_reextract_never_edit(pg_url, tmp_path):
