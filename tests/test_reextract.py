@@ -5,11 +5,14 @@ a killed run resumed. Also the capture reader on both capture layouts.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
+import sys
 import time
 from datetime import UTC, date, datetime
 from io import BytesIO
@@ -410,3 +413,14 @@ def test_without_the_previous_capture_a_changed_text_is_unverified(pg_url, tmp_p
         a: ["first", "unverified"] for a in changed
     }
     assert f"0 reextract, 0 edit, {len(changed)} unverified" in again.stderr
+    # the researchers' snapshot carries the kind too
+    exported = subprocess.run(
+        [sys.executable, "-m", "scrapy", "export", "--format", "sqlite", "--output",
+         str(tmp_path / "export"), "--database-url", pg_url],
+        cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    (snapshot,) = (tmp_path / "export").rglob("archive.sqlite")
+    with contextlib.closing(sqlite3.connect(snapshot)) as db:
+        rows = db.execute("SELECT kind, count(*) FROM revisions GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [("first", len(kinds)), ("unverified", len(changed))]
