@@ -27,6 +27,7 @@ from warcio.warcwriter import WARCWriter
 from newsarchive.reextract.captures import article_pages, find_captures, read_page
 from newsarchive.reextract.judgement import CaptureIndex, Previous
 from newsarchive_replica.server import ReplicaServer
+from tests.alerting import alert_env, smtp_server, webhook_receiver
 from tests.crawling import read_jsonl
 from tests.test_postgres_crawl import (
     RECHECK_ALL,
@@ -375,14 +376,23 @@ def test_a_recrawl_after_an_extractor_change_is_judged_reextract_never_edit(pg_u
 
 def test_an_outlet_edit_after_an_extractor_change_is_the_one_edit(pg_url, tmp_path):
     data = tmp_path / "data"
-    with ReplicaServer() as site:
-        crawl_again(site, pg_url, data)
+    with (
+        ReplicaServer() as site,
+        smtp_server() as (inbox, port),
+        webhook_receiver() as (posts, url),
+    ):
+        alerts = alert_env(port, url)
+        crawl_again(site, pg_url, data, env=alerts)
         changed = changed_by_rule(pg_url)
         edited_id = sorted(changed)[0]  # its old text reads differently today, too
         (old,) = query(pg_url, "SELECT * FROM article_revisions WHERE article_id = %s",
                        (edited_id,))  # fmt: skip
         site.edit(edited_id)
-        again = crawl_again(site, pg_url, data, env=changed_rule_env(tmp_path))
+        again = crawl_again(site, pg_url, data, env={**alerts, **changed_rule_env(tmp_path)})
+    # the changes digest tells of the outlet's one edit, never of our re-readings
+    (mail,) = inbox.messages
+    assert mail["Subject"].endswith(": 1 edited, 0 deleted") and len(posts) == 1
+    assert edited_id in mail.get_content()
     kinds = kinds_of(pg_url)
     assert kinds.pop(edited_id) == ["first", "reextract", "edit"]
     assert {a: k for a, k in kinds.items() if k != ["first"]} == {
