@@ -16,8 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from jsonschema.validators import validator_for
 from scrapy.http import HtmlResponse
 from spidermon.contrib.validation import JSONSchemaValidator
+from spidermon.contrib.validation.jsonschema.formats import format_checker
 
 from newsarchive.extraction import extract_response
 from newsarchive.monitors.schema import ARTICLE_SCHEMA
@@ -68,6 +70,21 @@ def _validator() -> JSONSchemaValidator:
     return JSONSchemaValidator(ARTICLE_SCHEMA)
 
 
+@cache
+def _checker() -> Any:
+    """The same schema and format checks as Spidermon's validator, built once (Spidermon's
+    builds a jsonschema validator per item): a valid item, the usual case, costs less."""
+    return validator_for(ARTICLE_SCHEMA)(ARTICLE_SCHEMA, format_checker=format_checker)
+
+
+def schema_errors(item: dict[str, Any]) -> dict[str, list[str]]:
+    """The item's violations of the item schema, in Spidermon's words (none: valid)."""
+    if _checker().is_valid(item):
+        return {}
+    _, errors = _validator().validate(item)
+    return errors
+
+
 def extract_share(share: Share) -> ShareResult:
     """Extract one share into ``share.output`` (JSON lines: ``record_id`` and ``item``)."""
     items = unreadable = 0
@@ -78,8 +95,7 @@ def extract_share(share: Share) -> ShareResult:
                 unreadable += 1
                 continue
             line = {"record_id": page.record_id, "item": item}
-            ok, errors = _validator().validate(item)
-            if not ok:
+            if errors := schema_errors(item):
                 line["errors"] = errors
             out.write(json.dumps(line) + "\n")
             items += 1
