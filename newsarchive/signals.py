@@ -37,6 +37,8 @@ def announce_changes(crawler: Any, result: Any, articles: list[dict[str, Any]]) 
         latest = {item.get("article_id"): item for item in articles}
         for article_id in dict.fromkeys(result.changed_ids):
             item = latest.get(article_id, {})
+            if item.get("revision_kind") not in (None, "edit"):
+                continue  # judged our extraction's change, or unverifiable: not the outlet's
             changes.append(ArticleChange(article_id, "edited", item.get("url"), item.get("title")))
     for change in changes:
         crawler.signals.send_catch_log(article_changed, change=change)

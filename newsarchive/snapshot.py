@@ -65,7 +65,7 @@ CREATE TABLE articles (
 );
 CREATE TABLE revisions (
     article_id text NOT NULL, revision_number integer NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('first', 'edit', 'reextract')),
+    kind text NOT NULL CHECK (kind IN ('first', 'edit', 'reextract', 'unverified')),
     extractor_version text, content_hash text NOT NULL, title text, body text,
     first_seen_at text NOT NULL, last_seen_at text NOT NULL, first_run_id text NOT NULL,
     last_run_id text NOT NULL,

@@ -121,6 +121,19 @@ REEXTRACT_UNREADABLE = f"{REEXTRACT}/unreadable"  # captured pages that gave no 
 REEXTRACT_RESUMED = f"{REEXTRACT}/already_done"  # skipped: done before the run was killed
 REEXTRACT_NO_CAPTURES = f"{REEXTRACT}/no_captures"  # the selection named no capture at all
 
+# --- the crawl-time judgement (newsarchive.reextract.judgement) ----------------------------
+JUDGEMENT = f"{PREFIX}/judgement"
+#: archived articles whose current text another extractor version read (loaded at start)
+JUDGEMENT_CANDIDATES = f"{JUDGEMENT}/candidates"
+JUDGED = f"{JUDGEMENT}/judged"  # + "/<kind>": reextract, edit, unverified (no capture)
+#: old captures whose re-reading differed from the stored text: a reextract revision first
+JUDGEMENT_OLD_CAPTURES = f"{JUDGEMENT}/old_captures_reextracted"
+
+
+def judged(kind: str) -> str:
+    return f"{JUDGED}/{kind}"
+
+
 # --- database (newsarchive.db, the PostgreSQL pipeline) ----------------------------------------
 DB = f"{PREFIX}/db"
 DB_ARTICLES_WRITTEN = f"{DB}/articles_written"  # article items stored (new, changed or re-seen)
@@ -144,6 +157,7 @@ def db_rejected(reason: str) -> str:
 # --- Spidermon: item validation (newsarchive.monitors) ------------------------------------
 SPIDERMON_VALIDATION = "spidermon/validation"  # Spidermon's own prefix (ItemValidationPipeline)
 SCHEMA_ITEMS = f"{SPIDERMON_VALIDATION}/items"  # items validated
+SCHEMA_FIELDS = f"{SPIDERMON_VALIDATION}/fields"  # fields of the items validated
 SCHEMA_ITEMS_WITH_ERRORS = f"{SPIDERMON_VALIDATION}/items/errors"  # items with a violation
 SCHEMA_FIELD_ERRORS = f"{SPIDERMON_VALIDATION}/fields/errors"  # + "/<error>/<field>"
 

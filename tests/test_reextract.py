@@ -14,6 +14,7 @@ from datetime import date
 from io import BytesIO
 from pathlib import Path
 
+import psutil
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -89,6 +90,29 @@ def test_a_selection_without_captures_is_one_line_and_a_failure(tmp_path):
     result = subprocess.run(line, cwd=ROOT, env=environment(), capture_output=True, text=True)
     assert result.returncode == 1
     assert "scrapy reextract: error: no captures for this selection" in result.stderr
+
+
+def test_items_are_validated_in_the_workers_and_a_violation_fails_the_run(tmp_path):
+    """The workers validate with Spidermon's validator; the run counts the verdicts under
+    Spidermon's names and exits 1 on a violation (here: a version the schema refuses)."""
+    page = (ROOT / "tests" / "fixtures" / "specimen_article.html").read_bytes()
+    _write_warc(tmp_path / "warc" / "naenara" / f"{RUN_A}.warc.gz", [(ARTICLE, 200, page)], True)
+    line = scrapy_command("reextract", url=None, data_dir=tmp_path)
+    good = subprocess.run(line, cwd=ROOT, env=environment(), capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert "'spidermon/validation/items': 1" in good.stderr
+    folder = tmp_path / "bad_version"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        "import newsarchive.extraction_version as v\nv.EXTRACTOR_VERSION = 'not-a-version'\n"
+    )
+    env = {**environment(), "PYTHONPATH": os.pathsep.join([str(folder), str(ROOT)])}
+    bad = subprocess.run(line, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "scrapy reextract: error: 1 items violate the item schema" in bad.stderr
+    assert "'spidermon/validation/fields/errors/regex_not_matched/extractor_version': 1" in (
+        bad.stderr
+    )
 
 
 # --- end to end, with PostgreSQL ---------------------------------------------------------------
@@ -192,8 +216,13 @@ def test_killed_reextract_resumes_with_every_article_once(captured, tmp_path):
             break
         time.sleep(0.02)
     assert journal is not None, "the re-extraction never journalled an item"
+    workers = psutil.Process(process.pid).children(recursive=True)
+    assert workers, "the re-extraction runs no worker process"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    # the workers end with their parent (they lived on, idle, for minutes)
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, f"workers outlived the killed reextract: {[p.pid for p in alive]}"
     done = set(journal.read_text().split())
     assert 5 <= len(done) < len(items)
     result = reextract(url, data, env=changed_rule_env(tmp_path))
@@ -218,6 +247,7 @@ def test_an_outlet_edit_is_one_edit_and_reextract_keeps_it(pg_url, tmp_path):
         new_version = site.edit(edited_id["article_id"])
         again = crawl(site, pg_url, data, RECHECK_ALL, NEWSARCHIVE_WARC_ENABLED="1")
         assert again.returncode == 0, again.stderr[-2000:]
+    assert "read by another extractor" not in again.stderr  # same rules: nothing to judge
     assert len(query(pg_url, "SELECT 1 FROM article_revisions")) == articles + 1
     kinds = _kinds(pg_url)
     if kinds:  # schema 0002

@@ -42,7 +42,7 @@ STATE_FIELDS = tuple(name for name in ARTICLE_FIELDS if name not in TEXT_FIELDS)
 #: extraction made (``scrapy reextract``). Items may say ``revision_kind`` "edit" or
 #: "reextract"; the store decides "first".
 REVISION_KINDS = ("first", "edit", "reextract")
-REVISION_KIND_HINTS = frozenset({"edit", "reextract"})
+REVISION_KIND_HINTS = frozenset({"edit", "reextract", "unverified"})
 
 DATE_FIELDS = frozenset({"published_date", "page_date"})
 INSTANT_FIELDS = frozenset({"published_at", "crawled_at"})

@@ -359,3 +359,15 @@ ARTICLES_TO_RECHECK = (
     "WHERE published_date >= current_date - %s::int AND gone_at IS NULL "
     "ORDER BY article_id"
 )
+
+
+# --- the crawl-time judgement (newsarchive.reextract.judgement; evidence engineer) -----------
+
+#: Archived articles whose current text another extractor version read from their latest
+#: capture (``article_state`` holds the latest sighting: its text's hash, instant, run and the
+#: extractor that read it). A changed text among them is judged edit or reextract against
+#: that capture. One scan of the narrow state table, at a crawl's start.
+ARTICLES_READ_BY_OTHER_EXTRACTOR = """
+    SELECT article_id, content_hash, crawled_at, last_run_id FROM article_state
+    WHERE extractor_version IS DISTINCT FROM %s
+"""

@@ -28,6 +28,7 @@ from newsarchive.signals import announce_changes, batch_committed
 if TYPE_CHECKING:
     from newsarchive.db.rows import RunRecord
     from newsarchive.db.writer import ArchiveWriter
+    from newsarchive.reextract.judgement import RevisionJudge
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class PostgresPipeline:
         self.crawler = crawler
         self.database = database
         self.writer: ArchiveWriter | None = None
+        self.judge: RevisionJudge | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -73,12 +75,17 @@ class PostgresPipeline:
             on_committed=self._committed,
         )
         try:
-            await writer.start(await self.database.store())
+            store = await self.database.store()
+            await writer.start(store)
+            self.writer = writer  # from here on, the run's end is recorded
+            if not getattr(spider, "revision_kind", None):  # a crawl: changed texts get judged
+                from newsarchive.reextract.judgement import RevisionJudge
+
+                self.judge = await RevisionJudge.load(self.crawler, store)
         except ArchiveUnavailable as exc:
             logger.error("%s", exc)
             self.crawler.stats.set_value(names.STARTUP_ERROR, str(exc))
             raise CloseSpider("database_unavailable") from None
-        self.writer = writer
 
     def _committed(self, result: Any, articles: list[dict[str, Any]]) -> None:
         self.crawler.signals.send_catch_log(batch_committed, articles=articles)
@@ -97,6 +104,9 @@ class PostgresPipeline:
             # ``scrapy reextract``: a changed text is our extraction's change, not an edit
             if kind := getattr(self.crawler.spider, "revision_kind", None):
                 values["revision_kind"] = kind
+            elif self.judge is not None:  # edit or reextract: sets the item's hint
+                for earlier in await self.judge.judge(values):
+                    await self.writer.put("article", earlier)
             await self.writer.put("article", values)
         elif isinstance(item, ArticleGoneItem):
             await self.writer.put("gone", _as_dict(item))

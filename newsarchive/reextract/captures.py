@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
 
 from newsarchive.processors import is_article_url
 from newsarchive.site import PAYWALL_PATH
@@ -88,22 +90,63 @@ def article_pages(path: Path, share: int = 0, shares: int = 1) -> Iterator[Captu
     ``shares``-th of them, starting at ``share`` (so several workers split one file)."""
     number = -1
     with path.open("rb") as stream:
-        for record in ArchiveIterator(stream):
-            if record.rec_type != "response" or record.http_headers is None:
-                continue
-            url = record.rec_headers.get_header("WARC-Target-URI") or ""
-            if record.http_headers.get_statuscode() != "200" or not is_article_url(url):
-                continue
-            if PAYWALL_PATH in url:
-                continue
+        for record, _ in _article_records(stream):
             number += 1
             if number % shares != share:
                 continue
-            yield CapturedPage(
-                record_id=record.rec_headers.get_header("WARC-Record-ID") or f"{path}#{number}",
-                url=url,
-                fetched_at=record.rec_headers.get_header("WARC-Date") or "",
-                headers=list(record.http_headers.headers),
-                # content_stream: de-chunked and decoded (gzip, br) as a browser would
-                body=record.content_stream().read(),
+            yield _page(record, f"{path}#{number}")
+
+
+@dataclass(frozen=True, slots=True)
+class PageLocation:
+    """Where one captured article page is: its file, the record's offset, its WARC-Date."""
+
+    path: Path
+    offset: int
+    fetched_at: str
+
+
+def article_locations(path: Path) -> Iterator[tuple[str, PageLocation]]:
+    """``(article URL, location)`` of every article page in one WARC file, bodies unread."""
+    with path.open("rb") as stream:
+        for record, records in _article_records(stream):
+            headers = record.rec_headers
+            # the offset is known once the record is read past (its body is not needed)
+            location = PageLocation(
+                path, records.get_record_offset(), headers.get_header("WARC-Date") or ""
             )
+            yield headers.get_header("WARC-Target-URI") or "", location
+
+
+def read_page(location: PageLocation) -> CapturedPage:
+    """The article page at ``location`` (each record is its own gzip member: seekable)."""
+    with location.path.open("rb") as stream:
+        stream.seek(location.offset)
+        record, _ = next(_article_records(stream))
+        return _page(record, f"{location.path}@{location.offset}")
+
+
+def _article_records(stream: BinaryIO) -> Iterator[tuple[ArcWarcRecord, ArchiveIterator]]:
+    """The article responses from ``stream`` on, each with the iterator that read it."""
+    records = ArchiveIterator(stream)
+    for record in records:
+        if record.rec_type != "response" or record.http_headers is None:
+            continue
+        url = record.rec_headers.get_header("WARC-Target-URI") or ""
+        if record.http_headers.get_statuscode() != "200" or not is_article_url(url):
+            continue
+        if PAYWALL_PATH in url:
+            continue
+        yield record, records
+
+
+def _page(record: ArcWarcRecord, fallback_id: str) -> CapturedPage:
+    headers = record.rec_headers
+    return CapturedPage(
+        record_id=headers.get_header("WARC-Record-ID") or fallback_id,
+        url=headers.get_header("WARC-Target-URI") or "",
+        fetched_at=headers.get_header("WARC-Date") or "",
+        headers=list(record.http_headers.headers),
+        # content_stream: de-chunked and decoded (gzip, br) as a browser would
+        body=record.content_stream().read(),
+    )

@@ -1,8 +1,10 @@
 """One share of the captures, extracted in a worker process: pages in, item dicts out.
 
 Why a file per share: the worker writes its items as JSON lines and the main process streams
-them into the pipelines, so neither side holds a run's items in memory (flat memory however
-large the capture).
+them into the pipelines as they are written, so neither side holds a run's items in memory
+(flat memory however large the capture). The worker also validates each item against the
+item schema, with Spidermon's validator, as the crawl's validation pipeline does: the main
+process, which every item passes through one at a time, only counts the verdicts.
 """
 
 from __future__ import annotations
@@ -10,12 +12,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
+from typing import Any
 
+from jsonschema.validators import validator_for
 from scrapy.http import HtmlResponse
+from spidermon.contrib.validation import JSONSchemaValidator
+from spidermon.contrib.validation.jsonschema.formats import format_checker
 
 from newsarchive.extraction import extract_response
-from newsarchive.reextract.captures import article_pages
+from newsarchive.monitors.schema import ARTICLE_SCHEMA
+from newsarchive.reextract.captures import CapturedPage, article_pages
 
 
 @dataclass(frozen=True)
@@ -43,16 +51,54 @@ def crawled_at(warc_date: str) -> str:
     return instant.replace(microsecond=0).isoformat()
 
 
+def extract_captured(page: CapturedPage, run_id: str | None) -> dict[str, Any] | None:
+    """Today's item for a captured page (fetched when the capture says), None if unreadable.
+    The response gets the captured headers, so the text is decoded as the crawl decoded it."""
+    response = HtmlResponse(page.url, body=page.body, headers=page.headers)
+    item = extract_response(response, crawled_at(page.fetched_at), run_id).item
+    return item if item is not None and item["body"] else None
+
+
+#: Items a worker writes before it hands them on (flushes): the main process reads a share's
+#: lines while it is extracted, so its own work overlaps the workers' and no share's worth of
+#: items is left for it once they are done.
+FLUSH_EVERY = 100
+
+
+@cache
+def _validator() -> JSONSchemaValidator:
+    return JSONSchemaValidator(ARTICLE_SCHEMA)
+
+
+@cache
+def _checker() -> Any:
+    """The same schema and format checks as Spidermon's validator, built once (Spidermon's
+    builds a jsonschema validator per item): a valid item, the usual case, costs less."""
+    return validator_for(ARTICLE_SCHEMA)(ARTICLE_SCHEMA, format_checker=format_checker)
+
+
+def schema_errors(item: dict[str, Any]) -> dict[str, list[str]]:
+    """The item's violations of the item schema, in Spidermon's words (none: valid)."""
+    if _checker().is_valid(item):
+        return {}
+    _, errors = _validator().validate(item)
+    return errors
+
+
 def extract_share(share: Share) -> ShareResult:
     """Extract one share into ``share.output`` (JSON lines: ``record_id`` and ``item``)."""
     items = unreadable = 0
     with share.output.open("w", encoding="utf-8") as out:
         for page in article_pages(share.path, share.share, share.shares):
-            response = HtmlResponse(page.url, body=page.body, headers=page.headers)
-            item = extract_response(response, crawled_at(page.fetched_at), share.run_id).item
-            if item is None or not item["body"]:
+            item = extract_captured(page, share.run_id)
+            if item is None:
                 unreadable += 1
                 continue
-            out.write(json.dumps({"record_id": page.record_id, "item": dict(item)}) + "\n")
+            line = {"record_id": page.record_id, "item": item}
+            if errors := schema_errors(item):
+                line["errors"] = errors
+            out.write(json.dumps(line) + "\n")
             items += 1
+            if items % FLUSH_EVERY == 0:
+                out.flush()  # the main process streams the lines as they come
     return ShareResult(share, items, unreadable)

@@ -22,6 +22,9 @@ from typing import IO, Any, ClassVar
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.utils.misc import load_object
+from spidermon.contrib.scrapy.pipelines import ItemValidationPipeline
+from spidermon.contrib.scrapy.stats import ValidationStatsManager
 
 from newsarchive import stats
 from newsarchive.clock import new_run_id, utc_now
@@ -32,8 +35,13 @@ from newsarchive.reextract.shares import Share, ShareResult, extract_share
 from newsarchive.settings_helpers import data_dir
 from newsarchive.signals import batch_committed
 from newsarchive.spiders.feeds import apply_feed_defaults
+from newsarchive.worker_processes import exit_with_parent
 
 DONE_FILE = "done.txt"
+#: How often the main process looks for new lines of a share being extracted, and how much
+#: it reads at a time.
+POLL_SECONDS = 0.05
+READ_BYTES = 4 * 2**20
 
 
 def job_name(run_id: str | None, since: date | None, until: date | None) -> str:
@@ -90,6 +98,12 @@ class ReextractSpider(scrapy.Spider):
     def update_settings(cls, settings: Any) -> None:
         super().update_settings(settings)
         apply_feed_defaults(settings)
+        # The workers validate each item against the item schema (``shares``), with the same
+        # Spidermon validator; ``_items_of`` records the verdicts under Spidermon's stat names.
+        pipelines = settings.getdict("ITEM_PIPELINES")
+        kept = {k: v for k, v in pipelines.items() if load_object(k) is not ItemValidationPipeline}
+        if kept != pipelines:
+            settings.set("ITEM_PIPELINES", kept, priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ReextractSpider:
@@ -121,16 +135,23 @@ class ReextractSpider(scrapy.Spider):
             self.logger.info("Resuming: %d pages were re-extracted before", len(self.done))
         self.journal = (job / DONE_FILE).open("a", encoding="utf-8")
         shares = plan_shares(captures, workers, job)
+        # a killed run's share files: never to be read as this run's lines
+        await asyncio.to_thread(_remove, [share.output for share in shares])
         self.logger.info(
             "Re-extracting %d run(s), %d share(s) with %d worker(s), extractor %s",
             len(captures), len(shares), workers, EXTRACTOR_VERSION,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=get_context("spawn"),
+            initializer=exit_with_parent,  # a killed reextract leaves no worker behind
+            initargs=(os.getpid(),),
+        )
+        with pool:
             futures: list[Future[ShareResult]] = [pool.submit(extract_share, s) for s in shares]
-            for number, future in enumerate(futures, 1):
-                result = await asyncio.wrap_future(future, loop=loop)
-                async for item in self._items_of(result):
+            for number, (share, future) in enumerate(zip(shares, futures, strict=True), 1):
+                async for item in self._items_of(share, asyncio.wrap_future(future, loop=loop)):
                     yield item
                 self.crawler.stats.inc_value(stats.REEXTRACT_SHARES)
                 self.logger.info(
@@ -139,22 +160,32 @@ class ReextractSpider(scrapy.Spider):
                 )  # fmt: skip
         self.complete = True
 
-    async def _items_of(self, result: ShareResult) -> AsyncIterator[ArticleItem]:
+    async def _items_of(
+        self, share: Share, extracted: asyncio.Future[ShareResult]
+    ) -> AsyncIterator[ArticleItem]:
         count = self.crawler.stats.inc_value
+        validation = ValidationStatsManager(self.crawler.stats)
+        async for line in _lines_as_written(share.output, extracted):
+            entry = json.loads(line)
+            if entry["record_id"] in self.done:
+                count(stats.REEXTRACT_RESUMED)
+                continue
+            item = ArticleItem(entry["item"])
+            count(stats.SCHEMA_ITEMS)  # Spidermon's names, as its pipeline counts them
+            count(stats.SCHEMA_FIELDS, len(entry["item"]))
+            if errors := entry.get("errors"):
+                for field_name, messages in errors.items():
+                    for message in messages:
+                        validation.add_field_error(field_name, message)
+                validation.add_item_with_errors()
+            self.pending[_key(item)] = entry["record_id"]
+            count(stats.REEXTRACT_ITEMS)
+            count(stats.ITEMS)
+            yield item
+        result = extracted.result()
         if result.unreadable:
             count(stats.REEXTRACT_UNREADABLE, result.unreadable)
-        with result.share.output.open(encoding="utf-8") as lines:
-            for line in lines:
-                entry = json.loads(line)
-                if entry["record_id"] in self.done:
-                    count(stats.REEXTRACT_RESUMED)
-                    continue
-                item = ArticleItem(entry["item"])
-                self.pending[_key(item)] = entry["record_id"]
-                count(stats.REEXTRACT_ITEMS)
-                count(stats.ITEMS)
-                yield item
-        result.share.output.unlink()
+        share.output.unlink()
 
     def item_scraped(self, item: Any) -> None:
         """The feed has it (no database): journal it, a resumed run skips it."""
@@ -181,6 +212,39 @@ class ReextractSpider(scrapy.Spider):
 def _key(item: Any) -> tuple[str, str]:
     """An item's page: which article, fetched when (the same in the item and its copies)."""
     return item.get("article_id") or item.get("url"), item.get("crawled_at")
+
+
+async def _lines_as_written(path: Path, writer: asyncio.Future[Any]) -> AsyncIterator[str]:
+    """The complete lines of a file another process is writing, as they come, until the
+    ``writer`` is done (its exception, if any, is raised) and every line is read."""
+    offset, partial = 0, b""
+    while True:
+        finished = writer.done()
+        if finished:
+            writer.result()
+        chunk = await asyncio.to_thread(_read_from, path, offset)
+        offset += len(chunk)
+        *lines, partial = (partial + chunk).split(b"\n")  # a line is whole once its \n is in
+        for line in lines:
+            yield line.decode("utf-8")
+        if finished and not chunk:
+            return
+        if not chunk:
+            await asyncio.wait([writer], timeout=POLL_SECONDS)
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            stream.seek(offset)
+            return stream.read(READ_BYTES)
+    except FileNotFoundError:  # the worker has not started the share yet
+        return b""
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _read_done(path: Path) -> set[str]:
