@@ -15,7 +15,8 @@ from scrapy.utils.test import get_crawler
 
 from newsarchive import stats
 from newsarchive.extensions.memory import FreezeStartupObjects
-from newsarchive.extraction import ArticleExtractor, Extraction, extract_article, extract_response
+from newsarchive.extraction import Extraction, extract_article, extract_response
+from newsarchive.extraction_pool import ArticleExtractor
 from newsarchive.items import ARTICLE_FIELDS
 from newsarchive.loaders import load_article
 from newsarchive.pages import ArticlePage
@@ -99,12 +100,34 @@ def test_worker_process_gives_the_same_extraction(specimen):
     async def in_worker() -> Extraction:
         extractor = ArticleExtractor(1)
         try:
+            async with asyncio.timeout(60):
+                assert await extractor.wait_until_ready()
             response = fixture_response("specimen_article.html")
-            return await extractor.extract(response, CRAWLED_AT, "run-1", True)
+            result = await extractor.extract(response, CRAWLED_AT, "run-1", True)
+            assert (extractor.in_workers, extractor.in_process) == (1, 0)
+            return result
         finally:
             extractor.close()
 
     assert asyncio.run(in_worker()) == extract(specimen, with_stream_links=True)
+
+
+def test_a_worker_that_dies_hands_its_pages_back(specimen):
+    async def worker_dies() -> Extraction:
+        extractor = ArticleExtractor(1)
+        try:
+            async with asyncio.timeout(60):
+                assert await extractor.wait_until_ready()
+            extractor._workers[0].process.kill()
+            response = fixture_response("specimen_article.html")
+            result = await extractor.extract(response, CRAWLED_AT, "run-1", True)
+            # sent to the dead worker or not: extracted here, and no worker is left to ask
+            assert extractor.in_process == 1 and not extractor._workers
+            return result
+        finally:
+            extractor.close()
+
+    assert asyncio.run(worker_dies()) == extract(specimen, with_stream_links=True)
 
 
 def test_the_parsed_page_is_freed_without_the_garbage_collector():

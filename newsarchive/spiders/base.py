@@ -25,12 +25,8 @@ from twisted.python.failure import Failure
 
 from newsarchive import browser, stats
 from newsarchive.clock import new_run_id, utc_now, utc_now_iso
-from newsarchive.extraction import (
-    ArticleExtractor,
-    Extraction,
-    extract_response,
-    release_parsed_tree,
-)
+from newsarchive.extraction import Extraction, extract_response, release_parsed_tree
+from newsarchive.extraction_pool import ArticleExtractor
 from newsarchive.incremental import Incremental
 from newsarchive.items import ARTICLE_FIELDS, ArticleGoneItem, ArticleItem
 from newsarchive.middlewares.resilience import INCOMPLETE
