@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 _LENGTH = struct.Struct("!I")
 #: Pages queued per worker before the next one is extracted in the crawl's own thread.
 MAX_PENDING_PER_WORKER = 32
-_READ_SIZE = 1 << 20
+_READ_SIZE = 256 * 1024
 #: The job number of a worker's first frame: it has imported everything and waits for pages.
 _READY = 0
 
@@ -106,6 +106,8 @@ class ArticleExtractor:
             ours.setblocking(False)
             self._workers.append(_Worker(process, ours))
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._chunk = bytearray(_READ_SIZE)
+        self._view = memoryview(self._chunk)
         self._jobs = 0
         #: Pages extracted by the workers and in this process: the share the workers took.
         self.in_workers = self.in_process = 0
@@ -187,16 +189,18 @@ class ArticleExtractor:
 
     def _read(self, worker: _Worker) -> None:
         try:
-            data = worker.sock.recv(_READ_SIZE)
+            # Into one reused buffer: a fresh 1 MiB bytes per read, shrunk to what came,
+            # grew the crawl's heap by tens of MiB over 20,000 pages.
+            size = worker.sock.recv_into(self._chunk)
         except BlockingIOError:
             return
         except OSError:
-            data = b""
-        if not data:
+            size = 0
+        if not size:
             self._lost(worker)
             return
         buffer = worker.incoming
-        buffer += data
+        buffer += self._view[:size]
         offset = 0
         while len(buffer) - offset >= _LENGTH.size:
             (size,) = _LENGTH.unpack_from(buffer, offset)
