@@ -5,11 +5,10 @@ page. The spider renders just those listings in Chromium and clicks "More Articl
 article is still fetched over plain HTTP. A browser costs a driver process, a Chromium and
 hundreds of MiB, so nothing of it starts until a request actually asks for one:
 scrapy-playwright's handler starts its driver when the engine starts, ours only on the first
-request with ``meta["playwright"]``.
-
-Why a subclass of scrapy-playwright's handler rather than a wrapper around it: its
-memory-usage extension finds the browser processes by looking for that class among the
-download handlers, and for plain requests the subclass *is* Scrapy's HTTP/1.1 handler.
+request with ``meta["playwright"]``. Nor is Playwright or scrapy-playwright imported before
+then (about 50 ms and a few MiB on every crawl that never renders a page): the download
+handler here is Scrapy's HTTP/1.1 handler, which hands browser requests to scrapy-playwright's
+handler (``newsarchive.browser_playwright``), imported and built on the first one.
 """
 
 from __future__ import annotations
@@ -21,20 +20,21 @@ import shutil
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
-from playwright.async_api import Request as PlaywrightRequest
-from playwright.async_api import Response as PlaywrightResponse
-from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.extensions.memusage import MemoryUsage
 from scrapy.http import Request, Response
-from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
-from scrapy_playwright.memusage import ScrapyPlaywrightMemoryUsageExtension
 
 from newsarchive import site, stats
-from newsarchive.capture import BROWSER_RESPONSE
+
+if TYPE_CHECKING:  # Playwright is imported only once a page is rendered
+    from playwright.async_api import Page
+    from playwright.async_api import Request as PlaywrightRequest
+
+    from newsarchive.browser_playwright import PlaywrightHandler
 
 logger = logging.getLogger(__name__)
 
@@ -117,67 +117,59 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-class OnDemandPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
+class OnDemandPlaywrightHandler(HTTP11DownloadHandler):
     """Scrapy's HTTP handler, plus Chromium for requests with ``meta["playwright"]``.
 
-    The Playwright driver and Chromium start on the first such request, not at engine start;
-    a run that never asks for a browser starts neither. When no Chromium can be started, that
-    is said once in one line, the run is marked failed, and each browser request fails with
-    BrowserUnavailable while plain requests go on.
+    scrapy-playwright's handler (and Playwright with it) is imported and built on the first
+    such request, and starts the driver and Chromium then; a run that never asks for a browser
+    loads none of it. When no Chromium can be started, that is said once in one line, the run
+    is marked failed, and each browser request fails with BrowserUnavailable while plain
+    requests go on.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._crawler = crawler
-        settings = crawler.settings
-        self.chromium = find_chromium(settings.get("NEWSARCHIVE_CHROMIUM_PATH") or "")
-        self.config.launch_options = launch_options(self.chromium, self.config.launch_options)
-        if self.config.navigation_timeout_ms is None:
-            self.config.navigation_timeout_ms = settings.getfloat("DOWNLOAD_TIMEOUT") * 1000
+        self.chromium = find_chromium(crawler.settings.get("NEWSARCHIVE_CHROMIUM_PATH") or "")
         self._start_lock = asyncio.Lock()
-        self._started = False
+        #: scrapy-playwright's handler, once a request needed a browser and it started.
+        self.browser_handler: PlaywrightHandler | None = None
         self._unavailable: str | None = None
 
-    # scrapy-playwright starts its driver from the engine_started signal: not here.
-    async def _maybe_launch_in_thread(self) -> None:
-        return None
-
-    def _engine_started(self) -> None:  # type: ignore[override]  # Scrapy < 2.14 hook
-        return None
+    @property
+    def browser_provider(self) -> Any:
+        """scrapy-playwright's browser provider, once started (for BrowserMemoryUsage)."""
+        return getattr(self.browser_handler, "browser_provider", None)
 
     async def download_request(self, request: Request) -> Response:  # type: ignore[override]
         if request.meta.get("playwright"):
-            await self._start_browser()
+            handler = await self._start_browser()
+            return await handler.download_request(request)
         return await super().download_request(request)
 
-    async def _create_page(self, request: Request, spider: Any) -> Page:
-        """Every network response Chromium receives on the page goes to raw capture."""
-        page = await super()._create_page(request=request, spider=spider)
-
-        async def capture(response: PlaywrightResponse) -> None:
-            await self._crawler.signals.send_catch_log_async(
-                signal=BROWSER_RESPONSE, response=response, request=request
-            )
-
-        page.on("response", capture)
-        return page
-
-    async def _start_browser(self) -> None:
+    async def _start_browser(self) -> PlaywrightHandler:
         """Start the driver and Chromium once; remember and report a failure once."""
         async with self._start_lock:
-            if not self._started and self._unavailable is None:
+            if self.browser_handler is None and self._unavailable is None:
+                handler = None
                 try:
                     if self.chromium.problem:
                         raise BrowserUnavailable(self.chromium.problem)
-                    await self._launch()
-                    await self._maybe_launch_browser()
+                    from newsarchive.browser_playwright import PlaywrightHandler
+
+                    handler = PlaywrightHandler(self._crawler, self.chromium)
+                    await handler.start()
                 except Exception as exc:  # any failure to start means: no browser this run
+                    if handler is not None:
+                        with suppress(Exception):
+                            await handler.close()
                     self._report_unavailable(exc)
                 else:
-                    self._started = True
-            if self._unavailable is not None:
-                self.stats.inc_value(stats.BROWSER_UNAVAILABLE)
+                    self.browser_handler = handler
+            if self.browser_handler is None:
+                self._crawler.stats.inc_value(stats.BROWSER_UNAVAILABLE)
                 raise BrowserUnavailable(self._unavailable)
+            return self.browser_handler
 
     def _report_unavailable(self, exc: Exception) -> None:
         if isinstance(exc, BrowserUnavailable):
@@ -189,30 +181,49 @@ class OnDemandPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
         self._unavailable = (
             f"No Chromium for the pages that need a browser: {reason}; {INSTALL_HINT}"
         )
-        self.stats.set_value(stats.RUN_FAILED, 1)
+        self._crawler.stats.set_value(stats.RUN_FAILED, 1)
         logger.error(
             "%s. Those pages are skipped, the rest of the crawl goes on.", self._unavailable
         )
 
     async def close(self) -> None:
-        if self._started or getattr(self, "browser_provider", None) is not None:
-            if left_open := self._get_total_page_count():
-                # callbacks and errbacks close the pages they keep: this is a bug to fix
-                logger.warning("%d browser page(s) were still open at the end", left_open)
-            await super().close()
-        else:  # nothing of Playwright ever ran: close the HTTP side quietly
-            await super(ScrapyPlaywrightDownloadHandler, self).close()
+        if self.browser_handler is not None:
+            await self.browser_handler.close()
+        await super().close()
 
 
-class BrowserMemoryUsage(ScrapyPlaywrightMemoryUsageExtension):
-    """scrapy-playwright's memory check (MEMUSAGE_*), counting the driver and Chromium.
+class BrowserMemoryUsage(MemoryUsage):
+    """Scrapy's memory check (MEMUSAGE_*), counting the Playwright driver and its Chromium.
 
-    Why a subclass: scrapy-playwright 0.0.48 looks for the driver process under
-    ``._connection``, where older Playwright kept it; Playwright 1.65 keeps it under
-    ``._client``, and there the browser's memory silently counted as zero.
+    scrapy-playwright's own extension does the same but imports scrapy-playwright (and
+    Playwright) at start-up, and looks for the driver where Playwright kept it before 1.65.
+    Here the driver is found through the download handlers' ``browser_provider``, once a
+    browser started; until then only the crawl's own memory counts.
     """
 
-    def _get_main_process_ids(self) -> list[int]:
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        try:
+            import psutil
+        except ImportError as exc:
+            raise NotConfigured("BrowserMemoryUsage needs psutil") from exc
+        self.psutil = psutil
+
+    def get_virtual_size(self) -> int:
+        return super().get_virtual_size() + self._browser_memory()
+
+    def _browser_memory(self) -> int:
+        """Resident bytes of each started driver process and all its descendants."""
+        total = 0
+        for pid in self._driver_process_ids():
+            with suppress(self.psutil.Error):  # gone meanwhile: it holds no memory now
+                driver = self.psutil.Process(pid)
+                for process in (driver, *driver.children(recursive=True)):
+                    with suppress(self.psutil.Error):
+                        total += process.memory_info().rss
+        return total
+
+    def _driver_process_ids(self) -> list[int]:
         process_ids = []
         for handler in self.crawler.engine.downloader.handlers._handlers.values():
             provider = getattr(handler, "browser_provider", None)
@@ -280,6 +291,9 @@ class ScriptedListing:
             return "exhausted"
         if self.pause > 0 and self.clicks:
             await asyncio.sleep(self.pause)  # the site's own pace: DOWNLOAD_DELAY between clicks
+        from playwright.async_api import Error as PlaywrightError
+        from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
         xpath = site.MORE_ARTICLES_CONTROL_XPATH
         try:
             await self.page.locator(f"xpath={xpath}").first.click(timeout=self.click_timeout_ms)
@@ -308,6 +322,11 @@ def rendered_meta(include_page: bool = False) -> dict[str, Any]:
 async def close_page(meta: Mapping[str, Any]) -> None:
     """Close the page a rendered request kept open, if any (callbacks and errbacks)."""
     page = meta.get("playwright_page")
+    if page is None:
+        return  # no page was kept (and so Playwright may never have been imported)
+    from playwright.async_api import Error as PlaywrightError
+    from playwright.async_api import Page
+
     if isinstance(page, Page) and not page.is_closed():
         with suppress(PlaywrightError):  # the browser went away first: nothing to close
             await page.close()

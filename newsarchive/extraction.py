@@ -2,7 +2,7 @@
 
 Scrapy runs on one core; the page's HTML parse, its readers and the loader are most of the
 main thread's work per article. Made a pure function of plain values, that work can run in a
-worker process (``ArticleExtractor`` with ``NEWSARCHIVE_EXTRACTION_WORKERS`` > 0), keeping the
+worker process (``newsarchive.extraction_pool``, ``NEWSARCHIVE_EXTRACTION_WORKERS``), keeping the
 reactor free for the network, and ``scrapy reextract`` can call the same function over stored
 captures. The spider keeps what needs the run's state (dedup, incremental, requests); this
 module returns what it needs to decide: the item or why there is none, and the counters and
@@ -11,10 +11,7 @@ warnings the monitor reads, for the spider to record.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,63 +135,3 @@ def _count_unreadable(
         )
     if page.promo_blocks_removed:
         _count(counters, stats.PROMO_REMOVED, page.promo_blocks_removed)
-
-
-def _warm_up() -> None:
-    """Nothing: run once at start so the worker has imported everything before the first page."""
-
-
-class ArticleExtractor:
-    """``extract_article`` in ``workers`` processes, awaited from the reactor's event loop.
-
-    Workers are spawned (never forked from a process running a reactor and threads) and
-    warmed up at once, so their start-up overlaps the crawl's own. Up to 32 pages per worker
-    are queued (fewer left the worker idle: the pool's threads in this process hand pages
-    over only when they get the GIL from the busy reactor thread); beyond that, and while the
-    workers start, the page is extracted here, in the reactor's thread, so neither side waits.
-    """
-
-    def __init__(self, workers: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-        self._max_pending = 32 * workers
-        self._pending = 0
-        for _ in range(workers):
-            self._pool.submit(_warm_up)
-        #: Pages extracted by the workers and in this process: the share the workers took.
-        self.in_workers = self.in_process = 0
-
-    async def extract(
-        self,
-        response: TextResponse,
-        crawled_at: str,
-        run_id: str | None,
-        with_stream_links: bool = False,
-    ) -> Extraction:
-        if self._pending >= self._max_pending:
-            self.in_process += 1
-            return extract_response(response, crawled_at, run_id, with_stream_links)
-        self._pending += 1
-        try:
-            future = self._pool.submit(
-                extract_article,
-                response.url,
-                response.body,
-                response.encoding,
-                crawled_at,
-                run_id,
-                with_stream_links,
-            )
-            result = Extraction(**await asyncio.wrap_future(future))
-        finally:
-            self._pending -= 1
-        self.in_workers += 1
-        return result
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        logger.info(
-            "Extracted %d article pages in worker processes, %d in the crawl's own",
-            self.in_workers,
-            self.in_process,
-        )

@@ -110,8 +110,9 @@ SPIDERMON_SPIDER_CLOSE_MONITORS = ["newsarchive.monitors.suite.RunChecks"]
 EXTENSIONS["newsarchive.monitors.suite.Spidermon"] = 485
 EXTENSIONS["newsarchive.monitors.digest.ChangeDigest"] = 486
 # Every ArticleItem is validated against docs/article.schema.json (newsarchive.monitors.schema);
-# violations are counted (spidermon/validation/...) and fail the item_schema check.
-ITEM_PIPELINES["spidermon.contrib.scrapy.pipelines.ItemValidationPipeline"] = 800
+# violations are counted (spidermon/validation/...) and fail the item_schema check. Spidermon's
+# ItemValidationPipeline with the schema compiled once (newsarchive.monitors.validation).
+ITEM_PIPELINES["newsarchive.monitors.validation.ArticleValidationPipeline"] = 800
 SPIDERMON_VALIDATION_SCHEMAS = {ArticleItem: "newsarchive.monitors.schema.ARTICLE_SCHEMA"}
 
 # Alerts (a failed run's checks, the run's changes digest): NEWSARCHIVE_ALERT_* in config.py.

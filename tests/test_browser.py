@@ -158,6 +158,32 @@ def test_static_crawl_starts_no_browser(replica, watch, tmp_path):
     assert "Starting download handler" not in result.log  # scrapy-playwright's driver start
 
 
+def test_a_static_crawl_never_imports_playwright(tmp_path):
+    """Playwright and scrapy-playwright load only when a page is rendered (start-up cost,
+    issue 13): checked in the crawling process itself, at its exit."""
+    with ReplicaServer() as site:
+        output = tmp_path / "out.jsonl"
+        line = ["crawl", "naenara", f"-astart_url={site.start_url('naenara', 'listing')}"]
+        line += ["-O", f"{output}:jsonlines"]
+        for name, value in {**FAST, "NEWSARCHIVE_DATA_DIR": str(tmp_path)}.items():
+            line += ["-s", f"{name}={value}"]
+        probe = (
+            "import atexit, runpy, sys\n"
+            "atexit.register(lambda: print('browser modules:', sorted(m for m in sys.modules"
+            " if m.split('.')[0] in ('playwright', 'scrapy_playwright'))))\n"
+            f"sys.argv = ['scrapy', *{line!r}]\n"
+            "runpy.run_module('scrapy', run_name='__main__', alter_sys=True)\n"
+        )
+        env = {k: v for k, v in os.environ.items() if k != "NEWSARCHIVE_DATABASE_URL"}
+        done = subprocess.run(
+            [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=180,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(read_jsonl(output)) > 100
+    assert done.stdout.strip().splitlines()[-1] == "browser modules: []"
+
+
 def test_render_never_counts_the_scripted_listing(watch, tmp_path):
     with ReplicaServer(scripted=True, naenara_articles=60) as site:
         url = site.start_url("naenara", "listing")

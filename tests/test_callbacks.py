@@ -329,3 +329,21 @@ def test_a_read_listing_keeps_no_parsed_tree(tmp_path):
     response = page("specimen_listing.html", LISTING_URL)
     _, requests = split(spider.parse_listing(response))
     assert requests and response._cached_selector is None
+
+
+def test_scrapy_checks_each_callback_once_a_run(tmp_path):
+    """Scrapy reads and parses a generator callback's source to warn about a `return value`,
+    and remembers the answer only while that callable lives: every request of a run must
+    carry the same bound method, or the check runs again for every page."""
+    from scrapy.utils.misc import _generator_callbacks_cache, is_generator_with_return_value
+
+    spider = make_spider(tmp_path)
+    first, later = spider.article_request(SPECIMEN_URL), spider.article_request(SPECIMEN_URL)
+    assert first.callback is later.callback == spider.parse_article
+    assert (
+        spider.listing_request(LISTING_URL).callback
+        is spider.listing_request(NEXT_LISTING_URL).callback
+    )
+    for request in (first, spider.listing_request(LISTING_URL)):
+        assert not is_generator_with_return_value(request.callback)  # the check itself
+        assert request.callback in _generator_callbacks_cache  # and remembered

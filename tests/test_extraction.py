@@ -15,7 +15,8 @@ from scrapy.utils.test import get_crawler
 
 from newsarchive import stats
 from newsarchive.extensions.memory import FreezeStartupObjects
-from newsarchive.extraction import ArticleExtractor, Extraction, extract_article, extract_response
+from newsarchive.extraction import Extraction, extract_article, extract_response
+from newsarchive.extraction_pool import ArticleExtractor
 from newsarchive.items import ARTICLE_FIELDS
 from newsarchive.loaders import load_article
 from newsarchive.pages import ArticlePage
@@ -95,16 +96,33 @@ def test_unreadable_date_and_source_mismatch_are_warnings():
     ]
 
 
-def test_worker_process_gives_the_same_extraction(specimen):
-    async def in_worker() -> Extraction:
-        extractor = ArticleExtractor(1)
-        try:
-            response = fixture_response("specimen_article.html")
-            return await extractor.extract(response, CRAWLED_AT, "run-1", True)
-        finally:
-            extractor.close()
+async def in_one_worker(before=lambda extractor: None) -> tuple[Extraction, ArticleExtractor]:
+    """The specimen extracted through a started one-worker pool (``before`` it is sent)."""
+    extractor = ArticleExtractor(1)
+    try:
+        async with asyncio.timeout(60):
+            assert await extractor.wait_until_ready()
+        before(extractor)
+        response = fixture_response("specimen_article.html")
+        return await extractor.extract(response, CRAWLED_AT, "run-1", True), extractor
+    finally:
+        extractor.close()
 
-    assert asyncio.run(in_worker()) == extract(specimen, with_stream_links=True)
+
+def test_worker_process_gives_the_same_extraction(specimen):
+    result, extractor = asyncio.run(in_one_worker())
+    assert (extractor.in_workers, extractor.in_process) == (1, 0)
+    assert result == extract(specimen, with_stream_links=True)
+
+
+def test_a_worker_that_dies_hands_its_pages_back(specimen):
+    def kill(extractor: ArticleExtractor) -> None:
+        extractor._workers[0].process.kill()
+
+    result, extractor = asyncio.run(in_one_worker(kill))
+    # sent to the dead worker or not: extracted here
+    assert (extractor.in_workers, extractor.in_process) == (0, 1)
+    assert result == extract(specimen, with_stream_links=True)
 
 
 def test_the_parsed_page_is_freed_without_the_garbage_collector():

@@ -2,8 +2,9 @@
 
 ``docs/article.schema.json`` is this schema published for researchers (a test keeps the file
 equal to ``article_schema()`` and both equal to ``ARTICLE_FIELDS``). Spidermon's
-``ItemValidationPipeline`` validates every ``ArticleItem`` against it and counts violations
-in ``spidermon/validation/...`` stats; ``schema_check`` turns those counts into a check.
+``ItemValidationPipeline`` (with a fast path: ``newsarchive.monitors.validation``) validates
+every ``ArticleItem`` against it and counts violations in ``spidermon/validation/...`` stats;
+``schema_check`` turns those counts into a check.
 """
 
 from __future__ import annotations

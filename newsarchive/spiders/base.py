@@ -10,7 +10,7 @@ knowledge lives in ``newsarchive.site``/``pages``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -25,12 +25,8 @@ from twisted.python.failure import Failure
 
 from newsarchive import browser, stats
 from newsarchive.clock import new_run_id, utc_now, utc_now_iso
-from newsarchive.extraction import (
-    ArticleExtractor,
-    Extraction,
-    extract_response,
-    release_parsed_tree,
-)
+from newsarchive.extraction import Extraction, extract_response, release_parsed_tree
+from newsarchive.extraction_pool import ArticleExtractor
 from newsarchive.incremental import Incremental
 from newsarchive.items import ARTICLE_FIELDS, ArticleGoneItem, ArticleItem
 from newsarchive.middlewares.resilience import INCOMPLETE
@@ -89,6 +85,9 @@ class StreamSpider(scrapy.Spider):
     scripted: ScriptedWalk
     #: The worker processes extracting articles (NEWSARCHIVE_EXTRACTION_WORKERS), if any.
     extractor: ArticleExtractor | None = None
+    #: The callbacks of article and listing requests, bound once (see from_crawler).
+    article_callback: Callable[..., Any]
+    listing_callback: Callable[..., Any]
 
     def __init__(
         self,
@@ -139,6 +138,14 @@ class StreamSpider(scrapy.Spider):
         if (workers := crawler.settings.getint("NEWSARCHIVE_EXTRACTION_WORKERS")) > 0:
             spider.extractor = ArticleExtractor(workers)
             crawler.signals.connect(spider.extractor.close, signal=signals.spider_closed)
+        # One bound method per callback for the whole run: Scrapy checks each callback for a
+        # generator's `return value` (source read and parsed) and remembers the answer only
+        # as long as that callable lives; a fresh `self.parse_article` per request meant the
+        # check ran again for every page.
+        spider.article_callback = (
+            spider.parse_article_in_worker if spider.extractor else spider.parse_article
+        )
+        spider.listing_callback = spider.parse_listing
         return spider
 
     @property
@@ -164,13 +171,16 @@ class StreamSpider(scrapy.Spider):
         if self.render == browser.RENDER_ALWAYS:
             return self.scripted.request(url)
         return Request(
-            url, callback=self.parse_listing, errback=self.listing_failed, priority=LISTING_PRIORITY
+            url,
+            callback=self.listing_callback,
+            errback=self.listing_failed,
+            priority=LISTING_PRIORITY,
         )
 
     def article_request(self, url: str, follow_stream: bool = False) -> Request:
         return Request(
             url,
-            callback=self.parse_article_in_worker if self.extractor else self.parse_article,
+            callback=self.article_callback,
             errback=self.article_failed,
             priority=ARTICLE_PRIORITY,
             # Articles are deduplicated by article_id below; the URL dupefilter would only
