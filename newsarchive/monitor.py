@@ -128,6 +128,8 @@ def _covered(values: Mapping[str, Any], field: str) -> int:
 
 def evaluate(values: Mapping[str, Any], limits: Thresholds, finish_reason: str) -> Verdict:
     """Every check on a run's stats; pure, so it can be tested on a dict."""
+    if values.get(names.REEXTRACT_RUN):
+        return _reextract_verdict(values, limits, finish_reason)
     checks = [
         _finished(finish_reason),
         _blocked(values, limits),
@@ -143,6 +145,37 @@ def evaluate(values: Mapping[str, Any], limits: Thresholds, finish_reason: str) 
         _layout(values, limits),
     ]
     return Verdict(tuple(checks))
+
+
+#: The checks that judge a walk of the site; a ``scrapy reextract`` run reads stored captures.
+WALK_CHECKS = ("blocked", "article_links", "listings_have_links", "listings_fetched", "pagination")
+
+
+def _reextract_verdict(values: Mapping[str, Any], limits: Thresholds, reason: str) -> Verdict:
+    """A re-read of stored captures: the same checks by the same names, with the walk's
+    checks not applying (no listing is read) and ``min_items`` asking for captures instead."""
+    not_walked = "not applicable: the run re-read stored captures, it did not walk the site"
+    checks = [
+        _finished(reason),
+        *(Check(name, True, not_walked) for name in WALK_CHECKS[:1]),
+        _captures(values),
+        *(Check(name, True, not_walked) for name in WALK_CHECKS[1:]),
+        _database(values),
+        _coverage(values, limits),
+        _error_rate(values, limits),
+        _drop_rate(values, limits),
+        _layout(values, limits),
+    ]
+    return Verdict(tuple(checks))
+
+
+def _captures(values: Mapping[str, Any]) -> Check:
+    """``min_items`` of a re-read: the selection must name captures (an empty one is a wrong
+    selection, not "nothing changed")."""
+    if _n(values, names.REEXTRACT_NO_CAPTURES):
+        return Check("min_items", False, "no captures for this selection: nothing was re-read")
+    items, done = _n(values, names.REEXTRACT_ITEMS), _n(values, names.REEXTRACT_RESUMED)
+    return Check("min_items", True, f"{items} articles re-read from captures ({done} done before)")
 
 
 def _finished(reason: str) -> Check:

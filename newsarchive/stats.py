@@ -115,6 +115,7 @@ RETRIES = f"{INCREMENTAL}/retries"
 
 # --- re-extraction (newsarchive.reextract) ---------------------------------------------------
 REEXTRACT = f"{PREFIX}/reextract"
+REEXTRACT_RUN = f"{REEXTRACT}/run"  # 1: the run re-reads captures; it does not walk the site
 REEXTRACT_SHARES = f"{REEXTRACT}/shares_done"  # shares of the captures extracted
 REEXTRACT_ITEMS = f"{REEXTRACT}/items"  # items re-extracted from captures
 REEXTRACT_UNREADABLE = f"{REEXTRACT}/unreadable"  # captured pages that gave no item today

@@ -51,6 +51,19 @@ def test_a_healthy_run_passes_every_check():
     assert verdict.to_json()["failed"] == []
 
 
+def test_a_reextract_is_judged_without_the_walk_and_fails_without_captures():
+    reread = {names.REEXTRACT_RUN: 1, names.ITEMS: 40, names.REEXTRACT_ITEMS: 40,
+              names.ARTICLE_PAGES: 40}  # fmt: skip
+    verdict = evaluate(reread, LIMITS, "finished")
+    assert verdict.passed, verdict.reason
+    assert [c.name for c in verdict.checks] == [c.name for c in evaluate(healthy(), LIMITS,
+                                                "finished").checks]  # fmt: skip
+    assert "not applicable" in check(reread, "article_links").message
+    empty = check({names.REEXTRACT_RUN: 1, names.REEXTRACT_NO_CAPTURES: 1}, "min_items")
+    assert not empty.passed and "no captures" in empty.message
+    assert not check({**reread, names.DB_SPILLED: 3}, "database").passed
+
+
 def test_finished():
     assert check(healthy(), "finished").passed
     failed = check(healthy(), "finished", reason="shutdown")

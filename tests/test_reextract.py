@@ -165,7 +165,10 @@ def test_reextract_with_the_same_extractor_changes_nothing(captured):
     for _ in range(2):
         result = reextract(url, data)
         assert result.returncode == 0, result.stderr[-2000:]
+        assert "Monitor check" not in result.stderr  # the verdict judges a re-read, not a walk
         assert revisions(url) == before
+    runs = query(url, "SELECT failed FROM crawl_runs WHERE spider = 'reextract'")
+    assert [run["failed"] for run in runs] == [False, False]  # crawl_runs says what exit said
     feed = reextract_feed(data)
     assert sorted(i["article_id"] for i in feed) == sorted(i["article_id"] for i in items)
     by_id = {i["article_id"]: i for i in items}

@@ -86,3 +86,6 @@ class Command(ScrapyCommand):
         elif bad := stats.get(names.SCHEMA_ITEMS_WITH_ERRORS):
             print(f"scrapy reextract: error: {bad} items violate the item schema", file=sys.stderr)
             self.exitcode = 1
+        elif stats.get(names.RUN_FAILED):
+            print("scrapy reextract: error: the run monitor failed the run", file=sys.stderr)
+            self.exitcode = 1

@@ -101,7 +101,11 @@ class ReextractSpider(scrapy.Spider):
         # The workers validate each item against the item schema (``shares``), with the same
         # Spidermon validator; ``_items_of`` records the verdicts under Spidermon's stat names.
         pipelines = settings.getdict("ITEM_PIPELINES")
-        kept = {k: v for k, v in pipelines.items() if load_object(k) is not ItemValidationPipeline}
+        kept = {
+            k: v
+            for k, v in pipelines.items()
+            if not issubclass(load_object(k), ItemValidationPipeline)  # the crawl's subclass too
+        }
         if kept != pipelines:
             settings.set("ITEM_PIPELINES", kept, priority="spider")
 
@@ -121,6 +125,7 @@ class ReextractSpider(scrapy.Spider):
         return data_dir(self.settings) / "reextract" / job_name(*self.selection)
 
     async def start(self) -> AsyncIterator[ArticleItem]:
+        self.crawler.stats.set_value(stats.REEXTRACT_RUN, 1)  # the monitor judges no walk
         folder = data_dir(self.settings)
         captures = await asyncio.to_thread(find_captures, folder, *self.selection)
         if not captures:
