@@ -38,11 +38,12 @@ TEXT_FIELDS = ("title", "body")
 #: The fields of an ``article_state`` row.
 STATE_FIELDS = tuple(name for name in ARTICLE_FIELDS if name not in TEXT_FIELDS)
 
-#: What a revision is: an article's first content, an edit by the outlet, or a change our own
-#: extraction made (``scrapy reextract``). Items may say ``revision_kind`` "edit" or
-#: "reextract"; the store decides "first".
-REVISION_KINDS = ("first", "edit", "reextract")
-REVISION_KIND_HINTS = frozenset({"edit", "reextract"})
+#: What a revision is: an article's first content, an edit by the outlet, a change our own
+#: extraction made (``scrapy reextract``), or a change whose cause cannot be judged because
+#: the previous revision's capture is missing (schema 0004). Items may say ``revision_kind``
+#: "edit", "reextract" or "unverified"; the store decides "first".
+REVISION_KINDS = ("first", "edit", "reextract", "unverified")
+REVISION_KIND_HINTS = frozenset({"edit", "reextract", "unverified"})
 
 DATE_FIELDS = frozenset({"published_date", "page_date"})
 INSTANT_FIELDS = frozenset({"published_at", "crawled_at"})
@@ -215,6 +216,8 @@ class BatchResult:
     changed_ids: list[str] = field(default_factory=list)  # the articles_changed, by id
     #: (article_id, title, url) of each article the batch marked gone
     deleted: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    #: (article_id, content_hash) of each revision the batch inserted: the search fill's work
+    new_revisions: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, other: BatchResult) -> None:
         for name in (
@@ -231,6 +234,7 @@ class BatchResult:
         self.rejected.extend(other.rejected)
         self.changed_ids.extend(other.changed_ids)
         self.deleted.extend(other.deleted)
+        self.new_revisions.extend(other.new_revisions)
 
 
 @dataclass

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, Self
 
@@ -43,6 +43,7 @@ from newsarchive.db.rows import (
     prepare_batch,
     prepare_items,
 )
+from newsarchive.db.search import index_missing
 from newsarchive.db.urls import describe_target
 
 logger = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ class ArchiveStore:
         await conn.execute(statements.SET_UTC)
         await conn.execute(statements.SET_NO_JIT)
         await conn.execute(statements.CREATE_STAGING)
+        await conn.execute(statements.CREATE_SIGHTINGS)
         await conn.commit()
 
     async def close(self) -> None:
@@ -343,23 +345,50 @@ class ArchiveStore:
         result.articles_added += len(contents)
         result.articles_seen += len(contents)
         result.revisions_added += len(new.staging)
+        result.new_revisions.extend((row[_AID], row[_HASH]) for row in new.staging)
 
     async def _upsert(
         self, conn: psycopg.AsyncConnection, batch: PreparedBatch, run_id: str, result: BatchResult
     ) -> None:
         cur = conn.cursor()
-        async with cur.copy(statements.COPY_STAGING) as copy:
-            copy.set_types(statements.STAGING_TYPES)
-            for row in batch.staging:
-                await copy.write_row(row)
+        sightings = batch.sightings
+        # A re-crawl's articles seen once and unchanged: only their sighting columns move, set
+        # by one narrow UPDATE (SEEN_UNCHANGED); the others go through UPSERT_BATCH.
+        candidates = [
+            row
+            for row in batch.staging
+            if len(sightings[row[_AID]]) == 1 and row[_KIND] != "reextract"
+        ]
+        rest = batch.staging
         # Both statements in one round trip (pipeline mode): on a busy machine each round
         # trip, not the SQL, is most of a batch's time.
+        if candidates:
+            async with cur.copy(statements.COPY_SIGHTINGS) as copy:
+                copy.set_types(statements.SIGHTING_TYPES)
+                for row in candidates:
+                    await copy.write_row([row[i] for i in _STATE_INDEXES])
+            async with conn.pipeline():
+                await cur.execute(statements.LOCK_BATCH_ARTICLES, (list(sightings),))
+                await cur.execute(statements.SEEN_UNCHANGED, {"run_id": run_id})
+            unchanged = {article_id for (article_id,) in await cur.fetchall()}
+            result.articles_seen += len(unchanged)
+            if len(unchanged) == len(batch.staging):
+                return
+            if unchanged:
+                rest = [row for row in batch.staging if row[_AID] not in unchanged]
+        async with cur.copy(statements.COPY_STAGING) as copy:
+            copy.set_types(statements.STAGING_TYPES)
+            for row in rest:
+                await copy.write_row(row)
         async with conn.pipeline():
-            await cur.execute(statements.LOCK_BATCH_ARTICLES, (list(batch.sightings),))
+            if not candidates:
+                await cur.execute(statements.LOCK_BATCH_ARTICLES, (list(sightings),))
             await cur.execute(statements.UPSERT_BATCH, {"run_id": run_id})
         summary = await cur.fetchone()
         assert summary is not None
-        added, changed, revisions, seen, returned, gone_before, changed_ids = summary
+        (added, changed, revisions, seen, returned, gone_before, changed_ids, new_ids,
+         new_hashes) = summary  # fmt: skip
+        result.new_revisions.extend(zip(new_ids, new_hashes, strict=True))
         result.articles_added += added
         result.articles_changed += changed
         result.changed_ids.extend(changed_ids)
@@ -394,6 +423,24 @@ class ArchiveStore:
         ]
         if events:
             await cur.execute(statements.INSERT_EVENTS, as_columns(events, 5))
+
+    # --- the search index (schema 0004) ---------------------------------------------------
+
+    async def fill_search(self, revisions: Sequence[tuple[str, str]]) -> int:
+        """Compute the search vectors of these (article_id, content_hash) revisions, outside
+        any write transaction; the number indexed (those already indexed are skipped)."""
+        if not revisions:
+            return 0
+        ids, hashes = as_columns(revisions, 2)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(statements.FILL_SEARCH_FOR, (ids, hashes))
+            return max(0, cur.rowcount)
+
+    async def catch_up_search(self) -> int:
+        """Index every revision still without a search vector (a failed fill, a spill loaded,
+        an archive migrated to 0004); the number indexed."""
+        async with self.pool.connection() as conn:
+            return await index_missing(conn)
 
     # --- reads -------------------------------------------------------------------------------
 
