@@ -156,7 +156,7 @@ async def migrate_url(url: str, status_only: bool = False) -> list[str]:
             # Imported here: the SQL module needs the item fields, the bare migrator does not.
             from newsarchive.db.search import index_missing
 
-            indexed = await index_missing(conn)
+            indexed = await index_missing(conn)  # one connection: no pool here
     except psycopg.Error as exc:
         raise DatabaseUnreachable(error_line("cannot migrate PostgreSQL", url, exc)) from None
     lines = [f"{target}: applied {m.label}" for m in done] or [

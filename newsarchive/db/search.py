@@ -15,12 +15,17 @@ from newsarchive.db import statements
 SEARCH_CHUNK = 5000
 
 
-async def index_missing(conn: psycopg.AsyncConnection, chunk: int = SEARCH_CHUNK) -> int:
-    """Index every revision that has no search vector, ``chunk`` at a time; how many.
+async def index_missing(
+    conn: psycopg.AsyncConnection, part: int = 0, parts: int = 1, chunk: int = SEARCH_CHUNK
+) -> int:
+    """Index every revision that has no search vector (of share ``part`` of ``parts``, split
+    by article, so several connections can share the work), ``chunk`` at a time; how many.
     ``conn`` must be in autocommit mode, so each chunk commits on its own."""
     total = 0
     while True:
-        cur = await conn.execute(statements.FILL_SEARCH_MISSING, (chunk,))
+        cur = await conn.execute(
+            statements.FILL_SEARCH_MISSING, {"part": part, "parts": parts, "limit": chunk}
+        )
         total += max(0, cur.rowcount)
         if cur.rowcount < chunk:
             return total

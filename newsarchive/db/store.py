@@ -64,6 +64,11 @@ _CURRENT = statements.STAGING_INDEX["is_current"]
 _KIND = statements.STAGING_INDEX["revision_kind"]
 
 
+def _ids(staging: list[tuple[Any, ...]]) -> list[str]:
+    """The distinct article ids of staging rows (sorted by article id), in order."""
+    return list(dict.fromkeys(row[_AID] for row in staging))
+
+
 # --- the pool --------------------------------------------------------------------------------
 
 
@@ -360,15 +365,13 @@ class ArchiveStore:
             if len(sightings[row[_AID]]) == 1 and row[_KIND] != "reextract"
         ]
         rest = batch.staging
-        # Both statements in one round trip (pipeline mode): on a busy machine each round
-        # trip, not the SQL, is most of a batch's time.
         if candidates:
             async with cur.copy(statements.COPY_SIGHTINGS) as copy:
                 copy.set_types(statements.SIGHTING_TYPES)
                 for row in candidates:
                     await copy.write_row([row[i] for i in _STATE_INDEXES])
             async with conn.pipeline():
-                await cur.execute(statements.LOCK_BATCH_ARTICLES, (list(sightings),))
+                await cur.execute(statements.PREFER_INDEX_LOOKUPS)
                 await cur.execute(statements.SEEN_UNCHANGED, {"run_id": run_id})
             unchanged = {article_id for (article_id,) in await cur.fetchall()}
             result.articles_seen += len(unchanged)
@@ -380,9 +383,11 @@ class ArchiveStore:
             copy.set_types(statements.STAGING_TYPES)
             for row in rest:
                 await copy.write_row(row)
+        # Both statements in one round trip (pipeline mode): on a busy machine each round
+        # trip, not the SQL, is most of a batch's time.
         async with conn.pipeline():
-            if not candidates:
-                await cur.execute(statements.LOCK_BATCH_ARTICLES, (list(sightings),))
+            ids = list(sightings) if len(rest) == len(batch.staging) else _ids(rest)
+            await cur.execute(statements.LOCK_BATCH_ARTICLES, (ids,))
             await cur.execute(statements.UPSERT_BATCH, {"run_id": run_id})
         summary = await cur.fetchone()
         assert summary is not None
@@ -436,11 +441,17 @@ class ArchiveStore:
             cur = await conn.execute(statements.FILL_SEARCH_FOR, (ids, hashes))
             return max(0, cur.rowcount)
 
-    async def catch_up_search(self) -> int:
+    async def catch_up_search(self, parts: int = 1) -> int:
         """Index every revision still without a search vector (a failed fill, a spill loaded,
-        an archive migrated to 0004); the number indexed."""
-        async with self.pool.connection() as conn:
-            return await index_missing(conn)
+        an archive migrated to 0004); the number indexed. ``parts`` connections share the
+        work (the server computes the vectors on as many cores)."""
+
+        async def part(number: int) -> int:
+            async with self.pool.connection() as conn:
+                return await index_missing(conn, number, parts)
+
+        parts = max(1, min(parts, self.pool.max_size))
+        return sum(await asyncio.gather(*(part(number) for number in range(parts))))
 
     # --- reads -------------------------------------------------------------------------------
 

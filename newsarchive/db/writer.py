@@ -212,7 +212,7 @@ class ArchiveWriter:
         if self.buffer:
             entries, self.buffer = self.buffer, []
             await self._spill(entries)
-        if self.search_task is not None:
+        if self.search_task is not None:  # its current fill ends; the catch-up does the rest
             self.search_wake.set()
             try:
                 await self.search_task
@@ -234,7 +234,7 @@ class ArchiveWriter:
             )
             return
         try:
-            indexed = await self.store.catch_up_search()
+            indexed = await self.store.catch_up_search(parts=self.config.writers)
         except psycopg.Error as exc:
             self.count(names.DB_SEARCH_FAILED, 1)
             logger.warning(
@@ -253,9 +253,9 @@ class ArchiveWriter:
         crawl goes on. A failed fill is counted and logged; the run's catch-up retries it."""
         assert self.store is not None
         while True:
+            if self.closing and not self._writing():
+                return  # what is pending is the catch-up's (one statement, not one per batch)
             if not self.search_pending:
-                if self.closing and not self._writing():
-                    return
                 self.search_wake.clear()
                 await self.search_wake.wait()
                 continue
