@@ -31,35 +31,37 @@ STAGING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("article_last_seen_at", "timestamptz"),
     ("last_changed_at", "timestamptz"),  # first sighting of the article's latest content
     ("is_current", "bool"),  # the article's latest content in the batch
-    ("revision_kind", "text"),  # the item's hint: 'reextract', 'edit' or NULL
+    ("revision_kind", "text"),  # the item's hint: 'reextract', 'edit', 'unverified' or NULL
 )
 STAGING_TYPES = [pg for _, pg in STAGING_COLUMNS]
 STAGING_INDEX = {name: i for i, (name, _) in enumerate(STAGING_COLUMNS)}
 #: Identifiers compare byte-wise, as in the tables (schema 0001).
 _C_COLLATED = frozenset({"article_id", "content_hash"})
-CREATE_STAGING = sql.SQL(
-    "CREATE TEMPORARY TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS"
-).format(
-    sql.Identifier(STAGING_TABLE),
-    sql.SQL(", ").join(
-        sql.SQL("{} {}{}").format(
-            sql.Identifier(name),
-            sql.SQL(pg),
-            sql.SQL(' COLLATE "C"' if name in _C_COLLATED else ""),
-        )
-        for name, pg in STAGING_COLUMNS
-    ),
-)
-COPY_STAGING = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-    sql.Identifier(STAGING_TABLE),
-    sql.SQL(", ").join(sql.Identifier(name) for name, _ in STAGING_COLUMNS),
-)
+
+
+def _temporary_table(table: str, columns: Sequence[tuple[str, str]]) -> sql.Composed:
+    """A per-session table whose rows last one transaction (a batch's staging)."""
+    return sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(
+            sql.SQL("{} {}{}").format(
+                sql.Identifier(name),
+                sql.SQL(pg),
+                sql.SQL(' COLLATE "C"' if name in _C_COLLATED else ""),
+            )
+            for name, pg in columns
+        ),
+    )
 
 
 def _copy(table: str, columns: Sequence[tuple[str, str]]) -> sql.Composed:
     return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
     )
+
+
+CREATE_STAGING = _temporary_table(STAGING_TABLE, STAGING_COLUMNS)
+COPY_STAGING = _copy(STAGING_TABLE, STAGING_COLUMNS)
 
 
 #: Articles the archive does not hold yet go straight into the tables by COPY: their
@@ -245,19 +247,7 @@ UPSERT_BATCH = sql.SQL(
 SIGHTINGS_TABLE = "newsarchive_sightings"
 _SIGHTING_COLUMNS = tuple((name, _PG_TYPES[name]) for name in STATE_FIELDS)
 SIGHTING_TYPES = [pg for _, pg in _SIGHTING_COLUMNS]
-CREATE_SIGHTINGS = sql.SQL(
-    "CREATE TEMPORARY TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS"
-).format(
-    sql.Identifier(SIGHTINGS_TABLE),
-    sql.SQL(", ").join(
-        sql.SQL("{} {}{}").format(
-            sql.Identifier(name),
-            sql.SQL(pg),
-            sql.SQL(' COLLATE "C"' if name in _C_COLLATED else ""),
-        )
-        for name, pg in _SIGHTING_COLUMNS
-    ),
-)
+CREATE_SIGHTINGS = _temporary_table(SIGHTINGS_TABLE, _SIGHTING_COLUMNS)
 COPY_SIGHTINGS = _copy(SIGHTINGS_TABLE, _SIGHTING_COLUMNS)
 _COMPARED = [name for name in STATE_FIELDS if name not in ("article_id", "crawled_at")]
 

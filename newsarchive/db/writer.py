@@ -5,9 +5,11 @@ or old enough, how long to retry, when to spill, when to resume), and it needs n
 ``newsarchive.pipelines.postgres`` only feeds it items and hands it the run's end.
 
 ``put`` only appends to a buffer; background asyncio tasks write one transaction per
-``batch_size`` items or ``batch_seconds`` seconds. When the server goes away the writer
-retries with backoff, then appends batches to a spill file (``<data>/spill/``) until the
-server answers again, so nothing is lost; ``scrapy dbloadspill`` replays the file.
+``batch_size`` items or ``batch_seconds`` seconds, and hand each batch's new revisions to the
+search index (``newsarchive.db.search``), filled outside the write transactions. When the
+server goes away the writer retries with backoff, then appends batches to a spill file
+(``<data>/spill/``) until the server answers again, so nothing is lost; ``scrapy
+dbloadspill`` replays the file.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from newsarchive import stats as names
 from newsarchive.db import spill
 from newsarchive.db.errors import ArchiveUnavailable, error_line, one_line_error
 from newsarchive.db.rows import BatchResult, RunRecord
+from newsarchive.db.search import SearchIndexer
 from newsarchive.db.store import CONNECTION_ERRORS, ArchiveStore
 
 logger = logging.getLogger(__name__)
@@ -119,12 +122,8 @@ class ArchiveWriter:
         self.next_probe = 0.0
         self.spill_file: Path | None = None
         self.spilled = 0
-        #: Revisions committed and not yet indexed for search (schema 0004), and the task
-        #: that indexes them while the crawl runs.
-        self.search_pending: list[tuple[str, str]] = []
-        self.search_wake = asyncio.Event()
-        self.search_task: asyncio.Task[None] | None = None
-        self.search_failed = False
+        #: Indexes committed revisions for full-text search beside the writes (schema 0004).
+        self.search: SearchIndexer | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -145,10 +144,9 @@ class ArchiveWriter:
             # put() may be waiting for room in the buffer: a writer that ends frees it.
             task.add_done_callback(lambda _: self.room.set())
             self.tasks.append(task)
-        if self.config.search_fill:
-            self.search_task = asyncio.create_task(
-                self._search_loop(), name="newsarchive-db-search-fill"
-            )
+        self.search = SearchIndexer(
+            store, self.count, parts=self.config.writers, fill=self.config.search_fill
+        )
 
     async def _close_dead_runs(self) -> None:
         """Runs killed before they could record their end: say so in their rows now."""
@@ -212,70 +210,14 @@ class ArchiveWriter:
         if self.buffer:
             entries, self.buffer = self.buffer, []
             await self._spill(entries)
-        if self.search_task is not None:  # its current fill ends; the catch-up does the rest
-            self.search_wake.set()
-            try:
-                await self.search_task
-            except Exception:
-                logger.exception("The search fill failed; the run's catch-up indexes the rest")
+        if self.search is not None:  # its current fill ends; the catch-up does the rest
+            await self.search.stop()
 
     async def catch_up_search(self) -> None:
-        """Index every revision still without a search vector (this run's that the fill did
-        not reach, and any earlier run's): after ``flush``, before the run record is final.
-        A failure is a WARNING and ``DB_SEARCH_FAILED``; the next run catches up."""
-        assert self.store is not None
-        self.search_pending.clear()  # the catch-up finds them by themselves
-        if self.db_down:
-            self.count(names.DB_SEARCH_FAILED, 1)
-            logger.warning(
-                "The search index of PostgreSQL at %s was not caught up (the server is "
-                "away); the next run or `scrapy dbmigrate` does it",
-                self.store.target,
-            )
-            return
-        try:
-            indexed = await self.store.catch_up_search(parts=self.config.writers)
-        except psycopg.Error as exc:
-            self.count(names.DB_SEARCH_FAILED, 1)
-            logger.warning(
-                "The search index of PostgreSQL at %s was not caught up (%s); the next run "
-                "or `scrapy dbmigrate` does it",
-                self.store.target,
-                one_line_error(exc, self.store.url),
-            )
-            return
-        if indexed:
-            self.count(names.DB_SEARCH_INDEXED, indexed)
-
-    async def _search_loop(self) -> None:
-        """Index committed batches' new revisions for search, from the run's pool, outside
-        the write transactions: the server computes the vectors on its own core while the
-        crawl goes on. A failed fill is counted and logged; the run's catch-up retries it."""
-        assert self.store is not None
-        while True:
-            if self.closing and not self._writing():
-                return  # what is pending is the catch-up's (one statement, not one per batch)
-            if not self.search_pending:
-                self.search_wake.clear()
-                await self.search_wake.wait()
-                continue
-            revisions, self.search_pending = self.search_pending, []
-            try:
-                indexed = await self.store.fill_search(revisions)
-            except psycopg.Error as exc:
-                self.count(names.DB_SEARCH_FAILED, len(revisions))
-                if not self.search_failed:  # once: an outage would repeat it every batch
-                    logger.warning(
-                        "PostgreSQL at %s: %d revision(s) not indexed for search yet (%s); "
-                        "the run's end catches up",
-                        self.store.target,
-                        len(revisions),
-                        one_line_error(exc, self.store.url),
-                    )
-                self.search_failed = True
-                continue
-            if indexed:
-                self.count(names.DB_SEARCH_INDEXED, indexed)
+        """Index every revision still without a search vector: after ``flush``, before the
+        run record is final. A failure is a WARNING and a stat; the next run catches up."""
+        if self.search is not None:
+            await self.search.catch_up(server_away=self.db_down)
 
     async def finish(self, run: RunRecord) -> None:
         """Record the run's end (to the spill file if the server is still away), and say
@@ -369,9 +311,8 @@ class ArchiveWriter:
                 )
                 result = await self._write_one_by_one(articles, gones)
             await self._account(result)
-            if result.new_revisions and self.search_task is not None:
-                self.search_pending.extend(result.new_revisions)
-                self.search_wake.set()
+            if self.search is not None:
+                self.search.add(result.new_revisions)
             if self.on_committed is not None:
                 self.on_committed(result, articles)
             return
