@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 #: Revisions indexed per statement (one short transaction each, in autocommit).
 SEARCH_CHUNK = 5000
+#: Revisions the fill holds at most while it waits; beyond, it forgets them and leaves them
+#: to the catch-up (which finds them by itself), so a bulk load never grows memory.
+MAX_PENDING = 50_000
 
 
 async def index_missing(
@@ -50,10 +53,20 @@ class SearchIndexer:
     then ``catch_up`` before the run record is final."""
 
     def __init__(
-        self, store: ArchiveStore, count: Callable[[str, int], object], parts: int, fill: bool
+        self,
+        store: ArchiveStore,
+        count: Callable[[str, int], object],
+        parts: int,
+        fill: bool,
+        writes_behind: Callable[[], bool] = lambda: False,
     ) -> None:
         self.store = store
         self.count = count
+        #: Whether the writes are behind (a full batch waits): the fill then yields the
+        #: server to them, and what it would have done is left to the catch-up. In a crawl
+        #: the writes keep up and the index follows them; in a bulk load (a spill, a
+        #: reextract) the writes go first and one catch-up indexes the lot.
+        self.writes_behind = writes_behind
         self.parts = parts  # connections the catch-up may use
         self.pending: list[tuple[str, str]] = []
         self.wake = asyncio.Event()
@@ -66,7 +79,8 @@ class SearchIndexer:
     def add(self, revisions: list[tuple[str, str]]) -> None:
         """Revisions (article_id, content_hash) a committed batch inserted."""
         if revisions and self.task is not None:
-            self.pending.extend(revisions)
+            if len(self.pending) < MAX_PENDING:
+                self.pending.extend(revisions)
             self.wake.set()
 
     async def stop(self) -> None:
@@ -104,8 +118,8 @@ class SearchIndexer:
 
     async def _fill_loop(self) -> None:
         while not self.stopping:
-            if not self.pending:
-                self.wake.clear()
+            if not self.pending or self.writes_behind():
+                self.wake.clear()  # add() wakes it after the next committed batch
                 await self.wake.wait()
                 continue
             revisions, self.pending = self.pending, []

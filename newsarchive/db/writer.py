@@ -145,7 +145,11 @@ class ArchiveWriter:
             task.add_done_callback(lambda _: self.room.set())
             self.tasks.append(task)
         self.search = SearchIndexer(
-            store, self.count, parts=self.config.writers, fill=self.config.search_fill
+            store,
+            self.count,
+            parts=self.config.writers,
+            fill=self.config.search_fill,
+            writes_behind=lambda: len(self.buffer) >= self.config.batch_size,
         )
 
     async def _close_dead_runs(self) -> None:
