@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 #: Revisions indexed per statement (one short transaction each, in autocommit).
 SEARCH_CHUNK = 5000
+#: Revisions per statement of the fill: the fill stops (or yields to the writes) between two,
+#: so the run's end never waits for more than one.
+FILL_CHUNK = 1000
 #: Revisions the fill holds at most while it waits; beyond, it forgets them and leaves them
 #: to the catch-up (which finds them by itself), so a bulk load never grows memory.
 MAX_PENDING = 50_000
@@ -122,7 +125,7 @@ class SearchIndexer:
                 self.wake.clear()  # add() wakes it after the next committed batch
                 await self.wake.wait()
                 continue
-            revisions, self.pending = self.pending, []
+            revisions, self.pending = self.pending[:FILL_CHUNK], self.pending[FILL_CHUNK:]
             try:
                 indexed = await self.store.fill_search(revisions)
             except psycopg.Error as exc:
