@@ -173,3 +173,37 @@ def test_dbmigrate_catches_up_an_archive_written_without_the_fill(pg_url):
     assert "schema up to date" in lines[0]
     assert rows(pg_url, UNINDEXED) == [(0,)]
     assert len(asyncio.run(migrate_url(pg_url))) == 1  # nothing left: one line
+
+
+@pytest.mark.postgres
+def test_the_fill_yields_to_writes_that_are_behind_and_the_catch_up_does_the_rest(pg_url):
+    from newsarchive.db.search import SearchIndexer
+
+    (result,) = write(pg_url, ([article(n) for n in range(6)], "run-1"))
+    first, rest = result.new_revisions[:2], result.new_revisions[2:]
+    counts: dict[str, int] = {}
+
+    def count(name: str, by: int) -> None:
+        counts[name] = counts.get(name, 0) + by
+
+    async def go() -> list[tuple]:
+        behind = True
+        async with await ArchiveStore.open(pg_url) as store:
+            indexer = SearchIndexer(store, count, parts=2, fill=True, writes_behind=lambda: behind)
+            indexer.add(first)
+            await asyncio.sleep(0.3)
+            seen = [rows(pg_url, UNINDEXED)[0]]  # the writes are behind: nothing indexed
+            behind = False
+            indexer.add(rest)  # the next committed batch wakes it
+            for _ in range(50):
+                await asyncio.sleep(0.05)
+                if not indexer.pending:
+                    break
+            await indexer.stop()
+            seen.append(rows(pg_url, UNINDEXED)[0])
+            await indexer.catch_up(server_away=False)
+            seen.append(rows(pg_url, UNINDEXED)[0])
+            return seen
+
+    assert asyncio.run(go()) == [(6,), (0,), (0,)]
+    assert counts == {"newsarchive/db/search_indexed": 6}
