@@ -64,9 +64,10 @@ class Rejected(ValueError):
 # --- turning items into typed rows ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is three times as slow to build
 class ArticleRow:
-    """One item as typed column values, in ``ARTICLE_FIELDS`` order."""
+    """One item as typed column values, in ``ARTICLE_FIELDS`` order (never changed once
+    built)."""
 
     values: tuple[Any, ...]
     nul_stripped: bool = False
@@ -146,7 +147,7 @@ def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
     for speed: it runs once per item on the writer's critical path.)
     """
     get = item.get
-    values = [get(name) for name in ARTICLE_FIELDS]
+    values = list(map(get, ARTICLE_FIELDS))
     any_nul = False
     for i in _TEXT_INDEXES:
         value = values[i]
