@@ -7,6 +7,7 @@ the spill loader and the store. It imports no database driver.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -82,13 +83,13 @@ FIELD_INDEX = {name: i for i, name in enumerate(ARTICLE_FIELDS)}
 
 
 def _instant(value: Any, name: str) -> datetime | None:
-    if value is None or value == "":
-        return None
     if isinstance(value, datetime):
         parsed = value
-    else:
+    elif value is None or value == "":
+        return None
+    else:  # the usual case: an ISO string
         try:
-            parsed = datetime.fromisoformat(str(value))
+            parsed = datetime.fromisoformat(value if type(value) is str else str(value))
         except ValueError:
             raise Rejected(f"bad_{name}") from None
     # The item contract says UTC instants; a naive one is read as UTC rather than dropped.
@@ -98,12 +99,12 @@ def _instant(value: Any, name: str) -> datetime | None:
 def _date(value: Any, name: str) -> date | None:
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        raise Rejected(f"bad_{name}")
-    if isinstance(value, date):
+    if isinstance(value, date):  # a datetime is a date too, but not a calendar day
+        if isinstance(value, datetime):
+            raise Rejected(f"bad_{name}")
         return value
-    try:
-        return date.fromisoformat(str(value))
+    try:  # the usual case: an ISO string
+        return date.fromisoformat(value if type(value) is str else str(value))
     except ValueError:
         raise Rejected(f"bad_{name}") from None
 
@@ -131,6 +132,28 @@ _TEXT_INDEXES = tuple(
 )
 _DATE_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in DATE_FIELDS)
 _INSTANT_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in INSTANT_FIELDS)
+_texts_of = operator.itemgetter(*_TEXT_INDEXES)
+
+
+def _plain_texts(texts: tuple[Any, ...]) -> bool:
+    """Whether these text values (None allowed) are all str that PostgreSQL stores verbatim:
+    no NUL, valid Unicode. One C-level pass over them joined (the usual case) instead of a
+    Python check per field."""
+    try:
+        joined = "".join(filter(None, texts))
+    except TypeError:  # a value that is not a str
+        return False
+    if "\x00" in joined:
+        return False
+    if joined.isascii():
+        return True
+    try:
+        joined.encode("utf-8")  # a lone surrogate cannot be encoded
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 _REQUIRED_INDEXES = tuple((FIELD_INDEX[name], name) for name in REQUIRED_FIELDS)
 _HASH_INDEX = FIELD_INDEX["content_hash"]
 _VERSION_INDEX = FIELD_INDEX["extractor_version"]
@@ -149,11 +172,11 @@ def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
     get = item.get
     values = list(map(get, ARTICLE_FIELDS))
     any_nul = False
-    for i in _TEXT_INDEXES:
-        value = values[i]
-        if value is not None and (type(value) is not str or not value.isascii() or "\x00" in value):
-            values[i], stripped = _text(value, ARTICLE_FIELDS[i])
-            any_nul |= stripped
+    if not _plain_texts(_texts_of(values)):  # rare: a NUL, a surrogate, a value not a str
+        for i in _TEXT_INDEXES:
+            if values[i] is not None:
+                values[i], stripped = _text(values[i], ARTICLE_FIELDS[i])
+                any_nul |= stripped
     for i in _DATE_INDEXES:
         values[i] = _date(values[i], ARTICLE_FIELDS[i])
     for i in _INSTANT_INDEXES:

@@ -20,6 +20,7 @@ import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import asdict
+from operator import itemgetter
 from typing import Any, Self
 
 import psycopg
@@ -60,6 +61,8 @@ _TITLE = FIELD_INDEX["title"]
 _BODY = FIELD_INDEX["body"]
 _VERSION = FIELD_INDEX["extractor_version"]
 _STATE_INDEXES = tuple(FIELD_INDEX[name] for name in STATE_FIELDS)
+#: A staging row's ``article_state`` fields, as a tuple (one C call per row).
+_state_of = itemgetter(*_STATE_INDEXES)
 _CURRENT = statements.STAGING_INDEX["is_current"]
 _KIND = statements.STAGING_INDEX["revision_kind"]
 
@@ -318,35 +321,39 @@ class ArchiveStore:
         self, conn: psycopg.AsyncConnection, new: PreparedBatch, run_id: str, result: BatchResult
     ) -> None:
         n = len(ARTICLE_FIELDS)
+        sightings = new.sightings
         contents: dict[str, int] = defaultdict(int)
         first_seen: dict[str, Any] = {}
         for row in new.staging:
-            contents[row[_AID]] += 1
-            if row[_AID] not in first_seen or row[n] < first_seen[row[_AID]]:
-                first_seen[row[_AID]] = row[n]
+            article_id = row[_AID]
+            contents[article_id] += 1
+            if article_id not in first_seen or row[n] < first_seen[article_id]:
+                first_seen[article_id] = row[n]
         cur = conn.cursor()
         async with cur.copy(statements.COPY_REVISIONS) as copy:
             copy.set_types(statements.NEW_REVISION_TYPES)
+            write_row = copy.write_row
             firsts: set[str] = set()
             for row in new.staging:
                 article_id = row[_AID]
-                if article_id not in firsts and row[n] == first_seen[article_id]:
+                if len(sightings[article_id]) == 1:  # the usual case: seen once, its first
+                    kind = "first"
+                elif article_id not in firsts and row[n] == first_seen[article_id]:
                     firsts.add(article_id)
                     kind = "first"
                 else:
                     kind = row[_KIND] or "edit"
-                await copy.write_row(
+                await write_row(
                     (article_id, row[_HASH], row[_TITLE], row[_BODY], kind, row[_VERSION],
                      row[n], row[n + 1], run_id, run_id)
                 )  # fmt: skip
+        state_of = itemgetter(*_STATE_INDEXES, n + 2, n + 3, n + 4)  # and the article's times
         async with cur.copy(statements.COPY_ARTICLE_STATE) as copy:
             copy.set_types(statements.NEW_STATE_TYPES)
+            write_row = copy.write_row
             for row in new.staging:
                 if row[_CURRENT]:
-                    await copy.write_row(
-                        (*(row[i] for i in _STATE_INDEXES), row[n + 2], row[n + 3], row[n + 4],
-                         contents[row[_AID]], run_id)
-                    )  # fmt: skip
+                    await write_row((*state_of(row), contents[row[_AID]], run_id))
         result.articles_added += len(contents)
         result.articles_seen += len(contents)
         result.revisions_added += len(new.staging)
@@ -369,7 +376,7 @@ class ArchiveStore:
             async with cur.copy(statements.COPY_SIGHTINGS) as copy:
                 copy.set_types(statements.SIGHTING_TYPES)
                 for row in candidates:
-                    await copy.write_row([row[i] for i in _STATE_INDEXES])
+                    await copy.write_row(_state_of(row))
             async with conn.pipeline():
                 await cur.execute(statements.PREFER_INDEX_LOOKUPS)
                 await cur.execute(statements.SEEN_UNCHANGED, {"run_id": run_id})

@@ -43,6 +43,11 @@ Committed = Callable[[BatchResult, list[dict[str, Any]]], object]
 
 _REFUSED = "the server does not accept connections"
 
+#: Batches a writer joins into one transaction at most while the writes are behind: on a
+#: busy server each transaction's round trips (BEGIN, the lookup, two COPYs, COMMIT) cost
+#: more than its rows, so a backlog is written in fewer, larger transactions.
+JOINED_BATCHES = 5
+
 
 @dataclass(frozen=True)
 class WriterConfig:
@@ -116,6 +121,7 @@ class ArchiveWriter:
         self.room.set()
         self.closing = False
         self.tasks: list[asyncio.Task[None]] = []
+        self.live_writers = 0  # writer tasks not done (put() asks once per item)
         self.spill_lock = asyncio.Lock()
         self.recover_lock = asyncio.Lock()
         self.db_down = False
@@ -141,16 +147,21 @@ class ArchiveWriter:
         await self._mention_waiting_spills()
         for number in range(self.config.writers):
             task = asyncio.create_task(self._write_loop(), name=f"newsarchive-db-writer-{number}")
-            # put() may be waiting for room in the buffer: a writer that ends frees it.
-            task.add_done_callback(lambda _: self.room.set())
+            task.add_done_callback(self._writer_done)
             self.tasks.append(task)
+            self.live_writers += 1
         self.search = SearchIndexer(
             store,
             self.count,
             parts=self.config.writers,
             fill=self.config.search_fill,
-            writes_behind=lambda: len(self.buffer) >= self.config.batch_size,
+            writes_behind=self._writes_behind,
         )
+
+    def _writes_behind(self) -> bool:
+        """A full batch waits, or the run's end is draining the buffer: the fill yields (at
+        the end, what it would index is the parallel catch-up's, which follows at once)."""
+        return self.closing or len(self.buffer) >= self.config.batch_size
 
     async def _close_dead_runs(self) -> None:
         """Runs killed before they could record their end: say so in their rows now."""
@@ -200,7 +211,11 @@ class ArchiveWriter:
             await self.room.wait()
 
     def _writing(self) -> bool:
-        return any(not task.done() for task in self.tasks)
+        return self.live_writers > 0
+
+    def _writer_done(self, _: asyncio.Task[None]) -> None:
+        self.live_writers -= 1
+        self.room.set()  # put() may be waiting for room in the buffer: a writer that ends frees it
 
     async def flush(self) -> None:
         """Write what is buffered and stop the writer tasks."""
@@ -255,13 +270,15 @@ class ArchiveWriter:
 
     async def _next_batch(self) -> list[Entry] | None:
         """A full batch as soon as there is one; a partial one once its oldest item has waited
-        ``batch_seconds`` or the writer is closing; None when closing and nothing is left."""
+        ``batch_seconds`` or the writer is closing; None when closing and nothing is left.
+        When the writes are behind (every writer could take a full batch and more wait), a
+        writer joins up to ``JOINED_BATCHES`` batches in one transaction (see ``_batch_size``)."""
         size, seconds = self.config.batch_size, self.config.batch_seconds
         while True:
             waited = time.monotonic() - self.oldest
             if len(self.buffer) >= size or (self.buffer and (self.closing or waited >= seconds)):
-                batch = self.buffer[:size]
-                del self.buffer[:size]
+                batch = self.buffer[: self._batch_size()]
+                del self.buffer[: len(batch)]
                 # Per-item arrival times are not kept: what is left waits <= one more period.
                 self.oldest = time.monotonic()
                 if len(self.buffer) < self.config.max_pending:
@@ -273,6 +290,16 @@ class ArchiveWriter:
             timeout = seconds - waited if self.buffer else seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=max(0.001, timeout))
+
+    def _batch_size(self) -> int:
+        """``batch_size``, or while the buffer holds more than a batch for every writer, the
+        writers' share of it in whole batches (at most ``JOINED_BATCHES``): each transaction
+        and its round trips then carry more items, which is what lets a bulk load (a backlog,
+        a re-extraction) keep up; a crawl whose writes keep up still commits every batch."""
+        size, writers = self.config.batch_size, self.config.writers
+        if len(self.buffer) <= size * writers:
+            return size
+        return size * max(1, min(JOINED_BATCHES, len(self.buffer) // (size * writers)))
 
     async def _write(self, batch: list[Entry]) -> None:
         """One transaction; on connection errors retry with backoff, then spill the batch."""
