@@ -133,6 +133,7 @@ _TEXT_INDEXES = tuple(
 _DATE_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in DATE_FIELDS)
 _INSTANT_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in INSTANT_FIELDS)
 _texts_of = operator.itemgetter(*_TEXT_INDEXES)
+_day, _moment = date.fromisoformat, datetime.fromisoformat
 
 
 def _plain_texts(texts: tuple[Any, ...]) -> bool:
@@ -178,9 +179,21 @@ def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
                 values[i], stripped = _text(values[i], ARTICLE_FIELDS[i])
                 any_nul |= stripped
     for i in _DATE_INDEXES:
-        values[i] = _date(values[i], ARTICLE_FIELDS[i])
+        value = values[i]
+        try:  # the usual case inline: an ISO string (no call per field)
+            values[i] = _day(value) if type(value) is str and value else _date(value, "")
+        except (ValueError, Rejected):
+            raise Rejected(f"bad_{ARTICLE_FIELDS[i]}") from None
     for i in _INSTANT_INDEXES:
-        values[i] = _instant(values[i], ARTICLE_FIELDS[i])
+        value = values[i]
+        if type(value) is str and value:
+            try:
+                value = _moment(value)
+            except ValueError:
+                raise Rejected(f"bad_{ARTICLE_FIELDS[i]}") from None
+            values[i] = value if value.tzinfo else value.replace(tzinfo=UTC)
+        else:
+            values[i] = _instant(value, ARTICLE_FIELDS[i])
     content_hash = values[_HASH_INDEX]
     if not content_hash:
         values[_HASH_INDEX] = compute_content_hash(get("title"), get("body"))

@@ -418,6 +418,9 @@ CLOSE_DEAD_RUNS = """
 SET_RUN_VERDICT = "UPDATE crawl_runs SET failed = %s, failure_reason = %s WHERE run_id = %s"
 
 ANY_ARTICLE_KNOWN = "SELECT EXISTS (SELECT FROM article_state WHERE article_id = ANY(%s::text[]))"
+#: The cheap first look (one index descent, no array): none archived between the batch's
+#: least and greatest id (byte order, as the "C" column compares) means none of them is.
+ANY_ARTICLE_BETWEEN = "SELECT EXISTS (SELECT FROM article_state WHERE article_id BETWEEN %s AND %s)"
 
 ARTICLES_AMONG = "SELECT article_id FROM article_state WHERE article_id = ANY(%s::text[])"
 

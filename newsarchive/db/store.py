@@ -312,10 +312,20 @@ class ArchiveStore:
         return result
 
     async def _any_known(self, conn: psycopg.AsyncConnection, batch: PreparedBatch) -> bool:
+        """Whether the archive holds any of the batch's articles. New articles of a crawl
+        (ids that grow with time) and a fresh archive are settled by the range look alone;
+        only when something is archived in the range are the ids themselves looked up."""
         cur = conn.cursor()
-        await cur.execute(statements.ANY_ARTICLE_KNOWN, (list(batch.sightings),))
-        row = await cur.fetchone()
-        return bool(row and row[0])
+        ids = list(batch.sightings)  # sorted by article id (byte order)
+        for query, params in (
+            (statements.ANY_ARTICLE_BETWEEN, (ids[0], ids[-1])),
+            (statements.ANY_ARTICLE_KNOWN, (ids,)),
+        ):
+            await cur.execute(query, params)
+            row = await cur.fetchone()
+            if not (row and row[0]):
+                return False
+        return True
 
     async def _copy_new(
         self, conn: psycopg.AsyncConnection, new: PreparedBatch, run_id: str, result: BatchResult
