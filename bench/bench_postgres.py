@@ -7,14 +7,22 @@ the replica with the database on and off.
    background writers, batches), and (c) the same rows are COPYed into a scratch table with
    the same typed columns and no index: the fastest PostgreSQL takes them. A re-crawl (the
    same items again: only sighting times move) is measured too. Target: (b) >= 0.5 of (c).
-   The search index's write cost: (b) and the re-crawl again on a database without migration
-   0003's generated tsvector and GIN index (with / without).
+   The search index (schema 0004) is filled outside the write path: (b) is timed until every
+   item is committed (the write path, the fill running beside it) and until the run's
+   catch-up has indexed the rest (the whole); again with NEWSARCHIVE_DB_SEARCH_FILL off (the
+   write path with no search work at all, then the whole index at the end); and the fill
+   rate alone (revisions indexed per second by the catch-up of a store-written archive). The
+   re-crawl is measured through the store (one batch after the other) and through the
+   pipeline (its writers overlap one batch's Python work with another's SQL, as in a crawl).
 2. Crawl: ``scrapy crawl naenara`` of a static replica export served by nginx, with
    NEWSARCHIVE_DATABASE_URL set (a fresh database each round) and unset. Target: >= 0.9.
 
-Each round measures the compared runs back to back and the median of the per-round ratios
-is reported, since other processes on a shared machine move absolute rates a lot. The
-server is a private one from tests/services.py (fsync off, like the tests; --fsync for on).
+Every measured side starts from the same heap: the inputs are built first, then collected
+and frozen (``gc.freeze``, as a crawl does once its engine has started), so neither side's
+collector walks the bench's own 60,000 input objects. Each round measures the compared runs
+back to back and the median of the per-round ratios is reported, since other processes on a
+shared machine move absolute rates a lot. The server is a private one from tests/services.py
+(fsync off, like the tests; --fsync for on).
 
     .venv/bin/python bench/bench_postgres.py [--items 20000] [--rounds 3]
         [--crawl-articles 2000] [--crawl-rounds 2] [--no-crawl] [--fsync]
@@ -25,11 +33,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +90,17 @@ def prepared_items(count: int) -> list[dict[str, Any]]:
     return [{**item, **stamp} for item in items]
 
 
-#: Undoes migration 0003 (full-text search) for the "without the index" case.
-DROP_SEARCH = "DROP INDEX revisions_search_idx; ALTER TABLE revisions DROP COLUMN search CASCADE"
+@contextlib.contextmanager
+def settled_heap() -> Iterator[None]:
+    """Collect, then freeze what is alive (the bench's inputs) for one measured side."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 #: The links schema 0002 leaves undeclared for their cost (docs/POSTGRES.md): added by
 #: ``--foreign-keys-cost`` to measure what they would cost.
 CANDIDATE_FOREIGN_KEYS = """
@@ -91,16 +111,21 @@ ALTER TABLE revisions ADD CONSTRAINT revisions_article_fkey
 """
 
 
-async def fresh_database(
-    server: PostgresServer, search: bool = True, more_foreign_keys: bool = False
-) -> str:
-    """A new migrated database; without 0003's search column when ``search`` is false, with
-    CANDIDATE_FOREIGN_KEYS when ``more_foreign_keys``."""
-    url = server.create_database()
+#: The bench's databases still on the server (at most the one in use).
+_DATABASES: list[str] = []
+
+
+async def fresh_database(server: PostgresServer, more_foreign_keys: bool = False) -> str:
+    """A new migrated database, with CANDIDATE_FOREIGN_KEYS when ``more_foreign_keys``. The
+    earlier ones are dropped first: autovacuum would otherwise work on their freshly written
+    tables while the next side is measured, taking CPU from that side alone."""
+    while _DATABASES:
+        server.drop_database(_DATABASES.pop())
+    name = f"bench_{time.monotonic_ns()}"
+    _DATABASES.append(name)
+    url = server.create_database(name)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await migrate.migrate(conn)
-        if not search:
-            await conn.execute(DROP_SEARCH)
         if more_foreign_keys:
             await conn.execute(CANDIDATE_FOREIGN_KEYS)
     return url
@@ -109,13 +134,15 @@ async def fresh_database(
 async def copy_rate(url: str, items: list[dict[str, Any]]) -> float:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(f"CREATE TABLE scratch ({SCRATCH_COLUMNS})")
-        started = time.perf_counter()
-        async with conn.transaction():
-            cur = conn.cursor()
-            async with cur.copy(f"COPY scratch ({', '.join(ARTICLE_FIELDS)}) FROM STDIN") as copy:
-                for item in items:
-                    await copy.write_row([item[name] for name in ARTICLE_FIELDS])
-        return len(items) / (time.perf_counter() - started)
+        with settled_heap():
+            started = time.perf_counter()
+            async with conn.transaction():
+                cur = conn.cursor()
+                copy_sql = f"COPY scratch ({', '.join(ARTICLE_FIELDS)}) FROM STDIN"
+                async with cur.copy(copy_sql) as copy:
+                    for item in items:
+                        await copy.write_row([item[name] for name in ARTICLE_FIELDS])
+            return len(items) / (time.perf_counter() - started)
 
 
 REVISION_COLUMNS = ("article_id", "content_hash", "title", "body", "kind", "extractor_version",
@@ -130,33 +157,57 @@ async def archive_copy_rate(url: str, items: list[dict[str, Any]]) -> float:
     costs, with no checking, typing, de-duplication or upsert logic at all."""
     fields = list(STATE_FIELDS)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        started = time.perf_counter()
-        async with conn.transaction():
-            cur = conn.cursor()
-            columns = ", ".join(REVISION_COLUMNS)
-            async with cur.copy(f"COPY revisions ({columns}) FROM STDIN") as copy:
-                for item in items:
-                    at, version = item["crawled_at"], item["extractor_version"]
-                    key = [item["article_id"], item["content_hash"]]
-                    text = [item["title"], item["body"]]
-                    await copy.write_row([*key, *text, "first", version, at, at, "b", "b"])
-            columns = ", ".join([*fields, *HISTORY_COLUMNS])
-            async with cur.copy(f"COPY article_state ({columns}) FROM STDIN") as copy:
-                for item in items:
-                    at = item["crawled_at"]
-                    await copy.write_row([*(item[name] for name in fields), at, at, at, 1, "b"])
-        return len(items) / (time.perf_counter() - started)
+        with settled_heap():
+            return await _archive_copy(conn, items, fields)
+
+
+async def _archive_copy(
+    conn: psycopg.AsyncConnection, items: list[dict[str, Any]], fields: list[str]
+) -> float:
+    started = time.perf_counter()
+    async with conn.transaction():
+        cur = conn.cursor()
+        columns = ", ".join(REVISION_COLUMNS)
+        async with cur.copy(f"COPY revisions ({columns}) FROM STDIN") as copy:
+            for item in items:
+                at, version = item["crawled_at"], item["extractor_version"]
+                key = [item["article_id"], item["content_hash"]]
+                text = [item["title"], item["body"]]
+                await copy.write_row([*key, *text, "first", version, at, at, "b", "b"])
+        columns = ", ".join([*fields, *HISTORY_COLUMNS])
+        async with cur.copy(f"COPY article_state ({columns}) FROM STDIN") as copy:
+            for item in items:
+                at = item["crawled_at"]
+                await copy.write_row([*(item[name] for name in fields), at, at, at, 1, "b"])
+    return len(items) / (time.perf_counter() - started)
 
 
 async def store_rate(url: str, items: list[dict[str, Any]], run_id: str) -> float:
     async with await ArchiveStore.open(url) as store:
+        with settled_heap():
+            started = time.perf_counter()
+            for start in range(0, len(items), BATCH):
+                await store.upsert_articles(items[start : start + BATCH], run_id)
+            return len(items) / (time.perf_counter() - started)
+
+
+async def fill_rate(url: str) -> float:
+    """Revisions indexed per second by the catch-up, on an archive the store wrote (the
+    store alone never fills the index)."""
+    async with await ArchiveStore.open(url) as store:
         started = time.perf_counter()
-        for start in range(0, len(items), BATCH):
-            await store.upsert_articles(items[start : start + BATCH], run_id)
-        return len(items) / (time.perf_counter() - started)
+        indexed = await store.catch_up_search()
+        elapsed = time.perf_counter() - started
+    if not indexed:
+        raise SystemExit("bench: the catch-up indexed nothing")
+    return indexed / elapsed
 
 
-async def pipeline_rate(url: str, items: list[dict[str, Any]], data_dir: Path) -> float:
+async def pipeline_rate(
+    url: str, items: list[dict[str, Any]], data_dir: Path, search_fill: bool = True
+) -> tuple[float, float]:
+    """Items per second through ``PostgresPipeline.process_item``: until every item is
+    committed (the write path), and until the run's search catch-up is done too (the whole)."""
     settings = {name: value for name, value in vars(project_settings).items() if name.isupper()}
     crawler = get_crawler(
         Spider,
@@ -164,6 +215,7 @@ async def pipeline_rate(url: str, items: list[dict[str, Any]], data_dir: Path) -
             **{k: v for k, v in settings.items() if k.startswith("NEWSARCHIVE_")},
             "NEWSARCHIVE_DATABASE_URL": url,
             "NEWSARCHIVE_DATA_DIR": str(data_dir),
+            "NEWSARCHIVE_DB_SEARCH_FILL": search_fill,
         },
     )
     spider = Spider(name="bench")
@@ -175,11 +227,15 @@ async def pipeline_rate(url: str, items: list[dict[str, Any]], data_dir: Path) -
         ArticleItem({k: v for k, v in item.items() if k in ArticleItem.fields}) for item in items
     ]
     await pipeline.open_spider()
-    started = time.perf_counter()
-    for item in scrapy_items:
-        await pipeline.process_item(item)
-    await pipeline.close_spider()  # returns once every buffered item is committed
-    elapsed = time.perf_counter() - started
+    assert pipeline.writer is not None
+    with settled_heap():
+        started = time.perf_counter()
+        for item in scrapy_items:
+            await pipeline.process_item(item)
+        await pipeline.writer.flush()  # returns once every buffered item is committed
+        written_after = time.perf_counter() - started
+        await pipeline.close_spider()  # the flush again (nothing left), then the catch-up
+        elapsed = time.perf_counter() - started
     await pipeline.spider_closed(spider, "finished")
     database = RunDatabase.for_crawler(crawler)
     assert database is not None
@@ -187,7 +243,11 @@ async def pipeline_rate(url: str, items: list[dict[str, Any]], data_dir: Path) -
     written = crawler.stats.get_value(names.DB_ARTICLES_WRITTEN)
     if written != len(items):
         raise SystemExit(f"bench: the pipeline wrote {written} of {len(items)} items")
-    return len(items) / elapsed
+    with psycopg.connect(url) as conn:
+        indexed = conn.execute("SELECT count(*) FROM revision_search").fetchone()
+    if not indexed or indexed[0] != len(items):
+        raise SystemExit(f"bench: the pipeline indexed {indexed} of {len(items)} revisions")
+    return len(items) / written_after, len(items) / elapsed
 
 
 async def bench_store(
@@ -202,10 +262,13 @@ async def bench_store(
         "copy": [],
         "copy_archive": [],
         "store": [],
-        "pipeline": [],
         "recrawl": [],
-        "pipeline_no_search": [],
-        "recrawl_no_search": [],
+        "recrawl_pipeline": [],
+        "fill": [],
+        "pipeline": [],
+        "pipeline_whole": [],
+        "pipeline_no_fill": [],
+        "pipeline_no_fill_whole": [],
     }
     if fk_cost:
         rates.update({"store_fk": [], "recrawl_fk": [], "pipeline_fk": []})
@@ -215,22 +278,26 @@ async def bench_store(
         url = await fresh_database(server)
         rates["store"].append(await store_rate(url, items, f"bench-{round_}"))
         rates["recrawl"].append(await store_rate(url, later, f"bench-{round_}-again"))
-        url = await fresh_database(server)
-        rates["pipeline"].append(await pipeline_rate(url, items, work / f"data-{round_}"))
-        url = await fresh_database(server, search=False)
-        no_search = await pipeline_rate(url, items, work / f"data-{round_}-no-search")
-        rates["pipeline_no_search"].append(no_search)
-        await store_rate(url, items, f"bench-{round_}-no-search")
-        rates["recrawl_no_search"].append(
-            await store_rate(url, later, f"bench-{round_}-no-search-again")
-        )
+        rates["fill"].append(await fill_rate(url))
+        # The two pipeline variants alternate which goes first.
+        for fill in (True, False) if round_ % 2 == 0 else (False, True):
+            url = await fresh_database(server)
+            data = work / f"data-{round_}-{'fill' if fill else 'no-fill'}"
+            write, whole = await pipeline_rate(url, items, data, search_fill=fill)
+            name = "pipeline" if fill else "pipeline_no_fill"
+            rates[name].append(write)
+            rates[f"{name}_whole"].append(whole)
+            if fill:
+                data = work / f"data-{round_}-again"
+                rates["recrawl_pipeline"].append((await pipeline_rate(url, later, data))[0])
         if fk_cost:
             url = await fresh_database(server, more_foreign_keys=True)
             rates["store_fk"].append(await store_rate(url, items, f"bench-{round_}"))
             rates["recrawl_fk"].append(await store_rate(url, later, f"bench-{round_}-again"))
             url = await fresh_database(server, more_foreign_keys=True)
             data = work / f"data-fk-{round_}"
-            rates["pipeline_fk"].append(await pipeline_rate(url, items, data))
+            write, _ = await pipeline_rate(url, items, data, search_fill=False)
+            rates["pipeline_fk"].append(write)
         print(
             f"  round {round_ + 1}: "
             + ", ".join(f"{name} {values[-1]:.0f}/s" for name, values in rates.items()),
@@ -328,37 +395,44 @@ def main() -> None:
         rows = [
             ("raw COPY into a scratch table", "copy", ""),
             ("ArchiveStore.upsert_articles", "store", ""),
-            ("PostgresPipeline.process_item", "pipeline", "  (target >= 0.5)"),
+            ("PostgresPipeline: write path", "pipeline", "  (target >= 0.5)"),
+            ("  the whole, search caught up", "pipeline_whole", ""),
+            ("  search fill off: write path", "pipeline_no_fill", ""),
+            ("  search fill off: the whole", "pipeline_no_fill_whole", ""),
             ("re-crawl, same content (store)", "recrawl", "  (target >= 0.4)"),
+            ("  the same through the pipeline", "recrawl_pipeline", ""),
+            ("search index fill (revisions)", "fill", ""),
         ]
         if options.foreign_keys_cost:
             rows += [
                 ("  with all foreign keys: store", "store_fk", ""),
-                ("  with all foreign keys: pipeline", "pipeline_fk", ""),
+                ("  with all foreign keys: pipeline (fill off)", "pipeline_fk", ""),
                 ("  with all foreign keys: re-crawl", "recrawl_fk", ""),
             ]
         for label, name, note in rows:
             ratio = "" if name == "copy" else f"  ratio {ratios[name]:.2f}{note}"
             print(f"  {label:<31}: {rates[name]:>8.0f} items/s{ratio}")
+        everything = result["all"]
         to_archive = statistics.median(
-            p / c
-            for p, c in zip(result["all"]["pipeline"], result["all"]["copy_archive"], strict=True)
+            p / c for p, c in zip(everything["pipeline"], everything["copy_archive"], strict=True)
         )
         print(
             f"  {'raw COPY into the archive tables':<31}: {rates['copy_archive']:>8.0f} items/s"
             f"  ratio {ratios['copy_archive']:.2f}; the pipeline against it: {to_archive:.2f}"
         )
-        for name, label in (("pipeline", "pipeline"), ("recrawl", "re-crawl")):
-            cost = statistics.median(
-                w / n
-                for w, n in zip(
-                    result["all"][name], result["all"][f"{name}_no_search"], strict=True
+        fill_cost = statistics.median(
+            w / n
+            for w, n in zip(everything["pipeline"], everything["pipeline_no_fill"], strict=True)
+        )
+        print(f"  write path, fill beside it / fill off: {fill_cost:.2f}")
+        if options.foreign_keys_cost:
+            # the pipeline with foreign keys runs with the search fill off
+            for name, base in (("store", "store"), ("pipeline", "pipeline_no_fill"),
+                               ("recrawl", "recrawl")):  # fmt: skip
+                cost = statistics.median(
+                    f / w for f, w in zip(everything[f"{name}_fk"], everything[base], strict=True)
                 )
-            )
-            print(
-                f"  {label + ' without search index':<31}: "
-                f"{rates[f'{name}_no_search']:>8.0f} items/s; with / without = {cost:.2f}"
-            )
+                print(f"  foreign keys cost, {name}: with / without = {cost:.2f}")
         if not options.no_crawl:
             crawl = bench_crawl(server, options.crawl_articles, options.crawl_rounds, Path(tmp))
             print(

@@ -196,6 +196,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "NEWSARCHIVE_DB_WRITERS", int, 2, "concurrent writer tasks (connections)", minimum=1,
     ),
+    Setting(
+        "NEWSARCHIVE_DB_SEARCH_FILL", bool, True,
+        "index each batch's new revisions for full-text search while the crawl runs (off: "
+        "all at the run's end)",
+    ),
     # --- listings only a browser can page (newsarchive.browser)
     Setting(
         "NEWSARCHIVE_CHROMIUM_PATH", str, "",

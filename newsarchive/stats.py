@@ -149,6 +149,10 @@ DB_BATCHES = f"{DB}/batches"
 DB_RETRIES = f"{DB}/retries"
 DB_SPILLED = f"{DB}/spilled"
 DB_REJECTED = f"{DB}/rejected"  # + "/<reason>"
+#: The full-text index (schema 0004), filled outside the write path: revisions indexed, and
+#: revisions a fill could not index (the next catch-up, at the latest the next run's, does).
+DB_SEARCH_INDEXED = f"{DB}/search_indexed"
+DB_SEARCH_FAILED = f"{DB}/search_failed"
 
 
 def db_rejected(reason: str) -> str:

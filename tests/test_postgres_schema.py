@@ -109,6 +109,74 @@ def test_a_new_article_seen_twice_in_one_batch_gets_a_first_and_an_edit(pg_url, 
 
 
 @pytest.mark.postgres
+def test_a_reextract_is_never_a_sighting(pg_url):
+    """A re-read capture moves no last_seen_at / last_run_id, of the article or of any stored
+    revision, even at the instant of the crawl's own sighting (0004)."""
+    write(
+        pg_url,
+        ([article(1, minutes=0), article(2, minutes=0)], "run-crawl"),
+        ([article(1, minutes=10), article(2, minutes=10)], "run-crawl-2"),
+    )
+    sighting = "SELECT article_id, first_seen_at, last_seen_at, last_run_id FROM {} ORDER BY 1"
+    state_before = rows(pg_url, sighting.format("article_state"))
+    revisions_before = rows(pg_url, sighting.format("article_revisions"))
+    reextracted = [
+        # article 1: the same text from the capture of the latest sighting (same instant);
+        {**article(1, minutes=10), "revision_kind": "reextract", "extractor_version": "x.2"},
+        # article 2: a cleaner text from the first capture
+        {**article(2, body="Cleaner.", minutes=0), "revision_kind": "reextract"},
+    ]
+    write(pg_url, (reextracted, "run-reextract"), (reextracted[:1], "run-reextract-2"))
+    assert rows(pg_url, sighting.format("article_state")) == state_before
+    assert sorted(rows(pg_url, sighting.format("article_revisions"))) == sorted(
+        [*revisions_before, ("1700000000-2", t(0), t(0), "run-reextract")]
+    )
+    # ... while the re-extraction itself is recorded: the version, the new revision's kind.
+    assert rows(pg_url, "SELECT article_id, extractor_version FROM articles ORDER BY 1")[0] == (
+        "1700000000-1", "x.2")  # fmt: skip
+    assert [kind for _, kind, *_ in revisions_of(pg_url, 2)] == ["first", "reextract"]
+    assert rows(pg_url, "SELECT body FROM articles WHERE article_id = '1700000000-2'") == [
+        ("Body.",)  # the capture read again is older than the article's text: not its head
+    ]
+    # A crawl after it is a sighting again.
+    write(pg_url, ([article(1, minutes=20)], "run-crawl-3"))
+    assert rows(pg_url, "SELECT last_seen_at, last_run_id FROM articles ORDER BY article_id")[
+        0] == (t(20), "run-crawl-3")  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_an_unverified_change_is_stored_as_such(pg_url):
+    write(
+        pg_url,
+        ([article(1)], "run-1"),
+        ([{**article(1, body="Changed.", minutes=5), "revision_kind": "unverified"}], "run-2"),
+    )
+    assert [kind for _, kind, *_ in revisions_of(pg_url, 1)] == ["first", "unverified"]
+    assert rows(pg_url, "SELECT count(*) FROM article_revisions WHERE kind = 'edit'") == [(0,)]
+
+
+@pytest.mark.postgres
+def test_a_recrawl_with_the_same_text_but_other_fields_updates_them(pg_url):
+    """The narrow re-crawl path takes only articles whose state is unchanged too: a new
+    extractor version, source label or date with the same text still reaches the row."""
+    write(pg_url, ([article(1), article(2)], "run-1"))
+    later = [
+        {**article(1, minutes=30), "extractor_version": "2099.1.1", "source": "KCNA"},
+        article(2, minutes=30),
+    ]
+    (result,) = write(pg_url, (later, "run-2"))
+    assert (result.articles_seen, result.revisions_added) == (2, 0)
+    assert rows(
+        pg_url,
+        "SELECT article_id, source, extractor_version, crawled_at, last_seen_at, last_run_id,"
+        " revision_count FROM articles ORDER BY 1",
+    ) == [
+        ("1700000000-1", "KCNA", "2099.1.1", t(30), t(30), "run-2", 1),
+        ("1700000000-2", "Naenara (En)", EXTRACTOR_VERSION, t(30), t(30), "run-2", 1),
+    ]
+
+
+@pytest.mark.postgres
 def test_a_bad_revision_kind_is_rejected(pg_url):
     (result,) = write(pg_url, ([{**article(1), "revision_kind": "first"}], "run-1"))
     assert [reason for _, reason in result.rejected] == ["bad_revision_kind"]

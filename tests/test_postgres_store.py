@@ -578,7 +578,56 @@ def test_one_pool_per_run_shared_by_loader_pipeline_and_monitor_closed_once(pg_u
         return backends, writer_count(crawler.settings)
 
     backends, writers = run(go)
-    assert 1 <= backends <= writers + 1  # the one pool's connections (named by the run)
+    assert 1 <= backends <= writers + 2  # the one pool's connections (named by the run)
     assert rows(pg_url, "SELECT status, failed FROM crawl_runs WHERE run_id = 'run-shared'") == [
         ("finished", True)  # no items: the monitor's verdict, through the same pool
     ]
+
+
+@pytest.mark.postgres
+def test_a_backlog_is_written_in_joined_batches_and_a_crawl_that_keeps_up_in_single_ones(
+    pg_url, tmp_path
+):
+    """Writes behind (items arrive faster than batches commit): a writer joins several batches
+    in one transaction; writes that keep up commit every batch on its own. Either way every
+    item is archived once."""
+    from newsarchive import stats as names
+    from newsarchive.db.writer import JOINED_BATCHES
+    from tests.test_postgres_search import crawl
+
+    fast = {"NEWSARCHIVE_DB_BATCH_SIZE": 5, "NEWSARCHIVE_DB_WRITERS": 2}
+    backlog = [article(n) for n in range(60)]
+    stats = crawl(pg_url, tmp_path, "run-1", backlog, **fast)
+    assert stats[names.DB_ARTICLES_WRITTEN] == 60
+    # 12 batches' worth in fewer transactions (the buffer held ten when the writers woke)
+    assert 60 // (5 * JOINED_BATCHES) <= stats[names.DB_BATCHES] < 12
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (60,)
+    trickle = [article(n) for n in range(100, 115)]
+    stats = crawl(pg_url, tmp_path, "run-2", trickle, pause_every=5, **fast)
+    assert stats[names.DB_ARTICLES_WRITTEN] == 15
+    assert stats[names.DB_BATCHES] == 3
+
+
+@pytest.mark.postgres
+def test_new_articles_among_archived_ids_are_told_from_archived_ones(pg_url):
+    """The first look is by id range: a batch of new articles whose ids fall between archived
+    ones is looked up id by id (and COPYed as new); one holding an archived id is upserted."""
+
+    async def go() -> list[tuple[int, int, int]]:
+        async with await ArchiveStore.open(pg_url) as store:
+            results = [
+                await store.upsert_articles([article(n) for n in (1, 3)], "run-1"),
+                await store.upsert_articles([article(n) for n in (0, 2, 4)], "run-2"),
+                await store.upsert_articles([article(2, body="Edited."), article(5)], "run-3"),
+            ]
+            return [(r.articles_added, r.articles_changed, r.revisions_added) for r in results]
+
+    assert asyncio.run(go()) == [(2, 0, 2), (3, 0, 3), (1, 1, 2)]
+    with psycopg.connect(pg_url) as conn:
+        kinds = conn.execute(
+            "SELECT article_id, kind, revision_count FROM article_revisions"
+            " JOIN article_state USING (article_id) ORDER BY 1, 2"
+        ).fetchall()
+    assert [row[0] for row in kinds] == [f"1700000000-{n}" for n in (0, 1, 2, 2, 3, 4, 5)]
+    assert ("1700000000-2", "edit", 2) in kinds and ("1700000000-2", "first", 2) in kinds

@@ -153,8 +153,15 @@ async def migrate_url(url: str, status_only: bool = False) -> list[str]:
                     for m in migrations
                 ]
             done = await migrate(conn, migrations)
+            # Imported here: the SQL module needs the item fields, the bare migrator does not.
+            from newsarchive.db.search import index_missing
+
+            indexed = await index_missing(conn)  # one connection: no pool here
     except psycopg.Error as exc:
         raise DatabaseUnreachable(error_line("cannot migrate PostgreSQL", url, exc)) from None
-    if not done:
-        return [f"{target}: schema up to date (version {latest_version(migrations)})"]
-    return [f"{target}: applied {m.label}" for m in done]
+    lines = [f"{target}: applied {m.label}" for m in done] or [
+        f"{target}: schema up to date (version {latest_version(migrations)})"
+    ]
+    if indexed:
+        lines.append(f"{target}: indexed {indexed} revision(s) for full-text search")
+    return lines

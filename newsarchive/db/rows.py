@@ -7,6 +7,7 @@ the spill loader and the store. It imports no database driver.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -38,10 +39,11 @@ TEXT_FIELDS = ("title", "body")
 #: The fields of an ``article_state`` row.
 STATE_FIELDS = tuple(name for name in ARTICLE_FIELDS if name not in TEXT_FIELDS)
 
-#: What a revision is: an article's first content, an edit by the outlet, or a change our own
-#: extraction made (``scrapy reextract``). Items may say ``revision_kind`` "edit" or
-#: "reextract"; the store decides "first".
-REVISION_KINDS = ("first", "edit", "reextract")
+#: What a revision is: an article's first content, an edit by the outlet, a change our own
+#: extraction made (``scrapy reextract``), or a change whose cause cannot be judged because
+#: the previous revision's capture is missing (schema 0004). Items may say ``revision_kind``
+#: "edit", "reextract" or "unverified"; the store decides "first".
+REVISION_KINDS = ("first", "edit", "reextract", "unverified")
 REVISION_KIND_HINTS = frozenset({"edit", "reextract", "unverified"})
 
 DATE_FIELDS = frozenset({"published_date", "page_date"})
@@ -63,9 +65,10 @@ class Rejected(ValueError):
 # --- turning items into typed rows ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is three times as slow to build
 class ArticleRow:
-    """One item as typed column values, in ``ARTICLE_FIELDS`` order."""
+    """One item as typed column values, in ``ARTICLE_FIELDS`` order (never changed once
+    built)."""
 
     values: tuple[Any, ...]
     nul_stripped: bool = False
@@ -80,13 +83,13 @@ FIELD_INDEX = {name: i for i, name in enumerate(ARTICLE_FIELDS)}
 
 
 def _instant(value: Any, name: str) -> datetime | None:
-    if value is None or value == "":
-        return None
     if isinstance(value, datetime):
         parsed = value
-    else:
+    elif value is None or value == "":
+        return None
+    else:  # the usual case: an ISO string
         try:
-            parsed = datetime.fromisoformat(str(value))
+            parsed = datetime.fromisoformat(value if type(value) is str else str(value))
         except ValueError:
             raise Rejected(f"bad_{name}") from None
     # The item contract says UTC instants; a naive one is read as UTC rather than dropped.
@@ -96,12 +99,12 @@ def _instant(value: Any, name: str) -> datetime | None:
 def _date(value: Any, name: str) -> date | None:
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        raise Rejected(f"bad_{name}")
-    if isinstance(value, date):
+    if isinstance(value, date):  # a datetime is a date too, but not a calendar day
+        if isinstance(value, datetime):
+            raise Rejected(f"bad_{name}")
         return value
-    try:
-        return date.fromisoformat(str(value))
+    try:  # the usual case: an ISO string
+        return date.fromisoformat(value if type(value) is str else str(value))
     except ValueError:
         raise Rejected(f"bad_{name}") from None
 
@@ -129,6 +132,29 @@ _TEXT_INDEXES = tuple(
 )
 _DATE_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in DATE_FIELDS)
 _INSTANT_INDEXES = tuple(i for i, name in enumerate(ARTICLE_FIELDS) if name in INSTANT_FIELDS)
+_texts_of = operator.itemgetter(*_TEXT_INDEXES)
+_day, _moment = date.fromisoformat, datetime.fromisoformat
+
+
+def _plain_texts(texts: tuple[Any, ...]) -> bool:
+    """Whether these text values (None allowed) are all str that PostgreSQL stores verbatim:
+    no NUL, valid Unicode. One C-level pass over them joined (the usual case) instead of a
+    Python check per field."""
+    try:
+        joined = "".join(filter(None, texts))
+    except TypeError:  # a value that is not a str
+        return False
+    if "\x00" in joined:
+        return False
+    if joined.isascii():
+        return True
+    try:
+        joined.encode("utf-8")  # a lone surrogate cannot be encoded
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 _REQUIRED_INDEXES = tuple((FIELD_INDEX[name], name) for name in REQUIRED_FIELDS)
 _HASH_INDEX = FIELD_INDEX["content_hash"]
 _VERSION_INDEX = FIELD_INDEX["extractor_version"]
@@ -145,17 +171,29 @@ def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
     for speed: it runs once per item on the writer's critical path.)
     """
     get = item.get
-    values = [get(name) for name in ARTICLE_FIELDS]
+    values = list(map(get, ARTICLE_FIELDS))
     any_nul = False
-    for i in _TEXT_INDEXES:
-        value = values[i]
-        if value is not None and (type(value) is not str or not value.isascii() or "\x00" in value):
-            values[i], stripped = _text(value, ARTICLE_FIELDS[i])
-            any_nul |= stripped
+    if not _plain_texts(_texts_of(values)):  # rare: a NUL, a surrogate, a value not a str
+        for i in _TEXT_INDEXES:
+            if values[i] is not None:
+                values[i], stripped = _text(values[i], ARTICLE_FIELDS[i])
+                any_nul |= stripped
     for i in _DATE_INDEXES:
-        values[i] = _date(values[i], ARTICLE_FIELDS[i])
+        value = values[i]
+        try:  # the usual case inline: an ISO string (no call per field)
+            values[i] = _day(value) if type(value) is str and value else _date(value, "")
+        except (ValueError, Rejected):
+            raise Rejected(f"bad_{ARTICLE_FIELDS[i]}") from None
     for i in _INSTANT_INDEXES:
-        values[i] = _instant(values[i], ARTICLE_FIELDS[i])
+        value = values[i]
+        if type(value) is str and value:
+            try:
+                value = _moment(value)
+            except ValueError:
+                raise Rejected(f"bad_{ARTICLE_FIELDS[i]}") from None
+            values[i] = value if value.tzinfo else value.replace(tzinfo=UTC)
+        else:
+            values[i] = _instant(value, ARTICLE_FIELDS[i])
     content_hash = values[_HASH_INDEX]
     if not content_hash:
         values[_HASH_INDEX] = compute_content_hash(get("title"), get("body"))
@@ -215,6 +253,8 @@ class BatchResult:
     changed_ids: list[str] = field(default_factory=list)  # the articles_changed, by id
     #: (article_id, title, url) of each article the batch marked gone
     deleted: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    #: (article_id, content_hash) of each revision the batch inserted: the search fill's work
+    new_revisions: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, other: BatchResult) -> None:
         for name in (
@@ -231,6 +271,7 @@ class BatchResult:
         self.rejected.extend(other.rejected)
         self.changed_ids.extend(other.changed_ids)
         self.deleted.extend(other.deleted)
+        self.new_revisions.extend(other.new_revisions)
 
 
 @dataclass

@@ -76,8 +76,9 @@ class RunDatabase:
                 timeout = database_timeout(settings)
                 self._store = await ArchiveStore.open(
                     self.url,
-                    # The pipeline's writers, plus one for the loader, run record and verdict.
-                    max_size=writer_count(settings) + 1,
+                    # The pipeline's writers, one for the search fill, and one for the
+                    # loader, run record and verdict.
+                    max_size=writer_count(settings) + 2,
                     pool_timeout=timeout,
                     connect_timeout=max(1, int(timeout)),
                     application_name=run_application_name(self.run_id),

@@ -18,8 +18,9 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import asdict
+from operator import itemgetter
 from typing import Any, Self
 
 import psycopg
@@ -43,6 +44,7 @@ from newsarchive.db.rows import (
     prepare_batch,
     prepare_items,
 )
+from newsarchive.db.search import index_missing
 from newsarchive.db.urls import describe_target
 
 logger = logging.getLogger(__name__)
@@ -59,8 +61,15 @@ _TITLE = FIELD_INDEX["title"]
 _BODY = FIELD_INDEX["body"]
 _VERSION = FIELD_INDEX["extractor_version"]
 _STATE_INDEXES = tuple(FIELD_INDEX[name] for name in STATE_FIELDS)
+#: A staging row's ``article_state`` fields, as a tuple (one C call per row).
+_state_of = itemgetter(*_STATE_INDEXES)
 _CURRENT = statements.STAGING_INDEX["is_current"]
 _KIND = statements.STAGING_INDEX["revision_kind"]
+
+
+def _ids(staging: list[tuple[Any, ...]]) -> list[str]:
+    """The distinct article ids of staging rows (sorted by article id), in order."""
+    return list(dict.fromkeys(row[_AID] for row in staging))
 
 
 # --- the pool --------------------------------------------------------------------------------
@@ -186,6 +195,7 @@ class ArchiveStore:
         await conn.execute(statements.SET_UTC)
         await conn.execute(statements.SET_NO_JIT)
         await conn.execute(statements.CREATE_STAGING)
+        await conn.execute(statements.CREATE_SIGHTINGS)
         await conn.commit()
 
     async def close(self) -> None:
@@ -302,64 +312,105 @@ class ArchiveStore:
         return result
 
     async def _any_known(self, conn: psycopg.AsyncConnection, batch: PreparedBatch) -> bool:
+        """Whether the archive holds any of the batch's articles. New articles of a crawl
+        (ids that grow with time) and a fresh archive are settled by the range look alone;
+        only when something is archived in the range are the ids themselves looked up."""
         cur = conn.cursor()
-        await cur.execute(statements.ANY_ARTICLE_KNOWN, (list(batch.sightings),))
-        row = await cur.fetchone()
-        return bool(row and row[0])
+        ids = list(batch.sightings)  # sorted by article id (byte order)
+        for query, params in (
+            (statements.ANY_ARTICLE_BETWEEN, (ids[0], ids[-1])),
+            (statements.ANY_ARTICLE_KNOWN, (ids,)),
+        ):
+            await cur.execute(query, params)
+            row = await cur.fetchone()
+            if not (row and row[0]):
+                return False
+        return True
 
     async def _copy_new(
         self, conn: psycopg.AsyncConnection, new: PreparedBatch, run_id: str, result: BatchResult
     ) -> None:
         n = len(ARTICLE_FIELDS)
+        sightings = new.sightings
         contents: dict[str, int] = defaultdict(int)
         first_seen: dict[str, Any] = {}
         for row in new.staging:
-            contents[row[_AID]] += 1
-            if row[_AID] not in first_seen or row[n] < first_seen[row[_AID]]:
-                first_seen[row[_AID]] = row[n]
+            article_id = row[_AID]
+            contents[article_id] += 1
+            if article_id not in first_seen or row[n] < first_seen[article_id]:
+                first_seen[article_id] = row[n]
         cur = conn.cursor()
         async with cur.copy(statements.COPY_REVISIONS) as copy:
             copy.set_types(statements.NEW_REVISION_TYPES)
+            write_row = copy.write_row
             firsts: set[str] = set()
             for row in new.staging:
                 article_id = row[_AID]
-                if article_id not in firsts and row[n] == first_seen[article_id]:
+                if len(sightings[article_id]) == 1:  # the usual case: seen once, its first
+                    kind = "first"
+                elif article_id not in firsts and row[n] == first_seen[article_id]:
                     firsts.add(article_id)
                     kind = "first"
                 else:
                     kind = row[_KIND] or "edit"
-                await copy.write_row(
+                await write_row(
                     (article_id, row[_HASH], row[_TITLE], row[_BODY], kind, row[_VERSION],
                      row[n], row[n + 1], run_id, run_id)
                 )  # fmt: skip
+        state_of = itemgetter(*_STATE_INDEXES, n + 2, n + 3, n + 4)  # and the article's times
         async with cur.copy(statements.COPY_ARTICLE_STATE) as copy:
             copy.set_types(statements.NEW_STATE_TYPES)
+            write_row = copy.write_row
             for row in new.staging:
                 if row[_CURRENT]:
-                    await copy.write_row(
-                        (*(row[i] for i in _STATE_INDEXES), row[n + 2], row[n + 3], row[n + 4],
-                         contents[row[_AID]], run_id)
-                    )  # fmt: skip
+                    await write_row((*state_of(row), contents[row[_AID]], run_id))
         result.articles_added += len(contents)
         result.articles_seen += len(contents)
         result.revisions_added += len(new.staging)
+        result.new_revisions.extend((row[_AID], row[_HASH]) for row in new.staging)
 
     async def _upsert(
         self, conn: psycopg.AsyncConnection, batch: PreparedBatch, run_id: str, result: BatchResult
     ) -> None:
         cur = conn.cursor()
+        sightings = batch.sightings
+        # A re-crawl's articles seen once and unchanged: only their sighting columns move, set
+        # by one narrow UPDATE (SEEN_UNCHANGED); the others go through UPSERT_BATCH.
+        candidates = [
+            row
+            for row in batch.staging
+            if len(sightings[row[_AID]]) == 1 and row[_KIND] != "reextract"
+        ]
+        rest = batch.staging
+        if candidates:
+            async with cur.copy(statements.COPY_SIGHTINGS) as copy:
+                copy.set_types(statements.SIGHTING_TYPES)
+                for row in candidates:
+                    await copy.write_row(_state_of(row))
+            async with conn.pipeline():
+                await cur.execute(statements.PREFER_INDEX_LOOKUPS)
+                await cur.execute(statements.SEEN_UNCHANGED, {"run_id": run_id})
+            unchanged = {article_id for (article_id,) in await cur.fetchall()}
+            result.articles_seen += len(unchanged)
+            if len(unchanged) == len(batch.staging):
+                return
+            if unchanged:
+                rest = [row for row in batch.staging if row[_AID] not in unchanged]
         async with cur.copy(statements.COPY_STAGING) as copy:
             copy.set_types(statements.STAGING_TYPES)
-            for row in batch.staging:
+            for row in rest:
                 await copy.write_row(row)
         # Both statements in one round trip (pipeline mode): on a busy machine each round
         # trip, not the SQL, is most of a batch's time.
         async with conn.pipeline():
-            await cur.execute(statements.LOCK_BATCH_ARTICLES, (list(batch.sightings),))
+            ids = list(sightings) if len(rest) == len(batch.staging) else _ids(rest)
+            await cur.execute(statements.LOCK_BATCH_ARTICLES, (ids,))
             await cur.execute(statements.UPSERT_BATCH, {"run_id": run_id})
         summary = await cur.fetchone()
         assert summary is not None
-        added, changed, revisions, seen, returned, gone_before, changed_ids = summary
+        (added, changed, revisions, seen, returned, gone_before, changed_ids, new_ids,
+         new_hashes) = summary  # fmt: skip
+        result.new_revisions.extend(zip(new_ids, new_hashes, strict=True))
         result.articles_added += added
         result.articles_changed += changed
         result.changed_ids.extend(changed_ids)
@@ -394,6 +445,30 @@ class ArchiveStore:
         ]
         if events:
             await cur.execute(statements.INSERT_EVENTS, as_columns(events, 5))
+
+    # --- the search index (schema 0004) ---------------------------------------------------
+
+    async def fill_search(self, revisions: Sequence[tuple[str, str]]) -> int:
+        """Compute the search vectors of these (article_id, content_hash) revisions, outside
+        any write transaction; the number indexed (those already indexed are skipped)."""
+        if not revisions:
+            return 0
+        ids, hashes = as_columns(revisions, 2)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(statements.FILL_SEARCH_FOR, (ids, hashes))
+            return max(0, cur.rowcount)
+
+    async def catch_up_search(self, parts: int = 1) -> int:
+        """Index every revision still without a search vector (a failed fill, a spill loaded,
+        an archive migrated to 0004); the number indexed. ``parts`` connections share the
+        work (the server computes the vectors on as many cores)."""
+
+        async def part(number: int) -> int:
+            async with self.pool.connection() as conn:
+                return await index_missing(conn, number, parts)
+
+        parts = max(1, min(parts, self.pool.max_size))
+        return sum(await asyncio.gather(*(part(number) for number in range(parts))))
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -5,9 +5,11 @@ or old enough, how long to retry, when to spill, when to resume), and it needs n
 ``newsarchive.pipelines.postgres`` only feeds it items and hands it the run's end.
 
 ``put`` only appends to a buffer; background asyncio tasks write one transaction per
-``batch_size`` items or ``batch_seconds`` seconds. When the server goes away the writer
-retries with backoff, then appends batches to a spill file (``<data>/spill/``) until the
-server answers again, so nothing is lost; ``scrapy dbloadspill`` replays the file.
+``batch_size`` items or ``batch_seconds`` seconds, and hand each batch's new revisions to the
+search index (``newsarchive.db.search``), filled outside the write transactions. When the
+server goes away the writer retries with backoff, then appends batches to a spill file
+(``<data>/spill/``) until the server answers again, so nothing is lost; ``scrapy
+dbloadspill`` replays the file.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from newsarchive import stats as names
 from newsarchive.db import spill
 from newsarchive.db.errors import ArchiveUnavailable, error_line, one_line_error
 from newsarchive.db.rows import BatchResult, RunRecord
+from newsarchive.db.search import SearchIndexer
 from newsarchive.db.store import CONNECTION_ERRORS, ArchiveStore
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,11 @@ Counter = Callable[[str, int], object]
 Committed = Callable[[BatchResult, list[dict[str, Any]]], object]
 
 _REFUSED = "the server does not accept connections"
+
+#: Batches a writer joins into one transaction at most while the writes are behind: on a
+#: busy server each transaction's round trips (BEGIN, the lookup, two COPYs, COMMIT) cost
+#: more than its rows, so a backlog is written in fewer, larger transactions.
+JOINED_BATCHES = 5
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class WriterConfig:
     probe_seconds: float
     timeout: float
     writers: int
+    search_fill: bool
     spill_dir: Path
     rejected_dir: Path
 
@@ -72,6 +81,7 @@ class WriterConfig:
             probe_seconds=max(0.1, settings.getfloat("NEWSARCHIVE_DB_PROBE_SECONDS")),
             timeout=database_timeout(settings),
             writers=writer_count(settings),
+            search_fill=settings.getbool("NEWSARCHIVE_DB_SEARCH_FILL"),
             spill_dir=data_dir / "spill",
             rejected_dir=data_dir / "rejected",
         )
@@ -111,12 +121,15 @@ class ArchiveWriter:
         self.room.set()
         self.closing = False
         self.tasks: list[asyncio.Task[None]] = []
+        self.live_writers = 0  # writer tasks not done (put() asks once per item)
         self.spill_lock = asyncio.Lock()
         self.recover_lock = asyncio.Lock()
         self.db_down = False
         self.next_probe = 0.0
         self.spill_file: Path | None = None
         self.spilled = 0
+        #: Indexes committed revisions for full-text search beside the writes (schema 0004).
+        self.search: SearchIndexer | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -134,9 +147,21 @@ class ArchiveWriter:
         await self._mention_waiting_spills()
         for number in range(self.config.writers):
             task = asyncio.create_task(self._write_loop(), name=f"newsarchive-db-writer-{number}")
-            # put() may be waiting for room in the buffer: a writer that ends frees it.
-            task.add_done_callback(lambda _: self.room.set())
+            task.add_done_callback(self._writer_done)
             self.tasks.append(task)
+            self.live_writers += 1
+        self.search = SearchIndexer(
+            store,
+            self.count,
+            parts=self.config.writers,
+            fill=self.config.search_fill,
+            writes_behind=self._writes_behind,
+        )
+
+    def _writes_behind(self) -> bool:
+        """A full batch waits, or the run's end is draining the buffer: the fill yields (at
+        the end, what it would index is the parallel catch-up's, which follows at once)."""
+        return self.closing or len(self.buffer) >= self.config.batch_size
 
     async def _close_dead_runs(self) -> None:
         """Runs killed before they could record their end: say so in their rows now."""
@@ -186,7 +211,11 @@ class ArchiveWriter:
             await self.room.wait()
 
     def _writing(self) -> bool:
-        return any(not task.done() for task in self.tasks)
+        return self.live_writers > 0
+
+    def _writer_done(self, _: asyncio.Task[None]) -> None:
+        self.live_writers -= 1
+        self.room.set()  # put() may be waiting for room in the buffer: a writer that ends frees it
 
     async def flush(self) -> None:
         """Write what is buffered and stop the writer tasks."""
@@ -200,6 +229,14 @@ class ArchiveWriter:
         if self.buffer:
             entries, self.buffer = self.buffer, []
             await self._spill(entries)
+        if self.search is not None:  # its current fill ends; the catch-up does the rest
+            await self.search.stop()
+
+    async def catch_up_search(self) -> None:
+        """Index every revision still without a search vector: after ``flush``, before the
+        run record is final. A failure is a WARNING and a stat; the next run catches up."""
+        if self.search is not None:
+            await self.search.catch_up(server_away=self.db_down)
 
     async def finish(self, run: RunRecord) -> None:
         """Record the run's end (to the spill file if the server is still away), and say
@@ -233,13 +270,15 @@ class ArchiveWriter:
 
     async def _next_batch(self) -> list[Entry] | None:
         """A full batch as soon as there is one; a partial one once its oldest item has waited
-        ``batch_seconds`` or the writer is closing; None when closing and nothing is left."""
+        ``batch_seconds`` or the writer is closing; None when closing and nothing is left.
+        When the writes are behind (every writer could take a full batch and more wait), a
+        writer joins up to ``JOINED_BATCHES`` batches in one transaction (see ``_batch_size``)."""
         size, seconds = self.config.batch_size, self.config.batch_seconds
         while True:
             waited = time.monotonic() - self.oldest
             if len(self.buffer) >= size or (self.buffer and (self.closing or waited >= seconds)):
-                batch = self.buffer[:size]
-                del self.buffer[:size]
+                batch = self.buffer[: self._batch_size()]
+                del self.buffer[: len(batch)]
                 # Per-item arrival times are not kept: what is left waits <= one more period.
                 self.oldest = time.monotonic()
                 if len(self.buffer) < self.config.max_pending:
@@ -251,6 +290,16 @@ class ArchiveWriter:
             timeout = seconds - waited if self.buffer else seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=max(0.001, timeout))
+
+    def _batch_size(self) -> int:
+        """``batch_size``, or while the buffer holds more than a batch for every writer, the
+        writers' share of it in whole batches (at most ``JOINED_BATCHES``): each transaction
+        and its round trips then carry more items, which is what lets a bulk load (a backlog,
+        a re-extraction) keep up; a crawl whose writes keep up still commits every batch."""
+        size, writers = self.config.batch_size, self.config.writers
+        if len(self.buffer) <= size * writers:
+            return size
+        return size * max(1, min(JOINED_BATCHES, len(self.buffer) // (size * writers)))
 
     async def _write(self, batch: list[Entry]) -> None:
         """One transaction; on connection errors retry with backoff, then spill the batch."""
@@ -293,6 +342,8 @@ class ArchiveWriter:
                 )
                 result = await self._write_one_by_one(articles, gones)
             await self._account(result)
+            if self.search is not None:
+                self.search.add(result.new_revisions)
             if self.on_committed is not None:
                 self.on_committed(result, articles)
             return

@@ -113,10 +113,11 @@ class PostgresPipeline:
         return item
 
     async def close_spider(self) -> None:
-        """Write what is buffered and stop the writer (the run's end is recorded on
-        spider_closed, the first moment Scrapy tells the close reason)."""
+        """Write what is buffered, stop the writer and catch the search index up (the run's
+        end is recorded on spider_closed, the first moment Scrapy tells the close reason)."""
         if self.writer is not None:
             await self.writer.flush()
+            await self.writer.catch_up_search()
             if self.writer.spill_file is not None:  # where the monitor's verdict sends people
                 self.crawler.stats.set_value(names.DB_SPILL_FILE, str(self.writer.spill_file))
 
