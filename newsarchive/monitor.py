@@ -287,9 +287,18 @@ def _pagination(values: Mapping[str, Any]) -> Check:
 
 
 def _database(values: Mapping[str, Any]) -> Check:
-    """Items the PostgreSQL archive never got: kept in the spill file (nothing is lost), but
-    the archive is behind until someone loads it, so the run failed."""
+    """Items the PostgreSQL archive never got: kept in the spill file or, refused for their
+    data, in the rejected file (nothing is lost), but the archive does not hold them, so the
+    run failed."""
     spilled = _n(values, names.DB_SPILLED)
+    rejected = names.with_prefix(values, names.DB_REJECTED)
+    if rejected:  # refused for their data: kept aside, but the archive does not hold them
+        return Check(
+            "database",
+            False,
+            f"{sum(rejected.values())} items were refused by PostgreSQL ({_describe(rejected)}) "
+            "and are kept in <data>/rejected/: the archive does not hold them",
+        )
     if not spilled:
         return Check("database", True, "every item reached the database (or none is configured)")
     return Check("database", False, spill_notice(spilled, values.get(names.DB_SPILL_FILE)))

@@ -133,6 +133,13 @@ def test_database_check_fails_while_items_wait_in_the_spill():
     assert "database: 7 items never reached PostgreSQL" in evaluate(spilled, LIMITS, "x").reason
 
 
+def test_database_check_fails_when_the_server_refused_items():
+    refused = healthy(**{names.db_rejected("db_22003"): 2, names.db_rejected("bad_url"): 1})
+    failed = check(refused, "database")
+    assert not failed.passed
+    assert failed.message.startswith("3 items were refused by PostgreSQL (bad_url 1, db_22003 2)")
+
+
 def test_blocked_is_reported_as_blocked_not_as_no_new_articles():
     one_forbidden_page = healthy(**{f"{names.BLOCKED}/403": 1, names.drop("http_403"): 1})
     assert check(one_forbidden_page, "blocked").passed
