@@ -127,17 +127,26 @@ def _covered(values: Mapping[str, Any], field: str) -> int:
 
 
 def evaluate(values: Mapping[str, Any], limits: Thresholds, finish_reason: str) -> Verdict:
-    """Every check on a run's stats; pure, so it can be tested on a dict."""
+    """Every check on a run's stats; pure, so it can be tested on a dict. A ``scrapy
+    reextract`` run re-reads stored captures: the same checks by the same names, the walk's
+    not applying (no listing is read) and ``min_items`` asking for captures instead."""
     if values.get(names.REEXTRACT_RUN):
-        return _reextract_verdict(values, limits, finish_reason)
+        not_walked = "not applicable: the run re-read stored captures, it did not walk the site"
+        blocked, min_items = Check("blocked", True, not_walked), _captures(values)
+        walk = [Check(name, True, not_walked) for name in WALK_CHECKS]
+    else:
+        blocked, min_items = _blocked(values, limits), _min_items(values, limits)
+        walk = [
+            _article_links(values),
+            _listings_have_links(values),
+            _listings_fetched(values),
+            _pagination(values),
+        ]
     checks = [
         _finished(finish_reason),
-        _blocked(values, limits),
-        _min_items(values, limits),
-        _article_links(values),
-        _listings_have_links(values),
-        _listings_fetched(values),
-        _pagination(values),
+        blocked,
+        min_items,
+        *walk,
         _database(values),
         _coverage(values, limits),
         _error_rate(values, limits),
@@ -147,26 +156,8 @@ def evaluate(values: Mapping[str, Any], limits: Thresholds, finish_reason: str) 
     return Verdict(tuple(checks))
 
 
-#: The checks that judge a walk of the site; a ``scrapy reextract`` run reads stored captures.
-WALK_CHECKS = ("blocked", "article_links", "listings_have_links", "listings_fetched", "pagination")
-
-
-def _reextract_verdict(values: Mapping[str, Any], limits: Thresholds, reason: str) -> Verdict:
-    """A re-read of stored captures: the same checks by the same names, with the walk's
-    checks not applying (no listing is read) and ``min_items`` asking for captures instead."""
-    not_walked = "not applicable: the run re-read stored captures, it did not walk the site"
-    checks = [
-        _finished(reason),
-        *(Check(name, True, not_walked) for name in WALK_CHECKS[:1]),
-        _captures(values),
-        *(Check(name, True, not_walked) for name in WALK_CHECKS[1:]),
-        _database(values),
-        _coverage(values, limits),
-        _error_rate(values, limits),
-        _drop_rate(values, limits),
-        _layout(values, limits),
-    ]
-    return Verdict(tuple(checks))
+#: The checks after ``min_items`` that judge a walk of the site.
+WALK_CHECKS = ("article_links", "listings_have_links", "listings_fetched", "pagination")
 
 
 def _captures(values: Mapping[str, Any]) -> Check:
