@@ -167,7 +167,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "NEWSARCHIVE_DB_BATCH_SIZE", int, 1000,
-        "one transaction per batch of this many items…", minimum=1,
+        "items per batch (one transaction; several in one while writes are behind)…",
+        minimum=1,
     ),
     Setting(
         "NEWSARCHIVE_DB_BATCH_SECONDS", float, 2.0, "…or of this many seconds", minimum=0.01,
