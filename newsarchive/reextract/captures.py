@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,6 +36,13 @@ class RunCapture:
         match = _RUN_ID.match(self.run_id)
         text = match["day"] if match else "19700101"
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+
+
+def warc_instant(warc_date: str) -> datetime:
+    """A WARC-Date (``2026-12-01T10:00:00.123456Z``) as a UTC instant to the second, the
+    precision of the items' ``crawled_at``; ValueError when it is not one."""
+    instant = datetime.fromisoformat(warc_date.replace("Z", "+00:00")).astimezone(UTC)
+    return instant.replace(microsecond=0)
 
 
 @dataclass(frozen=True, slots=True)

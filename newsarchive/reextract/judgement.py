@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,15 +43,20 @@ from newsarchive.reextract.captures import (
     article_locations,
     find_captures,
     read_page,
+    warc_instant,
 )
 from newsarchive.reextract.shares import extract_captured
 from newsarchive.settings_helpers import data_dir
 
 if TYPE_CHECKING:
+    from scrapy.statscollectors import StatsCollector
+
     from newsarchive.db.store import ArchiveStore
 
 logger = logging.getLogger(__name__)
 
+#: The kinds a judgement gives a changed text.
+JUDGED_KINDS = ("reextract", "edit", "unverified")
 #: Runs tried, besides the one that last saw the article, for a capture at its instant.
 EARLIER_RUNS_TRIED = 3
 
@@ -128,13 +132,12 @@ class RevisionJudge:
         previous: dict[str, Previous],
         captures: CaptureIndex,
         run_id: str | None,
-        count: Callable[..., Any],
+        run_stats: StatsCollector,
     ) -> None:
         self.previous = previous
         self.captures = captures
         self.run_id = run_id
-        self.count = count
-        self.judged: dict[str, int] = {}
+        self.stats = run_stats
         #: One thread of its own: re-reading is CPU work (one at a time is all the GIL
         #: allows), and indexing a run's captures must not hold up the loop's shared threads.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judgement")
@@ -162,7 +165,7 @@ class RevisionJudge:
         previous = {row[0]: Previous(row[1], row[2], row[3]) for row in rows}
         run_id = getattr(crawler.spider, "run_id", None)
         captures = CaptureIndex(data_dir(crawler.settings), run_id)
-        judge = cls(previous, captures, run_id, crawler.stats.inc_value)
+        judge = cls(previous, captures, run_id, crawler.stats)
         crawler.stats.set_value(stats.JUDGEMENT_CANDIDATES, len(previous))
         crawler.signals.connect(judge.spider_closed, signal=signals.spider_closed)
         logger.info(
@@ -190,10 +193,9 @@ class RevisionJudge:
             kind = "edit"
             if old["content_hash"] != previous.content_hash:
                 earlier.append({**old, "revision_kind": "reextract"})
-                self.count(stats.JUDGEMENT_OLD_CAPTURES)
+                self.stats.inc_value(stats.JUDGEMENT_OLD_CAPTURES)
         values["revision_kind"] = kind
-        self.judged[kind] = self.judged.get(kind, 0) + 1
-        self.count(stats.judged(kind))
+        self.stats.inc_value(stats.judged(kind))
         return earlier
 
     def _reread(self, article_id: str, previous: Previous) -> dict[str, Any] | None:
@@ -210,20 +212,20 @@ class RevisionJudge:
 
     def spider_closed(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
-        if self.judged:
+        judged = {kind: self.stats.get_value(stats.judged(kind), 0) for kind in JUDGED_KINDS}
+        if any(judged.values()):
             logger.info(
                 "Judged %d changed texts read before by another extractor: %d reextract, "
                 "%d edit, %d unverified (no readable capture of the previous text)",
-                sum(self.judged.values()),
-                self.judged.get("reextract", 0),
-                self.judged.get("edit", 0),
-                self.judged.get("unverified", 0),
+                sum(judged.values()),
+                judged["reextract"],
+                judged["edit"],
+                judged["unverified"],
             )
 
 
 def _instant(warc_date: str) -> datetime | None:
     try:
-        instant = datetime.fromisoformat(warc_date.replace("Z", "+00:00"))
+        return warc_instant(warc_date)
     except ValueError:
         return None
-    return instant.astimezone(UTC).replace(microsecond=0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from spidermon.contrib.validation.jsonschema.formats import format_checker
 from newsarchive.extraction import extract_response
 from newsarchive.monitors.schema import ARTICLE_SCHEMA
 from newsarchive.monitors.validation import compile_schema
-from newsarchive.reextract.captures import CapturedPage, article_pages
+from newsarchive.reextract.captures import CapturedPage, article_pages, warc_instant
 
 
 @dataclass(frozen=True)
@@ -47,17 +46,11 @@ class ShareResult:
     unreadable: int
 
 
-def crawled_at(warc_date: str) -> str:
-    """A WARC-Date (``2026-12-01T10:00:00.123456Z``) as the items' ``crawled_at`` (seconds)."""
-    instant = datetime.fromisoformat(warc_date.replace("Z", "+00:00")).astimezone(UTC)
-    return instant.replace(microsecond=0).isoformat()
-
-
 def extract_captured(page: CapturedPage, run_id: str | None) -> dict[str, Any] | None:
     """Today's item for a captured page (fetched when the capture says), None if unreadable.
     The response gets the captured headers, so the text is decoded as the crawl decoded it."""
     response = HtmlResponse(page.url, body=page.body, headers=page.headers)
-    item = extract_response(response, crawled_at(page.fetched_at), run_id).item
+    item = extract_response(response, warc_instant(page.fetched_at).isoformat(), run_id).item
     return item if item is not None and item["body"] else None
 
 
