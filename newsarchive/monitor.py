@@ -148,6 +148,7 @@ def evaluate(values: Mapping[str, Any], limits: Thresholds, finish_reason: str) 
         min_items,
         *walk,
         _database(values),
+        _capture(values),
         _coverage(values, limits),
         _error_rate(values, limits),
         _drop_rate(values, limits),
@@ -293,6 +294,20 @@ def _database(values: Mapping[str, Any]) -> Check:
     if not spilled:
         return Check("database", True, "every item reached the database (or none is configured)")
     return Check("database", False, spill_notice(spilled, values.get(names.DB_SPILL_FILE)))
+
+
+def _capture(values: Mapping[str, Any]) -> Check:
+    """The raw pages are the archive's evidence: a run whose WARC files are incomplete (a
+    write failed, the recorder died) did not keep what it read. A failed WACZ packaging
+    leaves the WARC files whole: a WARNING, not a failed run."""
+    if _n(values, names.CAPTURE_FAILED):
+        return Check(
+            "capture",
+            False,
+            "the run's WARC files are incomplete (see the ERROR line): not every page it "
+            "read is kept as evidence",
+        )
+    return Check("capture", True, "every response read was recorded (or capture is off)")
 
 
 def spill_notice(spilled: int, spill_file: Any) -> str:

@@ -510,3 +510,31 @@ def test_browser_requests_of_a_scripted_listing_are_recorded(tmp_path, render):
         assert len(listings) == 1 and "paged=2" in listings[0]
     assert re.search(r"'newsarchive/capture/browser_exchanges': [1-9]", result.log)
     assert len(result.items) == len(expected) > 50
+
+
+def test_a_crawl_whose_recorder_dies_fails_its_verdict(tmp_path):
+    """The recorder killed while the crawl goes on: the crawl finishes, but its raw pages are
+    not all kept, so the run fails (the capture check, exit 1), never a quiet success."""
+    with ReplicaServer(naenara_articles=40) as site:
+        site.faults.add("^/newstream/", "delay:0.05", repeat=True)
+        command = [*SCRAPY, "crawl", "naenara", "-a",
+                   f"start_url={site.start_url('naenara', 'listing')}"]  # fmt: skip
+        settings = {**FAST, "NEWSARCHIVE_DATA_DIR": str(tmp_path),
+                    "CONCURRENT_REQUESTS_PER_DOMAIN": "2"}  # fmt: skip
+        for name, value in settings.items():
+            command += ["-s", f"{name}={value}"]
+        crawl_process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            pages = tmp_path / "warc" / "naenara"
+            _wait_for(lambda: sum(1 for _ in pages.glob(f"*/{PAGES_NAME}")) == 1, 60, "page list")
+            (page_list,) = pages.glob(f"*/{PAGES_NAME}")
+            _wait_for(lambda: len(page_list.read_text().splitlines()) > 4, 60, "4 pages")
+            os.kill(_recorder_of(crawl_process.pid), signal.SIGKILL)
+            _, stderr = crawl_process.communicate(timeout=120)
+        finally:
+            if crawl_process.poll() is None:
+                crawl_process.kill()
+    assert crawl_process.returncode == 1, stderr[-3000:]
+    assert "Monitor check capture FAILED" in stderr
+    assert "'finish_reason': 'finished'" in stderr  # the crawl itself ran to its end

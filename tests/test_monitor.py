@@ -45,8 +45,8 @@ def test_a_healthy_run_passes_every_check():
     assert verdict.reason is None
     assert {c.name for c in verdict.checks} == {
         "finished", "blocked", "min_items", "article_links", "listings_have_links",
-        "listings_fetched", "pagination", "database", "coverage", "error_rate", "drop_rate",
-        "layout",
+        "listings_fetched", "pagination", "database", "capture", "coverage", "error_rate",
+        "drop_rate", "layout",
     }  # fmt: skip
     assert verdict.to_json()["failed"] == []
 
@@ -131,6 +131,15 @@ def test_database_check_fails_while_items_wait_in_the_spill():
         "load them with `scrapy dbloadspill /d/spill/x.jsonl`"
     )
     assert "database: 7 items never reached PostgreSQL" in evaluate(spilled, LIMITS, "x").reason
+
+
+def test_capture_check_fails_when_the_warc_files_are_incomplete():
+    assert check(healthy(), "capture").passed
+    assert check(healthy(**{names.CAPTURE_WACZ_FAILED: 1}), "capture").passed  # WARCs whole
+    failed = check(healthy(**{names.CAPTURE_FAILED: 1}), "capture")
+    assert not failed.passed and "incomplete" in failed.message
+    reread = {names.REEXTRACT_RUN: 1, names.REEXTRACT_ITEMS: 1, names.CAPTURE_FAILED: 1}
+    assert not check(reread, "capture").passed
 
 
 def test_database_check_fails_when_the_server_refused_items():

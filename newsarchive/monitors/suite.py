@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 #: The checks, in the order the verdict lists them (newsarchive.monitor.evaluate + schema).
 CHECK_NAMES = (
     "finished", "blocked", "min_items", "article_links", "listings_have_links",
-    "listings_fetched", "pagination", "database", "coverage", "error_rate", "drop_rate",
+    "listings_fetched", "pagination", "database", "capture", "coverage", "error_rate", "drop_rate",
     "layout", "item_schema",
 )  # fmt: skip
 
