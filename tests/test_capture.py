@@ -219,7 +219,6 @@ def test_packaging_failure_is_reported_and_the_warcs_stay(tmp_path):
     bogus.write_bytes(b"this is not a WARC file")
     index = LiveIndex().start()
     index.opened(bogus)
-    index.grew(bogus, bogus.stat().st_size)
     index.closed(bogus)
     result = package_run(index, [bogus], tmp_path / PAGES_NAME, tmp_path / "run.wacz", "t", 3)
     assert result.error == "its index lists 0 of the 3 responses recorded"
