@@ -114,10 +114,10 @@ def recorder_config(folder: Path, run_id: str = "run1", max_bytes: int = 10**9) 
 
 
 def frame(url: str, body: bytes = b"<html><title>T</title></html>") -> tuple:
-    """A frame as the middleware sends it: Exchange's fields, headers as Scrapy holds them."""
+    """A frame as the middleware sends it (Exchange.from_frame), headers as Scrapy holds them."""
     headers = {b"Content-Type": [b"text/html"]}
     return (url, "GET", {b"User-Agent": [b"test"]}, b"", 200, "HTTP/1.1", headers, body,
-            datetime.now(UTC), None, "article", False)  # fmt: skip
+            datetime.now(UTC).isoformat(), None, url, False)  # fmt: skip
 
 
 def responses_in(paths: list[str]) -> list[tuple[str, bytes]]:

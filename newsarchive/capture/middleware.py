@@ -37,7 +37,6 @@ from scrapy.http import Response
 from newsarchive import stats as names
 from newsarchive.capture import BROWSER_RESPONSE, capture_enabled, capture_folder, wacz_path
 from newsarchive.capture.channel import RecorderProcess
-from newsarchive.capture.writer import page_kind
 from newsarchive.clock import utc_now
 from newsarchive.manifest import software
 from newsarchive.settings_helpers import data_dir, require_run_records
@@ -123,18 +122,16 @@ class WarcCaptureMiddleware:
             return response
         # One instant for the record and the item: an item's crawled_at is when its capture
         # was fetched, so re-extracting the capture later gives the same sighting time.
-        fetched_at = utc_now().replace(microsecond=0)
-        request.meta[FETCHED_AT_META] = fetched_at.isoformat()
+        fetched_at = request.meta[FETCHED_AT_META] = utc_now().replace(microsecond=0).isoformat()
         redirected = request.meta.get("redirect_urls")
         body = response.body
-        # A frame is Exchange's fields in order (newsarchive.capture.writer).
+        # A frame: see Exchange.from_frame (newsarchive.capture.writer).
         await self.recorder.send((
             request.url, request.method, dict(request.headers), request.body,
             response.status, response.protocol or "HTTP/1.1", dict(response.headers), body,
             fetched_at, str(response.ip_address) if response.ip_address else None,
             # A paywall or moved page is what the article URL answered: still an article.
-            page_kind(redirected[0] if redirected else request.url,
-                      response.headers.get(b"Content-Type")),
+            redirected[0] if redirected else request.url,
             False,
         ))  # fmt: skip
         self._count(body)
@@ -150,7 +147,6 @@ class WarcCaptureMiddleware:
             sent = response.request
             request_headers = list((await sent.all_headers()).items())
             response_headers = [(h["name"], h["value"]) for h in await response.headers_array()]
-            content_type = await response.header_value("content-type")
             navigated = sent.is_navigation_request() and sent.frame == sent.frame.page.main_frame
         except Exception as exc:  # the page closed or navigated before the body was read
             self.crawler.stats.inc_value(names.CAPTURE_BROWSER_MISSED)
@@ -160,10 +156,10 @@ class WarcCaptureMiddleware:
             response.url, sent.method,
             [(k, v) for k, v in request_headers if not k.startswith(":")],
             sent.post_data_buffer or b"", response.status, "HTTP/1.1", response_headers, body,
-            utc_now(), None,
+            utc_now().isoformat(), None,
             # The page Chromium navigated to for ``request`` (after any redirect): its kind is
             # that of the URL Scrapy asked for, as for plain requests.
-            page_kind(request.url, content_type) if navigated else None,
+            request.url if navigated else None,
             True,  # decoded by Chromium
         ))  # fmt: skip
         self.crawler.stats.inc_value(names.CAPTURE_BROWSER_RECORDS)

@@ -6,8 +6,8 @@ work in Python; in a thread of the crawl they held the GIL against the reactor. 
 on another core, and the crawl only pickles each exchange into a pipe.
 
 The pipe from the crawl (stdin) carries pickles: first the run's configuration (a dict), then
-one frame per exchange (a tuple of ``Exchange``'s fields, in order), then ``None``, which
-asks for the package. Messages go back as JSON lines on stdout: ``{"level", "message"}`` for
+one frame per exchange (a tuple, ``Exchange.from_frame``), then ``None``, which asks for the
+package. Messages go back as JSON lines on stdout: ``{"level", "message"}`` for
 the crawl's log, then one ``{"result": …}``. Whatever else py-wacz prints there is logged too.
 
 An end of input without ``None`` means the crawl is gone (killed): the files are closed
@@ -60,7 +60,7 @@ def record(source: IO[bytes], channel: IO[str]) -> int:
             break
         if failed is None:  # after a failure (disk full, …) keep draining, write nothing more
             try:
-                files.write(Exchange(*frame))
+                files.write(Exchange.from_frame(frame))
             except Exception as exc:
                 failed = _first_line(exc)
                 why = f"Writing the run's WARC files in {folder} failed: {failed}"

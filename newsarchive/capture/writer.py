@@ -74,6 +74,27 @@ class Exchange:
     #: The body was decoded by the fetcher (Chromium): Content-Encoding no longer applies.
     decoded: bool = False
 
+    @classmethod
+    def from_frame(cls, frame: tuple) -> Exchange:
+        """The exchange a crawl sent as a frame: Exchange's fields in order, except that
+        ``fetched_at`` is ISO 8601 text and, in ``page_kind``'s place, the URL whose kind the
+        page is (None: not a page). The crawl sends what it has at hand; what costs, on the
+        crawl's main thread, is done here (pickling an aware datetime alone took 11 µs)."""
+        (url, method, request_headers, request_body, status, protocol, response_headers,
+         response_body, fetched_at, ip_address, page_url, decoded) = frame  # fmt: skip
+        kind = page_kind(page_url, _content_type(response_headers)) if page_url else None
+        return cls(url, method, request_headers, request_body, status, protocol,
+                   response_headers, response_body, datetime.fromisoformat(fetched_at),
+                   ip_address, kind, decoded)  # fmt: skip
+
+
+def _content_type(headers: Headers) -> bytes | str | None:
+    """As Scrapy's ``headers.get`` gives it (the last value), or a list's first pair."""
+    if isinstance(headers, Mapping):
+        values = headers.get(b"Content-Type")
+        return values[-1] if values else None
+    return next((value for name, value in headers if name.lower() == "content-type"), None)
+
 
 def header_pairs(headers: Headers) -> list[tuple[str, str]]:
     """(name, value) text pairs, one per value, in order."""
