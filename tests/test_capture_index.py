@@ -184,3 +184,22 @@ def test_each_record_is_its_own_gzip_member(tmp_path):
     assert records == ["warcinfo"] + ["response", "request"] * 5
     assert len(members) == len(records)
     assert all(member.startswith(b"WARC/1.1\r\n") for member in members)
+
+
+def test_page_titles_of_encoded_and_decoded_bodies(tmp_path):
+    """A gzip-encoded body is inflated for its title; a body Chromium decoded is read as it
+    is, whatever its Content-Encoding header said."""
+    files = WarcFiles(tmp_path, "run1", {}, 10**9)
+    files.write(exchange("http://site/newstream/1/", response_body=gzip.compress(PAGE),
+                         response_headers={b"Content-Type": [b"text/html"],
+                                           b"Content-Encoding": [b"gzip"]}))  # fmt: skip
+    files.write(exchange("http://site/newstream/2/", decoded=True,
+                         response_headers=[("content-type", "text/html"),
+                                           ("content-encoding", "gzip")]))  # fmt: skip
+    files.write(exchange("http://site/newstream/3/", response_body=b"\x00\x01",
+                         response_headers={b"Content-Type": [b"text/html"],
+                                           b"Content-Encoding": [b"br"]}))  # fmt: skip
+    files.close()
+    titles = [line.split('"title": ')[1].split(",")[0]
+              for line in (tmp_path / PAGES_NAME).read_text().splitlines()[1:]]  # fmt: skip
+    assert titles == ['"A page"', '"A page"', '"http://site/newstream/3/"']

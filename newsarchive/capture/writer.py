@@ -201,7 +201,7 @@ class WarcFiles:
         self.exchanges += 1
         self.response_bytes += len(exchange.response_body)
         if exchange.page_kind is not None and exchange.status == 200:
-            self._add_page(exchange, response_record.rec_headers.get_header("WARC-Date"))
+            self._add_page(exchange, response_record)
         if self._size >= self.max_bytes:
             self._close_file()
 
@@ -245,27 +245,25 @@ class WarcFiles:
             if self.watcher is not None:
                 self.watcher.closed(self.paths[-1])
 
-    def _add_page(self, exchange: Exchange, warc_date: str) -> None:
+    def _add_page(self, exchange: Exchange, response_record: Any) -> None:
         assert self._pages is not None
         self.pages += 1
+        headers = response_record.http_headers  # as stored: Content-Encoding kept unless decoded
         page = {
             "id": f"{self.pages:08d}",
             "url": exchange.url,
-            "ts": warc_date,
-            "title": page_title(exchange) or exchange.url,
+            "ts": response_record.rec_headers.get_header("WARC-Date"),
+            "title": page_title(exchange, headers.get_header("Content-Encoding", ""))
+            or exchange.url,
             "kind": exchange.page_kind,
         }
         self._pages.write(json.dumps(page, ensure_ascii=False) + "\n")
 
 
-def _header(headers: list[tuple[str, str]], name: str) -> str:
-    return next((v for k, v in headers if k.lower() == name), "")
-
-
-def page_title(exchange: Exchange) -> str | None:
+def page_title(exchange: Exchange, content_encoding: str) -> str | None:
     """The page's <title>, read off the stored body (gzip-encoded bodies are inflated)."""
     body = exchange.response_body[:262144]
-    encoding = _header(header_pairs(exchange.response_headers), "content-encoding").lower()
+    encoding = content_encoding.lower()
     if encoding in ("gzip", "x-gzip", "deflate") and not exchange.decoded:
         try:
             body = zlib.decompressobj(47).decompress(body, 262144)  # 47: gzip or zlib header
