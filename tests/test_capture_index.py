@@ -203,3 +203,23 @@ def test_page_titles_of_encoded_and_decoded_bodies(tmp_path):
     titles = [line.split('"title": ')[1].split(",")[0]
               for line in (tmp_path / PAGES_NAME).read_text().splitlines()[1:]]  # fmt: skip
     assert titles == ['"A page"', '"A page"', '"http://site/newstream/3/"']
+
+
+def test_an_index_that_fails_never_stops_the_writing(tmp_path):
+    """The WARC files are the evidence: they are written whole; the package is not made."""
+
+    class Broken(LiveIndex):
+        def line(self, pair: WrittenPair) -> str | None:
+            raise RuntimeError("boom")
+
+    index = Broken().start()
+    files = WarcFiles(tmp_path / "c", "run1", {}, 10**9, index)
+    for n in range(3):
+        files.write(exchange(f"http://site/newstream/{n}/"))
+    files.close()
+    with files.paths[0].open("rb") as stream:
+        assert sum(r.rec_type == "response" for r in ArchiveIterator(stream)) == 3
+    result = package_run(index, files.paths, tmp_path / "c" / PAGES_NAME, tmp_path / "r.wacz",
+                         "t", files.exchanges)  # fmt: skip
+    assert result.error == "indexing the WARC records failed: boom"
+    assert not (tmp_path / "r.wacz").exists() and files.paths[0].is_file()
