@@ -37,7 +37,7 @@ from scrapy.http import Response
 from newsarchive import stats as names
 from newsarchive.capture import BROWSER_RESPONSE, capture_enabled, capture_folder, wacz_path
 from newsarchive.capture.channel import RecorderProcess
-from newsarchive.clock import utc_now
+from newsarchive.clock import utc_now, utc_now_iso
 from newsarchive.manifest import software
 from newsarchive.settings_helpers import data_dir, require_run_records
 from newsarchive.spiders import FETCHED_AT_META
@@ -122,7 +122,7 @@ class WarcCaptureMiddleware:
             return response
         # One instant for the record and the item: an item's crawled_at is when its capture
         # was fetched, so re-extracting the capture later gives the same sighting time.
-        fetched_at = request.meta[FETCHED_AT_META] = utc_now().replace(microsecond=0).isoformat()
+        fetched_at = request.meta[FETCHED_AT_META] = utc_now_iso()
         redirected = request.meta.get("redirect_urls")
         body = response.body
         # A frame: see Exchange.from_frame (newsarchive.capture.writer).
