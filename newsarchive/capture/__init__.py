@@ -8,8 +8,9 @@ Where a run's capture lives (fixed for every component that reads it):
 
 ``newsarchive.capture.middleware`` hands each exchange to the recorder process
 (``newsarchive.capture.channel`` is the crawl's end of its pipe, ``newsarchive.capture.recorder``
-the other), which writes the WARC files (``newsarchive.capture.writer``), indexes them as they
-grow and packages the WACZ when the run ends (``newsarchive.capture.package``).
+the other), which writes the WARC files (``newsarchive.capture.writer``), indexes each exchange
+as it writes it (``newsarchive.capture.index``) and packages the WACZ when the run ends
+(``newsarchive.capture.package``).
 """
 
 from __future__ import annotations

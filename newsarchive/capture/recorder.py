@@ -1,4 +1,4 @@
-"""The recorder process: writes a run's WARC files, indexes them as they grow, packages the WACZ.
+"""The recorder process: writes a run's WARC files, indexes them as written, packages the WACZ.
 
 Why a process (``python -m newsarchive.capture.recorder``, started by the crawl when the
 spider opens): building WARC records with warcio, gzip, digests and the CDXJ index are CPU
