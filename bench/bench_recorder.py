@@ -14,7 +14,9 @@ Two source trees of newsarchive are compared: this checkout ("after") and a git 
    trees (the pipe's share, writing the same bytes, varies with the machine's load).
 2. **The recorder.** That tree's ``python -m newsarchive.capture.recorder`` reads the file and
    reports its own CPU seconds (start-up and packaging included, as in a crawl), with the size
-   of the WARC files it wrote. A run of 20 exchanges gives the fixed part.
+   of the WARC files it wrote. A run of 20 exchanges gives the fixed part. Then it is fed the
+   same frames through a pipe at a crawl's pace (``PACE_SECONDS`` apart), as in a crawl: a
+   recorder woken for every frame costs more than one reading a file.
 
 Rounds alternate the trees' order; figures are medians. CPU seconds, not wall time, so the
 figures hold on a shared machine. ``--levers`` adds, in this checkout only, the cost of each
@@ -45,6 +47,9 @@ SPECIMEN = ROOT / "tests" / "fixtures" / "specimen_article.html"
 #: The last commit before the recorder indexed from its records and gzipped with ISA-L.
 BEFORE = "4cb62e0"
 FIXED_EXCHANGES = 20
+RECORDER = ["-m", "newsarchive.capture.recorder"]
+#: A crawl's pace: about 500 exchanges a second.
+PACE_SECONDS = 0.002
 #: As the crawl's downloader middlewares leave them at WarcCaptureMiddleware (950), and as
 #: nginx answers the static replica.
 REQUEST_HEADERS = {
@@ -217,17 +222,51 @@ def export_tree(revision: str, into: Path) -> Path:
     return into
 
 
-def run_in(tree: Path, arguments: list[str], stdin: Path | None = None) -> dict:
+def tree_env(tree: Path) -> dict[str, str]:
+    """The environment of a child that imports ``tree``'s newsarchive."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("SCRAPY_SETTINGS_MODULE", None)
+    return env
+
+
+def run_in(tree: Path, arguments: list[str], stdin: Path | None = None) -> dict:
     with open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
-        done = subprocess.run([sys.executable, "-W", "ignore", *arguments], stdin=source,
-                              capture_output=True, text=True, env=env, cwd=tree)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-W", "ignore", *arguments], stdin=source,
+            capture_output=True, text=True, env=tree_env(tree), cwd=tree,
+        )  # fmt: skip
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         raise SystemExit(f"bench: {arguments} in {tree} failed:\n{done.stderr[-3000:]}")
     message = json.loads(lines[-1])
     return message.get("result", message)
+
+
+def paced_recorder(tree: Path, frames: Path, gap: float) -> dict:
+    """The tree's recorder fed ``frames`` through a pipe as the crawl's channel sets it up
+    (1 MiB), one frame every ``gap`` seconds, as a crawl sends them."""
+    import fcntl
+
+    pieces, ends = frames.read_bytes(), []
+    with frames.open("rb") as source:
+        while pickle.load(source) is not None or not ends:  # the config, then each frame
+            ends.append(source.tell())
+    ends.append(len(pieces))
+    recorder = subprocess.Popen([sys.executable, "-W", "ignore", *RECORDER], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, env=tree_env(tree), cwd=tree)  # fmt: skip
+    assert recorder.stdin is not None and recorder.stdout is not None
+    fcntl.fcntl(recorder.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1024 * 1024)
+    due, start = time.monotonic(), 0
+    for end in ends:
+        recorder.stdin.write(pieces[start:end])
+        recorder.stdin.flush()
+        start, due = end, due + gap
+        time.sleep(max(0.0, due - time.monotonic()))
+    recorder.stdin.close()
+    lines = [line for line in recorder.stdout.read().decode().splitlines() if line.startswith("{")]
+    if recorder.wait() != 0 or not lines:
+        raise SystemExit(f"bench: the paced recorder in {tree} failed")
+    return json.loads(lines[-1])["result"]
 
 
 def measure(tree: Path, work: Path, exchanges: int) -> dict:
@@ -239,11 +278,14 @@ def measure(tree: Path, work: Path, exchanges: int) -> dict:
         fed = run_in(tree, [__file__, "--child", "feed", str(frames), str(data), str(count)])
         if not fed["module"].startswith(str(tree)):
             raise SystemExit(f"bench: {tree} ran the newsarchive of {fed['module']}")
-        recorded = run_in(tree, ["-m", "newsarchive.capture.recorder"], stdin=frames)
+        recorded = run_in(tree, RECORDER, stdin=frames)
         if recorded.get("wacz_error") or recorded["exchanges"] != count:
             raise SystemExit(f"bench: the recorder in {tree} did not finish: {recorded}")
         if count == exchanges:
+            shutil.rmtree(data / "warc")
+            paced = paced_recorder(tree, frames, PACE_SECONDS)
             figures.update(
+                paced_cpu=paced["cpu_seconds"],
                 main_us=fed["main_cpu"] / count * 1e6,
                 framing_us=fed["framing_cpu"] / count * 1e6,
                 recorder_cpu=recorded["cpu_seconds"],
@@ -292,6 +334,8 @@ def main() -> None:
     print(f"{'':>34} {'before':>10} {'after':>10} {'after/before':>13}")
     rows = [
         ("recorder CPU ms/exchange", lambda s: median(s, "recorder_cpu") / n * 1e3),
+        (f"  fed at a crawl's pace ({PACE_SECONDS * 1e3:g} ms)",
+         lambda s: median(s, "paced_cpu") / n * 1e3),
         ("recorder CPU ms/exchange, marginal",
          lambda s: (median(s, "recorder_cpu") - median(s, "fixed_cpu")) / (n - FIXED_EXCHANGES)
          * 1e3),

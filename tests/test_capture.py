@@ -537,3 +537,28 @@ def test_a_crawl_whose_recorder_dies_fails_its_verdict(tmp_path):
     assert crawl_process.returncode == 1, stderr[-3000:]
     assert "Monitor check capture FAILED" in stderr
     assert "'finish_reason': 'finished'" in stderr  # the crawl itself ran to its end
+
+
+def test_the_recorder_reads_its_pipe_in_bursts(monkeypatch):
+    """It naps before a read only while little waits in the pipe, and reads every frame."""
+    import fcntl
+    import pickle
+
+    from newsarchive.capture import recorder as process
+
+    naps: list[float] = []
+    monkeypatch.setattr(process.time, "sleep", naps.append)
+    read_end, write_end = os.pipe()
+    try:
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1024 * 1024)
+        frames = [b"x" * 200_000, b"y" * 200_000, None]
+        os.write(write_end, b"".join(pickle.dumps(f, pickle.HIGHEST_PROTOCOL) for f in frames))
+        os.close(write_end)
+        source = io.BufferedReader(process.BurstReader(read_end), 2 * 1024 * 1024)
+        assert [pickle.load(source) for _ in frames] == frames
+        assert naps == []  # 400 KB were waiting: read at once
+        with pytest.raises(EOFError):
+            pickle.load(source)
+        assert naps == [process._NAP_SECONDS]  # nothing waiting: a nap, then the end
+    finally:
+        os.close(read_end)

