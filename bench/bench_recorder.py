@@ -40,7 +40,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECIMEN = ROOT / "tests" / "fixtures" / "specimen_article.html"
@@ -158,46 +160,41 @@ def levers(exchanges: int) -> dict:
         for n in range(exchanges)
     ]  # fmt: skip
 
-    class Keep(LiveIndex):
-        def __init__(self) -> None:
-            super().__init__()
-            self.pairs: list[WrittenPair] = []
-
-        def recorded(self, pair: WrittenPair) -> None:
-            self.pairs.append(pair)
+    kept: list[WrittenPair] = []
+    # the writer's watcher, keeping the pairs for the index to be timed alone
+    keep = SimpleNamespace(opened=lambda path: None, closed=lambda path: None,
+                           recorded=kept.append)  # fmt: skip
 
     figures: dict[str, float] = {}
+
+    def timed(name: str, work: Callable[[], object]) -> None:
+        started = time.process_time()
+        work()
+        figures[name] = time.process_time() - started
+
     with tempfile.TemporaryDirectory() as tmp:
-        kept = Keep().start()
-        files = WarcFiles(Path(tmp) / "w", "r", {}, 10**10, kept)
-        started = time.process_time()
-        for exchange in made:
-            files.write(exchange)
-        files.close()
-        figures["write"] = time.process_time() - started
+        files = WarcFiles(Path(tmp) / "w", "r", {}, 10**10, keep)
+        timed("write", lambda: ([files.write(exchange) for exchange in made], files.close()))
         index = LiveIndex().start()
-        started = time.process_time()
-        for pair in kept.pairs:
-            index.recorded(pair)
-        index.finish()
-        figures["index_built"] = time.process_time() - started
+        timed("index_built", lambda: ([index.recorded(pair) for pair in kept], index.finish()))
         reader = LiveIndex().start()
-        out = type("Lines", (), {"write": lambda self, line: None})()
-        started = time.process_time()
-        with files.paths[0].open("rb") as stream:  # what WACZIndexer did over the file
-            reader.indexer.process_one(stream, out, str(files.paths[0]))
-        figures["index_read_back"] = time.process_time() - started
+        out = SimpleNamespace(write=lambda line: None)
+
+        def read_back() -> None:  # what WACZIndexer did over the file
+            with files.paths[0].open("rb") as stream:
+                reader.indexer.process_one(stream, out, str(files.paths[0]))
+
+        timed("index_read_back", read_back)
         records = []
-        for pair in kept.pairs:
+        for pair in kept:
             records += [zlib.decompress(pair.response_member, 31),
                         zlib.decompress(pair.request_member, 31)]  # fmt: skip
     choices = {"zlib9": lambda b: zlib.compress(b, 9, 31),  # warcio's
                "isal": lambda b: isal_zlib.compress(b, GZIP_LEVEL, 31)}  # fmt: skip
     for name, compress in choices.items():
-        started = time.process_time()
-        size = sum(len(compress(record)) for record in records)
-        figures[f"gzip_{name}"] = time.process_time() - started
-        figures[f"bytes_{name}"] = size
+        sizes: list[int] = []
+        timed(f"gzip_{name}", lambda c=compress, s=sizes: s.extend(len(c(r)) for r in records))
+        figures[f"bytes_{name}"] = sum(sizes)
     return figures
 
 
