@@ -540,7 +540,7 @@ def test_a_crawl_whose_recorder_dies_fails_its_verdict(tmp_path):
 
 
 def test_the_recorder_reads_its_pipe_in_bursts(monkeypatch):
-    """It naps before a read only while little waits in the pipe, and reads every frame."""
+    """It naps before a read only while nothing waits in the pipe, and reads every frame."""
     import fcntl
     import pickle
 
@@ -556,7 +556,7 @@ def test_the_recorder_reads_its_pipe_in_bursts(monkeypatch):
         os.close(write_end)
         source = io.BufferedReader(process.BurstReader(read_end), 2 * 1024 * 1024)
         assert [pickle.load(source) for _ in frames] == frames
-        assert naps == []  # 400 KB were waiting: read at once
+        assert naps == []  # frames were waiting: read at once
         with pytest.raises(EOFError):
             pickle.load(source)
         assert naps == [process._NAP_SECONDS]  # nothing waiting: a nap, then the end
