@@ -81,10 +81,10 @@ _NEW_REVISION_COLUMNS = (
     ("content_hash", "text"),
     ("title", "text"),
     ("body", "text"),
-    ("kind", "text"),
     ("extractor_version", "text"),
     ("first_seen_at", "timestamptz"),
     ("last_seen_at", "timestamptz"),
+    ("kind", "text"),
     ("first_run_id", "text"),
     ("last_run_id", "text"),
 )

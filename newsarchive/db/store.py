@@ -36,6 +36,7 @@ from newsarchive.db.rows import (
     ARTICLE_FIELDS,
     FIELD_INDEX,
     STATE_FIELDS,
+    ArticleRow,
     BatchResult,
     GoneRow,
     PreparedBatch,
@@ -55,6 +56,11 @@ DEADLOCK_RETRIES = 5
 #: Errors that mean "the server or the connection", not "this data": worth a retry.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
 
+#: What a batch prepared with unchecked texts fails with when one of them cannot be stored
+#: as it is: a NUL (the server refuses it), a lone surrogate (cannot be encoded), a value that
+#: is not a str (cannot be dumped as text). The batch is then prepared again, checked.
+TEXT_CHECK_ERRORS: tuple[type[Exception], ...] = (psycopg.DataError, UnicodeEncodeError, TypeError)
+
 _AID = FIELD_INDEX["article_id"]
 _HASH = FIELD_INDEX["content_hash"]
 _TITLE = FIELD_INDEX["title"]
@@ -63,6 +69,12 @@ _VERSION = FIELD_INDEX["extractor_version"]
 _STATE_INDEXES = tuple(FIELD_INDEX[name] for name in STATE_FIELDS)
 #: A staging row's ``article_state`` fields, as a tuple (one C call per row).
 _state_of = itemgetter(*_STATE_INDEXES)
+_SEEN = FIELD_INDEX["crawled_at"]
+#: A new article's COPY_REVISIONS row: its text and key, then its first and last sighting.
+_revision_text_of = itemgetter(_AID, _HASH, _TITLE, _BODY, _VERSION)
+_revision_of = itemgetter(_AID, _HASH, _TITLE, _BODY, _VERSION, _SEEN, _SEEN)
+#: A new article's COPY_ARTICLE_STATE row: its state, first and last seen, last changed.
+_new_state_of = itemgetter(*_STATE_INDEXES, _SEEN, _SEEN, _SEEN)
 _CURRENT = statements.STAGING_INDEX["is_current"]
 _KIND = statements.STAGING_INDEX["revision_kind"]
 
@@ -270,7 +282,18 @@ class ArchiveStore:
         connection errors propagate (the caller retries or spills), and so do data errors
         from the server (the caller can retry item by item to find the culprit).
         """
-        rows, gone_list, result = prepare_items(articles, gones)
+        if not isinstance(articles, list | tuple):
+            articles = list(articles)  # read twice when the first attempt fails
+        try:  # the texts unchecked: the COPY encodes them and the server verifies them
+            return await self._write_prepared(*prepare_items(articles, gones, False), run_id)
+        except TEXT_CHECK_ERRORS:
+            # A NUL, a lone surrogate, a value that is not text: rarely. The checked rows
+            # strip the NULs and reject the others, item by item (nothing was committed).
+            return await self._write_prepared(*prepare_items(articles, gones), run_id)
+
+    async def _write_prepared(
+        self, rows: list[ArticleRow], gone_list: list[GoneRow], result: BatchResult, run_id: str
+    ) -> BatchResult:
         if not rows and not gone_list:
             return result
         batch = prepare_batch(rows)
@@ -316,7 +339,7 @@ class ArchiveStore:
         (ids that grow with time) and a fresh archive are settled by the range look alone;
         only when something is archived in the range are the ids themselves looked up."""
         cur = conn.cursor()
-        ids = list(batch.sightings)  # sorted by article id (byte order)
+        ids = batch.ids  # sorted by article id (byte order)
         for query, params in (
             (statements.ANY_ARTICLE_BETWEEN, (ids[0], ids[-1])),
             (statements.ANY_ARTICLE_KNOWN, (ids,)),
@@ -330,6 +353,35 @@ class ArchiveStore:
     async def _copy_new(
         self, conn: psycopg.AsyncConnection, new: PreparedBatch, run_id: str, result: BatchResult
     ) -> None:
+        if new.unique:  # the usual case: each row is an article's first and only revision
+            revisions = [(*_revision_of(row.values), "first", run_id, run_id) for row in new.rows]
+            states = [(*_new_state_of(row.values), 1, run_id) for row in new.rows]
+            keys = [(row.values[_AID], row.values[_HASH]) for row in new.rows]
+        else:
+            revisions, states = self._new_rows_collapsed(new, run_id)
+            keys = [(row[_AID], row[_HASH]) for row in new.staging]
+        cur = conn.cursor()
+        async with cur.copy(statements.COPY_REVISIONS) as copy:
+            copy.set_types(statements.NEW_REVISION_TYPES)
+            write_row = copy.write_row
+            for values in revisions:
+                await write_row(values)
+        async with cur.copy(statements.COPY_ARTICLE_STATE) as copy:
+            copy.set_types(statements.NEW_STATE_TYPES)
+            write_row = copy.write_row
+            for values in states:
+                await write_row(values)
+        result.articles_added += len(states)
+        result.articles_seen += len(states)
+        result.revisions_added += len(revisions)
+        result.new_revisions.extend(keys)
+
+    @staticmethod
+    def _new_rows_collapsed(
+        new: PreparedBatch, run_id: str
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """COPY_REVISIONS and COPY_ARTICLE_STATE rows of new articles some of which the batch
+        saw more than once: each content a revision, the earliest one its article's first."""
         n = len(ARTICLE_FIELDS)
         sightings = new.sightings
         contents: dict[str, int] = defaultdict(int)
@@ -339,63 +391,60 @@ class ArchiveStore:
             contents[article_id] += 1
             if article_id not in first_seen or row[n] < first_seen[article_id]:
                 first_seen[article_id] = row[n]
-        cur = conn.cursor()
-        async with cur.copy(statements.COPY_REVISIONS) as copy:
-            copy.set_types(statements.NEW_REVISION_TYPES)
-            write_row = copy.write_row
-            firsts: set[str] = set()
-            for row in new.staging:
-                article_id = row[_AID]
-                if len(sightings[article_id]) == 1:  # the usual case: seen once, its first
-                    kind = "first"
-                elif article_id not in firsts and row[n] == first_seen[article_id]:
-                    firsts.add(article_id)
-                    kind = "first"
-                else:
-                    kind = row[_KIND] or "edit"
-                await write_row(
-                    (article_id, row[_HASH], row[_TITLE], row[_BODY], kind, row[_VERSION],
-                     row[n], row[n + 1], run_id, run_id)
-                )  # fmt: skip
+        revisions = []
+        firsts: set[str] = set()
+        for row in new.staging:
+            article_id = row[_AID]
+            if len(sightings[article_id]) == 1:  # seen once: its first
+                kind = "first"
+            elif article_id not in firsts and row[n] == first_seen[article_id]:
+                firsts.add(article_id)
+                kind = "first"
+            else:
+                kind = row[_KIND] or "edit"
+            # the content's own first and last sighting in the batch
+            revisions.append((*_revision_text_of(row), row[n], row[n + 1], kind, run_id, run_id))
         state_of = itemgetter(*_STATE_INDEXES, n + 2, n + 3, n + 4)  # and the article's times
-        async with cur.copy(statements.COPY_ARTICLE_STATE) as copy:
-            copy.set_types(statements.NEW_STATE_TYPES)
-            write_row = copy.write_row
-            for row in new.staging:
-                if row[_CURRENT]:
-                    await write_row((*state_of(row), contents[row[_AID]], run_id))
-        result.articles_added += len(contents)
-        result.articles_seen += len(contents)
-        result.revisions_added += len(new.staging)
-        result.new_revisions.extend((row[_AID], row[_HASH]) for row in new.staging)
+        states = [
+            (*state_of(row), contents[row[_AID]], run_id) for row in new.staging if row[_CURRENT]
+        ]
+        return revisions, states
 
     async def _upsert(
         self, conn: psycopg.AsyncConnection, batch: PreparedBatch, run_id: str, result: BatchResult
     ) -> None:
         cur = conn.cursor()
-        sightings = batch.sightings
         # A re-crawl's articles seen once and unchanged: only their sighting columns move, set
-        # by one narrow UPDATE (SEEN_UNCHANGED); the others go through UPSERT_BATCH.
-        candidates = [
-            row
-            for row in batch.staging
-            if len(sightings[row[_AID]]) == 1 and row[_KIND] != "reextract"
-        ]
-        rest = batch.staging
+        # by one narrow UPDATE (SEEN_UNCHANGED); the others go through UPSERT_BATCH. (A
+        # staging row begins with its item's values: the same state fields either way.)
+        candidates: list[Sequence[Any]]
+        if batch.unique:
+            candidates = [row.values for row in batch.rows if row.revision_kind != "reextract"]
+        else:
+            candidates = [
+                row
+                for row in batch.staging
+                if batch.seen_once(row[_AID]) and row[_KIND] != "reextract"
+            ]
+        unchanged: set[str] = set()
         if candidates:
             async with cur.copy(statements.COPY_SIGHTINGS) as copy:
                 copy.set_types(statements.SIGHTING_TYPES)
-                for row in candidates:
-                    await copy.write_row(_state_of(row))
+                write_row = copy.write_row
+                for values in candidates:
+                    await write_row(_state_of(values))
             async with conn.pipeline():
                 await cur.execute(statements.PREFER_INDEX_LOOKUPS)
                 await cur.execute(statements.SEEN_UNCHANGED, {"run_id": run_id})
             unchanged = {article_id for (article_id,) in await cur.fetchall()}
             result.articles_seen += len(unchanged)
-            if len(unchanged) == len(batch.staging):
+            if len(unchanged) == len(batch.ids) and batch.unique:
                 return
-            if unchanged:
-                rest = [row for row in batch.staging if row[_AID] not in unchanged]
+        rest = batch.staging
+        if unchanged:
+            rest = [row for row in rest if row[_AID] not in unchanged]
+            if not rest:
+                return
         async with cur.copy(statements.COPY_STAGING) as copy:
             copy.set_types(statements.STAGING_TYPES)
             for row in rest:
@@ -403,7 +452,7 @@ class ArchiveStore:
         # Both statements in one round trip (pipeline mode): on a busy machine each round
         # trip, not the SQL, is most of a batch's time.
         async with conn.pipeline():
-            ids = list(sightings) if len(rest) == len(batch.staging) else _ids(rest)
+            ids = batch.ids if len(rest) == len(batch.staging) else _ids(rest)
             await cur.execute(statements.LOCK_BATCH_ARTICLES, (ids,))
             await cur.execute(statements.UPSERT_BATCH, {"run_id": run_id})
         summary = await cur.fetchone()
