@@ -156,6 +156,7 @@ def _plain_texts(texts: tuple[Any, ...]) -> bool:
 
 
 _REQUIRED_INDEXES = tuple((FIELD_INDEX[name], name) for name in REQUIRED_FIELDS)
+_required_of = operator.itemgetter(*(i for i, _ in _REQUIRED_INDEXES))
 _HASH_INDEX = FIELD_INDEX["content_hash"]
 _VERSION_INDEX = FIELD_INDEX["extractor_version"]
 _AID_INDEX = FIELD_INDEX["article_id"]
@@ -204,9 +205,10 @@ def prepare_article(item: Mapping[str, Any], check_text: bool = True) -> Article
         values[_HASH_INDEX] = compute_content_hash(get("title"), get("body"))
     elif not _SHA256_HEX.match(content_hash):
         raise Rejected("bad_content_hash")
-    for i, name in _REQUIRED_INDEXES:
-        if not values[i]:
-            raise Rejected(f"missing_{name}")
+    if not all(_required_of(values)):
+        for i, name in _REQUIRED_INDEXES:
+            if not values[i]:
+                raise Rejected(f"missing_{name}")
     if not values[_VERSION_INDEX]:
         values[_VERSION_INDEX] = EXTRACTOR_VERSION
     kind = get("revision_kind") or None

@@ -75,6 +75,8 @@ _revision_text_of = itemgetter(_AID, _HASH, _TITLE, _BODY, _VERSION)
 _revision_of = itemgetter(_AID, _HASH, _TITLE, _BODY, _VERSION, _SEEN, _SEEN)
 #: A new article's COPY_ARTICLE_STATE row: its state, first and last seen, last changed.
 _new_state_of = itemgetter(*_STATE_INDEXES, _SEEN, _SEEN, _SEEN)
+#: (article_id, content_hash) of a COPY_REVISIONS row.
+_key_of = itemgetter(0, 1)
 _CURRENT = statements.STAGING_INDEX["is_current"]
 _KIND = statements.STAGING_INDEX["revision_kind"]
 
@@ -325,7 +327,7 @@ class ArchiveStore:
         take row locks in one order. Then the 404/410s."""
         result = BatchResult()
         async with self.pool.connection() as conn, conn.transaction():
-            if batch.staging:
+            if batch.rows:
                 if copy_new and not await self._any_known(conn, batch):
                     await self._copy_new(conn, batch, run_id, result)
                 else:
@@ -354,12 +356,13 @@ class ArchiveStore:
         self, conn: psycopg.AsyncConnection, new: PreparedBatch, run_id: str, result: BatchResult
     ) -> None:
         if new.unique:  # the usual case: each row is an article's first and only revision
-            revisions = [(*_revision_of(row.values), "first", run_id, run_id) for row in new.rows]
-            states = [(*_new_state_of(row.values), 1, run_id) for row in new.rows]
-            keys = [(row.values[_AID], row.values[_HASH]) for row in new.rows]
+            values = [row.values for row in new.rows]
+            first = ("first", run_id, run_id)
+            revisions = [revision + first for revision in map(_revision_of, values)]
+            counted = (1, run_id)
+            states = [state + counted for state in map(_new_state_of, values)]
         else:
             revisions, states = self._new_rows_collapsed(new, run_id)
-            keys = [(row[_AID], row[_HASH]) for row in new.staging]
         cur = conn.cursor()
         async with cur.copy(statements.COPY_REVISIONS) as copy:
             copy.set_types(statements.NEW_REVISION_TYPES)
@@ -374,7 +377,7 @@ class ArchiveStore:
         result.articles_added += len(states)
         result.articles_seen += len(states)
         result.revisions_added += len(revisions)
-        result.new_revisions.extend(keys)
+        result.new_revisions.extend(map(_key_of, revisions))
 
     @staticmethod
     def _new_rows_collapsed(
