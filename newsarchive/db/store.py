@@ -328,29 +328,33 @@ class ArchiveStore:
         result = BatchResult()
         async with self.pool.connection() as conn, conn.transaction():
             if batch.rows:
-                if copy_new and not await self._any_known(conn, batch):
+                if copy_new and not await self._any_in_range(conn, batch):
                     await self._copy_new(conn, batch, run_id, result)
                 else:
-                    await self._upsert(conn, batch, run_id, result)
+                    await self._upsert(conn, batch, run_id, result, copy_new)
             if gones:
                 await self._mark_gone(conn, gones, run_id, result)
         return result
 
-    async def _any_known(self, conn: psycopg.AsyncConnection, batch: PreparedBatch) -> bool:
-        """Whether the archive holds any of the batch's articles. New articles of a crawl
-        (ids that grow with time) and a fresh archive are settled by the range look alone;
-        only when something is archived in the range are the ids themselves looked up."""
-        cur = conn.cursor()
-        ids = batch.ids  # sorted by article id (byte order)
-        for query, params in (
-            (statements.ANY_ARTICLE_BETWEEN, (ids[0], ids[-1])),
-            (statements.ANY_ARTICLE_KNOWN, (ids,)),
-        ):
-            await cur.execute(query, params)
-            row = await cur.fetchone()
-            if not (row and row[0]):
-                return False
-        return True
+    async def _any_in_range(self, conn: psycopg.AsyncConnection, batch: PreparedBatch) -> bool:
+        """Whether the archive holds any article between the batch's least and greatest id:
+        new articles of a crawl (ids that grow with time) and a fresh archive are settled by
+        this one index look."""
+        cur = await conn.execute(statements.ANY_ARTICLE_BETWEEN, (batch.ids[0], batch.ids[-1]))
+        row = await cur.fetchone()
+        return bool(row and row[0])
+
+    async def _any_known(
+        self, conn: psycopg.AsyncConnection, batch: PreparedBatch, all_in_sightings: bool
+    ) -> bool:
+        """Whether the archive holds any of the batch's articles (``all_in_sightings``: the
+        sightings table holds every one of them: joined to the archive there, no id array)."""
+        if all_in_sightings:
+            cur = await conn.execute(statements.ANY_SIGHTING_KNOWN)
+        else:
+            cur = await conn.execute(statements.ANY_ARTICLE_KNOWN, (batch.ids,))
+        row = await cur.fetchone()
+        return bool(row and row[0])
 
     async def _copy_new(
         self, conn: psycopg.AsyncConnection, new: PreparedBatch, run_id: str, result: BatchResult
@@ -414,8 +418,16 @@ class ArchiveStore:
         return revisions, states
 
     async def _upsert(
-        self, conn: psycopg.AsyncConnection, batch: PreparedBatch, run_id: str, result: BatchResult
+        self,
+        conn: psycopg.AsyncConnection,
+        batch: PreparedBatch,
+        run_id: str,
+        result: BatchResult,
+        maybe_new: bool,
     ) -> None:
+        """A batch with archived articles in its id range: the unchanged ones re-seen by the
+        narrow update, the rest upserted; or, when none of them is archived after all
+        (``maybe_new``: new ids among archived ones), all COPYed as new."""
         cur = conn.cursor()
         # A re-crawl's articles seen once and unchanged: only their sighting columns move, set
         # by one narrow UPDATE (SEEN_UNCHANGED); the others go through UPSERT_BATCH. (A
@@ -438,11 +450,23 @@ class ArchiveStore:
                     await write_row(_state_of(values))
             async with conn.pipeline():
                 await cur.execute(statements.PREFER_INDEX_LOOKUPS)
-                await cur.execute(statements.SEEN_UNCHANGED, {"run_id": run_id})
-            unchanged = {article_id for (article_id,) in await cur.fetchall()}
-            result.articles_seen += len(unchanged)
-            if len(unchanged) == len(batch.ids) and batch.unique:
-                return
+                await cur.execute(
+                    statements.SEEN_UNCHANGED, {"run_id": run_id, "candidates": len(candidates)}
+                )
+            row = await cur.fetchone()
+            assert row is not None
+            count, some = row  # the ids only when some candidates were not unchanged
+            result.articles_seen += count
+            if count == len(candidates):
+                if batch.unique and count == len(batch.rows):
+                    return  # the usual re-crawl batch: every article seen again, unchanged
+                unchanged = {values[_AID] for values in candidates}
+            else:
+                unchanged = set(some)
+        everyone = batch.unique and len(candidates) == len(batch.rows)
+        if maybe_new and not unchanged and not await self._any_known(conn, batch, everyone):
+            await self._copy_new(conn, batch, run_id, result)
+            return
         rest = batch.staging
         if unchanged:
             rest = [row for row in rest if row[_AID] not in unchanged]
