@@ -17,6 +17,11 @@ the replica with the database on and off.
 2. Crawl: ``scrapy crawl naenara`` of a static replica export served by nginx, with
    NEWSARCHIVE_DATABASE_URL set (a fresh database each round) and unset. Target: >= 0.9.
 
+Besides rates, every side reports its CPU per item: the bench process's own (the client:
+typing, formatting, the driver) and the server's (every process of the private cluster),
+over the same window as its rate. Those do not move with other load on the machine the way
+wall rates do, so they are the figures to compare changes by.
+
 Every measured side starts from the same heap: the inputs are built first, then collected
 and frozen (``gc.freeze``, as a crawl does once its engine has started), so neither side's
 collector walks the bench's own 60,000 input objects. Each round measures the compared runs
@@ -41,6 +46,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import psutil  # noqa: E402
 import psycopg  # noqa: E402
 from scrapy import Spider  # noqa: E402
 from scrapy.settings import Settings  # noqa: E402
@@ -101,6 +108,46 @@ def settled_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+#: The private server whose processes' CPU the sides report (set by ``main``).
+SERVER: PostgresServer | None = None
+
+
+def server_cpu_seconds() -> float:
+    """User + system CPU of the server's processes alive now (the postmaster and its
+    children: backends, WAL writer, checkpointer, autovacuum)."""
+    if SERVER is None or SERVER.pid is None:
+        return 0.0
+    total = 0.0
+    postmaster = psutil.Process(SERVER.pid)
+    for process in (postmaster, *postmaster.children(recursive=True)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+class Window:
+    """One measured side: wall time from ``Window()``, and the CPU the bench process and the
+    server spent meanwhile (a process that ends inside the window is not counted)."""
+
+    def __init__(self) -> None:
+        self.client, self.server = time.process_time(), server_cpu_seconds()
+        self.started = time.perf_counter()
+
+    def close(self, items: int) -> Measured:
+        elapsed = time.perf_counter() - self.started
+        client = time.process_time() - self.client
+        server = server_cpu_seconds() - self.server
+        return Measured(items / elapsed, client / items * 1e6, server / items * 1e6)
+
+
+@dataclass(frozen=True)
+class Measured:
+    rate: float  # items per second
+    client_us: float  # the bench process's CPU, microseconds per item
+    server_us: float  # the server's CPU, microseconds per item
+
+
 #: The links schema 0002 leaves undeclared for their cost (docs/POSTGRES.md): added by
 #: ``--foreign-keys-cost`` to measure what they would cost.
 CANDIDATE_FOREIGN_KEYS = """
@@ -131,18 +178,18 @@ async def fresh_database(server: PostgresServer, more_foreign_keys: bool = False
     return url
 
 
-async def copy_rate(url: str, items: list[dict[str, Any]]) -> float:
+async def copy_rate(url: str, items: list[dict[str, Any]]) -> Measured:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(f"CREATE TABLE scratch ({SCRATCH_COLUMNS})")
         with settled_heap():
-            started = time.perf_counter()
+            window = Window()
             async with conn.transaction():
                 cur = conn.cursor()
                 copy_sql = f"COPY scratch ({', '.join(ARTICLE_FIELDS)}) FROM STDIN"
                 async with cur.copy(copy_sql) as copy:
                     for item in items:
                         await copy.write_row([item[name] for name in ARTICLE_FIELDS])
-            return len(items) / (time.perf_counter() - started)
+            return window.close(len(items))
 
 
 REVISION_COLUMNS = ("article_id", "content_hash", "title", "body", "kind", "extractor_version",
@@ -151,7 +198,7 @@ HISTORY_COLUMNS = ("first_seen_at", "last_seen_at", "last_changed_at", "revision
                    "last_run_id")  # fmt: skip
 
 
-async def archive_copy_rate(url: str, items: list[dict[str, Any]]) -> float:
+async def archive_copy_rate(url: str, items: list[dict[str, Any]]) -> Measured:
     """The same rows COPYed straight into the archive's own two tables (their keys, indexes
     and constraints; the text goes into ``revisions`` only): the floor of what this schema
     costs, with no checking, typing, de-duplication or upsert logic at all."""
@@ -163,8 +210,8 @@ async def archive_copy_rate(url: str, items: list[dict[str, Any]]) -> float:
 
 async def _archive_copy(
     conn: psycopg.AsyncConnection, items: list[dict[str, Any]], fields: list[str]
-) -> float:
-    started = time.perf_counter()
+) -> Measured:
+    window = Window()
     async with conn.transaction():
         cur = conn.cursor()
         columns = ", ".join(REVISION_COLUMNS)
@@ -179,16 +226,16 @@ async def _archive_copy(
             for item in items:
                 at = item["crawled_at"]
                 await copy.write_row([*(item[name] for name in fields), at, at, at, 1, "b"])
-    return len(items) / (time.perf_counter() - started)
+    return window.close(len(items))
 
 
-async def store_rate(url: str, items: list[dict[str, Any]], run_id: str) -> float:
+async def store_rate(url: str, items: list[dict[str, Any]], run_id: str) -> Measured:
     async with await ArchiveStore.open(url) as store:
         with settled_heap():
-            started = time.perf_counter()
+            window = Window()
             for start in range(0, len(items), BATCH):
                 await store.upsert_articles(items[start : start + BATCH], run_id)
-            return len(items) / (time.perf_counter() - started)
+            return window.close(len(items))
 
 
 async def fill_rate(url: str) -> float:
@@ -205,7 +252,7 @@ async def fill_rate(url: str) -> float:
 
 async def pipeline_rate(
     url: str, items: list[dict[str, Any]], data_dir: Path, search_fill: bool = True
-) -> tuple[float, float]:
+) -> tuple[Measured, float]:
     """Items per second through ``PostgresPipeline.process_item``: until every item is
     committed (the write path), and until the run's search catch-up is done too (the whole)."""
     settings = {name: value for name, value in vars(project_settings).items() if name.isupper()}
@@ -229,25 +276,25 @@ async def pipeline_rate(
     await pipeline.open_spider()
     assert pipeline.writer is not None
     with settled_heap():
-        started = time.perf_counter()
+        window = Window()
         for item in scrapy_items:
             await pipeline.process_item(item)
         await pipeline.writer.flush()  # returns once every buffered item is committed
-        written_after = time.perf_counter() - started
+        written = window.close(len(items))
         await pipeline.close_spider()  # the flush again (nothing left), then the catch-up
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - window.started
     await pipeline.spider_closed(spider, "finished")
     database = RunDatabase.for_crawler(crawler)
     assert database is not None
     await database.close()  # what engine_stopped does in a crawl
-    written = crawler.stats.get_value(names.DB_ARTICLES_WRITTEN)
-    if written != len(items):
-        raise SystemExit(f"bench: the pipeline wrote {written} of {len(items)} items")
+    stored = crawler.stats.get_value(names.DB_ARTICLES_WRITTEN)
+    if stored != len(items):
+        raise SystemExit(f"bench: the pipeline wrote {stored} of {len(items)} items")
     with psycopg.connect(url) as conn:
         indexed = conn.execute("SELECT count(*) FROM revision_search").fetchone()
     if not indexed or indexed[0] != len(items):
         raise SystemExit(f"bench: the pipeline indexed {indexed} of {len(items)} revisions")
-    return len(items) / written_after, len(items) / elapsed
+    return written, len(items) / elapsed
 
 
 async def bench_store(
@@ -272,12 +319,19 @@ async def bench_store(
     }
     if fk_cost:
         rates.update({"store_fk": [], "recrawl_fk": [], "pipeline_fk": []})
+    #: name -> (client, server) CPU microseconds per item, per round
+    cpu: dict[str, list[tuple[float, float]]] = {}
+
+    def record(name: str, measured: Measured) -> None:
+        rates[name].append(measured.rate)
+        cpu.setdefault(name, []).append((measured.client_us, measured.server_us))
+
     for round_ in range(rounds):
-        rates["copy"].append(await copy_rate(await fresh_database(server), items))
-        rates["copy_archive"].append(await archive_copy_rate(await fresh_database(server), items))
+        record("copy", await copy_rate(await fresh_database(server), items))
+        record("copy_archive", await archive_copy_rate(await fresh_database(server), items))
         url = await fresh_database(server)
-        rates["store"].append(await store_rate(url, items, f"bench-{round_}"))
-        rates["recrawl"].append(await store_rate(url, later, f"bench-{round_}-again"))
+        record("store", await store_rate(url, items, f"bench-{round_}"))
+        record("recrawl", await store_rate(url, later, f"bench-{round_}-again"))
         rates["fill"].append(await fill_rate(url))
         # The two pipeline variants alternate which goes first.
         for fill in (True, False) if round_ % 2 == 0 else (False, True):
@@ -285,19 +339,19 @@ async def bench_store(
             data = work / f"data-{round_}-{'fill' if fill else 'no-fill'}"
             write, whole = await pipeline_rate(url, items, data, search_fill=fill)
             name = "pipeline" if fill else "pipeline_no_fill"
-            rates[name].append(write)
+            record(name, write)
             rates[f"{name}_whole"].append(whole)
             if fill:
                 data = work / f"data-{round_}-again"
-                rates["recrawl_pipeline"].append((await pipeline_rate(url, later, data))[0])
+                record("recrawl_pipeline", (await pipeline_rate(url, later, data))[0])
         if fk_cost:
             url = await fresh_database(server, more_foreign_keys=True)
-            rates["store_fk"].append(await store_rate(url, items, f"bench-{round_}"))
-            rates["recrawl_fk"].append(await store_rate(url, later, f"bench-{round_}-again"))
+            record("store_fk", await store_rate(url, items, f"bench-{round_}"))
+            record("recrawl_fk", await store_rate(url, later, f"bench-{round_}-again"))
             url = await fresh_database(server, more_foreign_keys=True)
             data = work / f"data-fk-{round_}"
             write, _ = await pipeline_rate(url, items, data, search_fill=False)
-            rates["pipeline_fk"].append(write)
+            record("pipeline_fk", write)
         print(
             f"  round {round_ + 1}: "
             + ", ".join(f"{name} {values[-1]:.0f}/s" for name, values in rates.items()),
@@ -308,11 +362,16 @@ async def bench_store(
         for name, values in rates.items()
     }
     medians = {name: statistics.median(values) for name, values in rates.items()}
+    cpu_medians = {
+        name: (statistics.median(c for c, _ in values), statistics.median(s for _, s in values))
+        for name, values in cpu.items()
+    }
     return {
         "items": count,
         "text_mib": megabytes,
         "rates": medians,
         "ratios": ratios,
+        "cpu": cpu_medians,
         "all": rates,
     }
 
@@ -382,6 +441,8 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="newsarchive-bench-pg-") as tmp,
         PostgresServer(fsync=options.fsync) as server,
     ):
+        global SERVER
+        SERVER = server
         result = asyncio.run(
             bench_store(server, options.items, options.rounds, Path(tmp), options.foreign_keys_cost)
         )
@@ -409,9 +470,15 @@ def main() -> None:
                 ("  with all foreign keys: pipeline (fill off)", "pipeline_fk", ""),
                 ("  with all foreign keys: re-crawl", "recrawl_fk", ""),
             ]
+        cpu = result["cpu"]
         for label, name, note in rows:
             ratio = "" if name == "copy" else f"  ratio {ratios[name]:.2f}{note}"
             print(f"  {label:<31}: {rates[name]:>8.0f} items/s{ratio}")
+        print("  CPU per item, microseconds (bench process / server; medians):")
+        for label, name, _ in [*rows, ("raw COPY into the archive tables", "copy_archive", "")]:
+            if name in cpu:
+                client, server_us = cpu[name]
+                print(f"    {label.strip():<40}: {client:5.1f} / {server_us:5.1f}")
         everything = result["all"]
         to_archive = statistics.median(
             p / c for p, c in zip(everything["pipeline"], everything["copy_archive"], strict=True)

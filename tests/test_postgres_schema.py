@@ -230,6 +230,23 @@ def test_a_recrawl_of_unchanged_text_touches_no_revision(pg_url):
 
 
 @pytest.mark.postgres
+def test_a_recrawl_of_every_article_updates_each_state_row_on_its_own_page(pg_url):
+    """0005: with half of each page of article_state free, a re-crawl that sees every
+    article again moves none of their rows to another page (the update is HOT: no index
+    entry is added), however full the page was written."""
+    write(pg_url, *[([article(n) for n in range(k, k + 100)], "run-1") for k in (0, 100, 200)])
+    block = "SELECT article_id, (ctid::text::point)[0] FROM article_state ORDER BY 1"
+    before = rows(pg_url, block)
+    assert len({page for _, page in before}) > 5  # many full pages, not one
+    for minutes, run_id in ((60, "run-2"), (120, "run-3")):
+        later = [article(n, minutes=minutes) for n in range(300)]
+        results = write(pg_url, *[(later[k : k + 100], run_id) for k in (0, 100, 200)])
+        assert sum(result.articles_seen for result in results) == 300
+        assert rows(pg_url, block) == before
+    assert rows(pg_url, "SELECT DISTINCT last_seen_at FROM articles") == [(t(120),)]
+
+
+@pytest.mark.postgres
 def test_a_replaced_head_keeps_its_last_sighting_and_a_revert_moves_it_again(pg_url):
     write(
         pg_url,

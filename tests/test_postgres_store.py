@@ -294,6 +294,56 @@ def test_hostile_nul_huge_and_korean_text_round_trip(pg_url, path):
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("path", ["copy_new", "upsert", "seen_again"])
+def test_texts_written_unchecked_are_checked_again_when_the_write_fails(pg_url, path):
+    """A batch goes with its texts unchecked (the COPY encodes them, the server verifies
+    them); a NUL, a lone surrogate or a value that is not text fails it, and it is written
+    again checked: the NUL stripped, the surrogate rejected, the number stored as text. On
+    every write path, the narrow update of unchanged re-crawls included (a NUL in the URL)."""
+    url_with_nul = {**article(7), "url": "https://kcnawatch.org/newstream/\x00x/"}
+    items = [
+        article(1),
+        {**article(2), "title": "lone \ud800 surrogate"},
+        article(3, body="a\x00b"),
+        {**article(4), "source": 5},
+        url_with_nul,
+    ]
+
+    async def go() -> Any:
+        async with await ArchiveStore.open(pg_url) as store:
+            if path == "upsert":
+                await store.upsert_articles([article(99)], "run-0")
+                items.append(article(99, minutes=5))  # a known article: the batch is upserted
+            if path == "seen_again":
+                first = await store.upsert_articles(items, "run-0")
+                assert first.articles_added == 4
+                return await store.upsert_articles(
+                    [{**item, "crawled_at": at(60)} for item in items], "run-1"
+                )
+            return await store.upsert_articles(items, "run-1")
+
+    result = run(go)
+    assert [(item["article_id"], reason) for item, reason in result.rejected] == [
+        ("1700000000-2", "invalid_unicode_title")
+    ]
+    assert result.articles_seen == (5 if path == "upsert" else 4)
+    assert result.nul_stripped == 2  # the body of 3, the URL of 7
+    stored = rows(pg_url, "SELECT article_id, url, body, source FROM articles ORDER BY 1")
+    assert [row[0] for row in stored] == [f"1700000000-{n}" for n in (1, 3, 4, 7)] + (
+        ["1700000000-99"] if path == "upsert" else []
+    )
+    by_id = {row[0]: row[1:] for row in stored}
+    assert by_id["1700000000-3"][1] == "ab"
+    assert by_id["1700000000-4"][2] == "5"
+    assert by_id["1700000000-7"][0] == "https://kcnawatch.org/newstream/x/"
+    if path == "seen_again":  # re-seen, not changed: one revision each, sighting moved
+        assert rows(pg_url, "SELECT count(*), min(last_seen_at) FROM articles") == [
+            (4, T0 + timedelta(minutes=60))
+        ]
+        assert rows(pg_url, "SELECT count(*) FROM article_revisions") == [(4,)]
+
+
+@pytest.mark.postgres
 def test_items_that_cannot_be_stored_come_back_with_a_reason(pg_url):
     items = [article(1), {**article(2), "article_id": ""}, {**article(3), "crawled_at": "nope"}]
 

@@ -156,24 +156,30 @@ def _plain_texts(texts: tuple[Any, ...]) -> bool:
 
 
 _REQUIRED_INDEXES = tuple((FIELD_INDEX[name], name) for name in REQUIRED_FIELDS)
+_required_of = operator.itemgetter(*(i for i, _ in _REQUIRED_INDEXES))
 _HASH_INDEX = FIELD_INDEX["content_hash"]
 _VERSION_INDEX = FIELD_INDEX["extractor_version"]
 _AID_INDEX = FIELD_INDEX["article_id"]
 _SEEN_INDEX = FIELD_INDEX["crawled_at"]
 
 
-def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
+def prepare_article(item: Mapping[str, Any], check_text: bool = True) -> ArticleRow:
     """The typed row for an article item, or Rejected with the reason.
 
     NUL characters are stripped from text (counted by the caller as ``nul_stripped``); the
     item's ``content_hash`` is kept as the crawler computed it, so the revision still matches
     the feed line of the same fetch. A missing hash is computed the crawler's way. (Written
     for speed: it runs once per item on the writer's critical path.)
+
+    ``check_text=False`` leaves the text values as they are (no NUL, Unicode or type check):
+    for a first attempt that is retried checked when it fails (``ArchiveStore.write_batch``),
+    since the COPY encodes every text and the server verifies it anyway.
     """
     get = item.get
     values = list(map(get, ARTICLE_FIELDS))
     any_nul = False
-    if not _plain_texts(_texts_of(values)):  # rare: a NUL, a surrogate, a value not a str
+    # rare: a NUL, a surrogate, a value not a str
+    if check_text and not _plain_texts(_texts_of(values)):
         for i in _TEXT_INDEXES:
             if values[i] is not None:
                 values[i], stripped = _text(values[i], ARTICLE_FIELDS[i])
@@ -199,15 +205,20 @@ def prepare_article(item: Mapping[str, Any]) -> ArticleRow:
         values[_HASH_INDEX] = compute_content_hash(get("title"), get("body"))
     elif not _SHA256_HEX.match(content_hash):
         raise Rejected("bad_content_hash")
-    for i, name in _REQUIRED_INDEXES:
-        if not values[i]:
-            raise Rejected(f"missing_{name}")
+    if not all(_required_of(values)):
+        for i, name in _REQUIRED_INDEXES:
+            if not values[i]:
+                raise Rejected(f"missing_{name}")
     if not values[_VERSION_INDEX]:
         values[_VERSION_INDEX] = EXTRACTOR_VERSION
     kind = get("revision_kind") or None
     if kind is not None and kind not in REVISION_KIND_HINTS:
         raise Rejected("bad_revision_kind")
     return ArticleRow(tuple(values), any_nul, kind)
+
+
+def _prepare_article_unchecked(item: Mapping[str, Any]) -> ArticleRow:
+    return prepare_article(item, check_text=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,12 +346,16 @@ def _accepted(
 
 
 def prepare_items(
-    articles: Iterable[Mapping[str, Any]], gones: Iterable[Mapping[str, Any]]
+    articles: Iterable[Mapping[str, Any]],
+    gones: Iterable[Mapping[str, Any]],
+    check_text: bool = True,
 ) -> tuple[list[ArticleRow], list[GoneRow], BatchResult]:
     """The rows of one write: article rows, one gone row per article (its earliest 404/410,
-    by article_id), and a result holding the rejected items and the NUL count so far."""
+    by article_id), and a result holding the rejected items and the NUL count so far
+    (``check_text``: see ``prepare_article``)."""
     result = BatchResult()
-    rows = list(_accepted(articles, prepare_article, result))
+    prepare = prepare_article if check_text else _prepare_article_unchecked
+    rows = list(_accepted(articles, prepare, result))
     result.nul_stripped = sum(row.nul_stripped for row in rows)
     gone_rows: dict[str, GoneRow] = {}
     for gone in _accepted(gones, prepare_gone, result):
@@ -353,52 +368,86 @@ def prepare_items(
 # --- batches --------------------------------------------------------------------------------
 
 
-@dataclass
 class PreparedBatch:
-    #: STAGING_COLUMNS values, one row per distinct (article, content), by article_id
-    staging: list[tuple[Any, ...]]
-    #: article_id -> every crawled_at of it in the batch (to date a reappearance)
-    sightings: dict[str, list[datetime]]
+    """A batch's rows in article id order (ties: in arrival order), and what the writes need
+    of them. ``unique``: every article is seen once in the batch, the usual case, whose rows
+    are written as they are; ``staging`` and ``sightings`` are built only when asked for."""
+
+    __slots__ = ("_sightings", "_staging", "ids", "rows", "unique")
+
+    def __init__(self, rows: Iterable[ArticleRow]) -> None:
+        self.rows = sorted(rows, key=_article_id_of)
+        #: the distinct article ids, sorted (byte order, as the "C" columns compare)
+        self.ids = list(dict.fromkeys([row.values[_AID_INDEX] for row in self.rows]))
+        self.unique = len(self.ids) == len(self.rows)
+        self._staging: list[tuple[Any, ...]] | None = None
+        self._sightings: dict[str, list[datetime]] | None = None
+
+    @property
+    def staging(self) -> list[tuple[Any, ...]]:
+        """STAGING_COLUMNS values, one row per distinct (article, content), by article_id."""
+        if self._staging is None:
+            self._collapse()
+        assert self._staging is not None
+        return self._staging
+
+    @property
+    def sightings(self) -> dict[str, list[datetime]]:
+        """article_id -> every crawled_at of it in the batch (to date a reappearance)."""
+        if self._sightings is None:
+            self._collapse()
+        assert self._sightings is not None
+        return self._sightings
+
+    def seen_once(self, article_id: str) -> bool:
+        return self.unique or len(self.sightings[article_id]) == 1
+
+    def _collapse(self) -> None:
+        """One staging row per (article, content), so no statement touches a row twice; the
+        row of each article's latest content also carries the article's times."""
+        by_article: dict[str, list[ArticleRow]] = defaultdict(list)
+        for row in self.rows:
+            by_article[row.values[_AID_INDEX]].append(row)
+        staging: list[tuple[Any, ...]] = []
+        sightings: dict[str, list[datetime]] = {}
+        for article_id, group in by_article.items():  # in id order: the rows are sorted
+            if len(group) == 1:  # the usual case: one sighting per article per batch
+                row = group[0]
+                seen = row.values[_SEEN_INDEX]
+                sightings[article_id] = [seen]
+                staging.append((*row.values, seen, seen, seen, seen, seen, True, row.revision_kind))
+                continue
+            times = [row["crawled_at"] for row in group]
+            sightings[article_id] = times
+            current = max(group, key=lambda row: row["crawled_at"])  # ties: the first of them
+            contents: dict[str, list[Any]] = {}
+            for row in group:
+                seen = row["crawled_at"]
+                entry = contents.get(row["content_hash"])
+                if entry is None:
+                    contents[row["content_hash"]] = [row, seen, seen]
+                else:
+                    entry[1], entry[2] = min(entry[1], seen), max(entry[2], seen)
+            first, last = min(times), max(times)
+            changed_at = contents[current["content_hash"]][1]
+            for content_hash in sorted(contents):
+                row, first_seen, last_seen = contents[content_hash]
+                is_current = content_hash == current["content_hash"]
+                values = current.values if is_current else row.values
+                staging.append(
+                    (*values, first_seen, last_seen, first, last, changed_at, is_current,
+                     row.revision_kind)
+                )  # fmt: skip
+        self._staging, self._sightings = staging, sightings
+
+
+def _article_id_of(row: ArticleRow) -> str:
+    return row.values[_AID_INDEX]
 
 
 def prepare_batch(rows: Iterable[ArticleRow]) -> PreparedBatch:
-    """Collapse a batch to one staging row per (article, content), so no statement touches a
-    row twice; the row of each article's latest content also carries the article's times."""
-    by_article: dict[str, list[ArticleRow]] = defaultdict(list)
-    for row in rows:
-        by_article[row.values[_AID_INDEX]].append(row)
-    staging: list[tuple[Any, ...]] = []
-    sightings: dict[str, list[datetime]] = {}
-    for article_id in sorted(by_article):
-        group = by_article[article_id]
-        if len(group) == 1:  # the usual case: one sighting per article per batch
-            row = group[0]
-            seen = row.values[_SEEN_INDEX]
-            sightings[article_id] = [seen]
-            staging.append((*row.values, seen, seen, seen, seen, seen, True, row.revision_kind))
-            continue
-        times = [row["crawled_at"] for row in group]
-        sightings[article_id] = times
-        current = max(group, key=lambda row: row["crawled_at"])  # ties: the first of them
-        contents: dict[str, list[Any]] = {}
-        for row in group:
-            seen = row["crawled_at"]
-            entry = contents.get(row["content_hash"])
-            if entry is None:
-                contents[row["content_hash"]] = [row, seen, seen]
-            else:
-                entry[1], entry[2] = min(entry[1], seen), max(entry[2], seen)
-        first, last = min(times), max(times)
-        changed_at = contents[current["content_hash"]][1]
-        for content_hash in sorted(contents):
-            row, first_seen, last_seen = contents[content_hash]
-            is_current = content_hash == current["content_hash"]
-            values = current.values if is_current else row.values
-            staging.append(
-                (*values, first_seen, last_seen, first, last, changed_at, is_current,
-                 row.revision_kind)
-            )  # fmt: skip
-    return PreparedBatch(staging=staging, sightings=sightings)
+    """The batch of these rows (see ``PreparedBatch``)."""
+    return PreparedBatch(rows)
 
 
 def as_columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:

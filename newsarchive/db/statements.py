@@ -81,10 +81,10 @@ _NEW_REVISION_COLUMNS = (
     ("content_hash", "text"),
     ("title", "text"),
     ("body", "text"),
-    ("kind", "text"),
     ("extractor_version", "text"),
     ("first_seen_at", "timestamptz"),
     ("last_seen_at", "timestamptz"),
+    ("kind", "text"),
     ("first_run_id", "text"),
     ("last_run_id", "text"),
 )
@@ -254,11 +254,13 @@ _COMPARED = [name for name in STATE_FIELDS if name not in ("article_id", "crawle
 #: The common case of a re-crawl, set-based and narrow: an archived article, not gone, seen
 #: with the content and state it holds (at or after that content's first sighting). Only its
 #: sighting columns move, exactly as UPSERT_BATCH would move them; no revision is read or
-#: written and no text travels. Returns the article ids it took; the batch's other rows go
-#: through UPSERT_BATCH. Run after PREFER_INDEX_LOOKUPS: rows taken one by one by primary
-#: key, in the staging table's order (key order), so writers lock them in one order.
+#: written and no text travels. Returns how many rows it took, and which, unless it took all
+#: ``candidates`` (the usual case: no id travels back); the batch's other rows go through
+#: UPSERT_BATCH. Run after PREFER_INDEX_LOOKUPS: rows taken one by one by primary key, in the
+#: staging table's order (key order), so writers lock them in one order.
 SEEN_UNCHANGED = sql.SQL(
     """
+    WITH seen AS (
     UPDATE article_state AS a SET
         crawled_at = GREATEST(a.crawled_at, n.crawled_at),
         first_seen_at = LEAST(a.first_seen_at, n.crawled_at),
@@ -270,6 +272,10 @@ SEEN_UNCHANGED = sql.SQL(
       AND n.crawled_at >= a.last_changed_at
       AND ({stored}) IS NOT DISTINCT FROM ({seen})
     RETURNING a.article_id
+    )
+    SELECT count(*)::int,
+           CASE WHEN count(*) < %(candidates)s THEN coalesce(array_agg(article_id), '{{}}') END
+    FROM seen
     """
 ).format(
     sightings=sql.Identifier(SIGHTINGS_TABLE),
@@ -418,6 +424,10 @@ CLOSE_DEAD_RUNS = """
 SET_RUN_VERDICT = "UPDATE crawl_runs SET failed = %s, failure_reason = %s WHERE run_id = %s"
 
 ANY_ARTICLE_KNOWN = "SELECT EXISTS (SELECT FROM article_state WHERE article_id = ANY(%s::text[]))"
+#: The same for the rows of the sightings table (after PREFER_INDEX_LOOKUPS: one probe each).
+ANY_SIGHTING_KNOWN = sql.SQL(
+    "SELECT EXISTS (SELECT FROM {} AS n JOIN article_state AS a USING (article_id))"
+).format(sql.Identifier(SIGHTINGS_TABLE))
 #: The cheap first look (one index descent, no array): none archived between the batch's
 #: least and greatest id (byte order, as the "C" column compares) means none of them is.
 ANY_ARTICLE_BETWEEN = "SELECT EXISTS (SELECT FROM article_state WHERE article_id BETWEEN %s AND %s)"

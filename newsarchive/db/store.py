@@ -2,7 +2,8 @@
 
 Why one class: the pipeline writes through it, the spill loader replays through it, the
 incremental crawl asks it which article ids are archived; the rows it accepts are decided in
-``newsarchive.db.rows`` and the SQL it runs is in ``newsarchive.db.statements``.
+``newsarchive.db.rows``, what one batch's transaction runs is in ``newsarchive.db.batches``,
+and the SQL is in ``newsarchive.db.statements``.
 
 Writes are set-based and idempotent: a batch of items travels by binary COPY (into a
 per-session staging table, or straight into the tables when none of its articles is archived
@@ -17,10 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import asdict
-from operator import itemgetter
 from typing import Any, Self
 
 import psycopg
@@ -30,12 +29,10 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from newsarchive.clock import utc_now
-from newsarchive.db import migrate, statements
+from newsarchive.db import batches, migrate, statements
 from newsarchive.db.errors import CANNOT_CONNECT, DatabaseUnreachable, SchemaOutOfDate, error_line
 from newsarchive.db.rows import (
-    ARTICLE_FIELDS,
-    FIELD_INDEX,
-    STATE_FIELDS,
+    ArticleRow,
     BatchResult,
     GoneRow,
     PreparedBatch,
@@ -55,22 +52,10 @@ DEADLOCK_RETRIES = 5
 #: Errors that mean "the server or the connection", not "this data": worth a retry.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
 
-_AID = FIELD_INDEX["article_id"]
-_HASH = FIELD_INDEX["content_hash"]
-_TITLE = FIELD_INDEX["title"]
-_BODY = FIELD_INDEX["body"]
-_VERSION = FIELD_INDEX["extractor_version"]
-_STATE_INDEXES = tuple(FIELD_INDEX[name] for name in STATE_FIELDS)
-#: A staging row's ``article_state`` fields, as a tuple (one C call per row).
-_state_of = itemgetter(*_STATE_INDEXES)
-_CURRENT = statements.STAGING_INDEX["is_current"]
-_KIND = statements.STAGING_INDEX["revision_kind"]
-
-
-def _ids(staging: list[tuple[Any, ...]]) -> list[str]:
-    """The distinct article ids of staging rows (sorted by article id), in order."""
-    return list(dict.fromkeys(row[_AID] for row in staging))
-
+#: What a batch prepared with unchecked texts fails with when one of them cannot be stored
+#: as it is: a NUL (the server refuses it), a lone surrogate (cannot be encoded), a value that
+#: is not a str (cannot be dumped as text). The batch is then prepared again, checked.
+TEXT_CHECK_ERRORS: tuple[type[Exception], ...] = (psycopg.DataError, UnicodeEncodeError, TypeError)
 
 # --- the pool --------------------------------------------------------------------------------
 
@@ -270,7 +255,18 @@ class ArchiveStore:
         connection errors propagate (the caller retries or spills), and so do data errors
         from the server (the caller can retry item by item to find the culprit).
         """
-        rows, gone_list, result = prepare_items(articles, gones)
+        if not isinstance(articles, list | tuple):
+            articles = list(articles)  # read twice when the first attempt fails
+        try:  # the texts unchecked: the COPY encodes them and the server verifies them
+            return await self._write_prepared(*prepare_items(articles, gones, False), run_id)
+        except TEXT_CHECK_ERRORS:
+            # A NUL, a lone surrogate, a value that is not text: rarely. The checked rows
+            # strip the NULs and reject the others, item by item (nothing was committed).
+            return await self._write_prepared(*prepare_items(articles, gones), run_id)
+
+    async def _write_prepared(
+        self, rows: list[ArticleRow], gone_list: list[GoneRow], result: BatchResult, run_id: str
+    ) -> BatchResult:
         if not rows and not gone_list:
             return result
         batch = prepare_batch(rows)
@@ -302,149 +298,14 @@ class ArchiveStore:
         take row locks in one order. Then the 404/410s."""
         result = BatchResult()
         async with self.pool.connection() as conn, conn.transaction():
-            if batch.staging:
-                if copy_new and not await self._any_known(conn, batch):
-                    await self._copy_new(conn, batch, run_id, result)
+            if batch.rows:
+                if copy_new and not await batches.any_in_range(conn, batch):
+                    await batches.copy_new(conn, batch, run_id, result)
                 else:
-                    await self._upsert(conn, batch, run_id, result)
+                    await batches.upsert(conn, batch, run_id, result, copy_new)
             if gones:
-                await self._mark_gone(conn, gones, run_id, result)
+                await batches.mark_gone(conn, gones, run_id, result)
         return result
-
-    async def _any_known(self, conn: psycopg.AsyncConnection, batch: PreparedBatch) -> bool:
-        """Whether the archive holds any of the batch's articles. New articles of a crawl
-        (ids that grow with time) and a fresh archive are settled by the range look alone;
-        only when something is archived in the range are the ids themselves looked up."""
-        cur = conn.cursor()
-        ids = list(batch.sightings)  # sorted by article id (byte order)
-        for query, params in (
-            (statements.ANY_ARTICLE_BETWEEN, (ids[0], ids[-1])),
-            (statements.ANY_ARTICLE_KNOWN, (ids,)),
-        ):
-            await cur.execute(query, params)
-            row = await cur.fetchone()
-            if not (row and row[0]):
-                return False
-        return True
-
-    async def _copy_new(
-        self, conn: psycopg.AsyncConnection, new: PreparedBatch, run_id: str, result: BatchResult
-    ) -> None:
-        n = len(ARTICLE_FIELDS)
-        sightings = new.sightings
-        contents: dict[str, int] = defaultdict(int)
-        first_seen: dict[str, Any] = {}
-        for row in new.staging:
-            article_id = row[_AID]
-            contents[article_id] += 1
-            if article_id not in first_seen or row[n] < first_seen[article_id]:
-                first_seen[article_id] = row[n]
-        cur = conn.cursor()
-        async with cur.copy(statements.COPY_REVISIONS) as copy:
-            copy.set_types(statements.NEW_REVISION_TYPES)
-            write_row = copy.write_row
-            firsts: set[str] = set()
-            for row in new.staging:
-                article_id = row[_AID]
-                if len(sightings[article_id]) == 1:  # the usual case: seen once, its first
-                    kind = "first"
-                elif article_id not in firsts and row[n] == first_seen[article_id]:
-                    firsts.add(article_id)
-                    kind = "first"
-                else:
-                    kind = row[_KIND] or "edit"
-                await write_row(
-                    (article_id, row[_HASH], row[_TITLE], row[_BODY], kind, row[_VERSION],
-                     row[n], row[n + 1], run_id, run_id)
-                )  # fmt: skip
-        state_of = itemgetter(*_STATE_INDEXES, n + 2, n + 3, n + 4)  # and the article's times
-        async with cur.copy(statements.COPY_ARTICLE_STATE) as copy:
-            copy.set_types(statements.NEW_STATE_TYPES)
-            write_row = copy.write_row
-            for row in new.staging:
-                if row[_CURRENT]:
-                    await write_row((*state_of(row), contents[row[_AID]], run_id))
-        result.articles_added += len(contents)
-        result.articles_seen += len(contents)
-        result.revisions_added += len(new.staging)
-        result.new_revisions.extend((row[_AID], row[_HASH]) for row in new.staging)
-
-    async def _upsert(
-        self, conn: psycopg.AsyncConnection, batch: PreparedBatch, run_id: str, result: BatchResult
-    ) -> None:
-        cur = conn.cursor()
-        sightings = batch.sightings
-        # A re-crawl's articles seen once and unchanged: only their sighting columns move, set
-        # by one narrow UPDATE (SEEN_UNCHANGED); the others go through UPSERT_BATCH.
-        candidates = [
-            row
-            for row in batch.staging
-            if len(sightings[row[_AID]]) == 1 and row[_KIND] != "reextract"
-        ]
-        rest = batch.staging
-        if candidates:
-            async with cur.copy(statements.COPY_SIGHTINGS) as copy:
-                copy.set_types(statements.SIGHTING_TYPES)
-                for row in candidates:
-                    await copy.write_row(_state_of(row))
-            async with conn.pipeline():
-                await cur.execute(statements.PREFER_INDEX_LOOKUPS)
-                await cur.execute(statements.SEEN_UNCHANGED, {"run_id": run_id})
-            unchanged = {article_id for (article_id,) in await cur.fetchall()}
-            result.articles_seen += len(unchanged)
-            if len(unchanged) == len(batch.staging):
-                return
-            if unchanged:
-                rest = [row for row in batch.staging if row[_AID] not in unchanged]
-        async with cur.copy(statements.COPY_STAGING) as copy:
-            copy.set_types(statements.STAGING_TYPES)
-            for row in rest:
-                await copy.write_row(row)
-        # Both statements in one round trip (pipeline mode): on a busy machine each round
-        # trip, not the SQL, is most of a batch's time.
-        async with conn.pipeline():
-            ids = list(sightings) if len(rest) == len(batch.staging) else _ids(rest)
-            await cur.execute(statements.LOCK_BATCH_ARTICLES, (ids,))
-            await cur.execute(statements.UPSERT_BATCH, {"run_id": run_id})
-        summary = await cur.fetchone()
-        assert summary is not None
-        (added, changed, revisions, seen, returned, gone_before, changed_ids, new_ids,
-         new_hashes) = summary  # fmt: skip
-        result.new_revisions.extend(zip(new_ids, new_hashes, strict=True))
-        result.articles_added += added
-        result.articles_changed += changed
-        result.changed_ids.extend(changed_ids)
-        result.revisions_added += revisions
-        result.articles_seen += seen
-        events = [
-            (article_id, "returned", min(t for t in batch.sightings[article_id] if t > gone_at),
-             run_id, None)
-            for article_id, gone_at in zip(returned, gone_before, strict=True)
-        ]  # fmt: skip
-        result.articles_returned += len(events)
-        if events:
-            await cur.execute(statements.INSERT_EVENTS, as_columns(events, 5))
-
-    async def _mark_gone(
-        self, conn: psycopg.AsyncConnection, gones: list[GoneRow], run_id: str, result: BatchResult
-    ) -> None:
-        cur = conn.cursor()
-        ids = [g.article_id for g in gones]
-        await cur.execute(statements.MARK_GONE, (ids, [g.seen_at for g in gones]))
-        deleted = await cur.fetchall()
-        marked = {article_id for article_id, _, _ in deleted}
-        result.deleted.extend(deleted)
-        await cur.execute(statements.ARTICLES_AMONG, (ids,))
-        known = {article_id for (article_id,) in await cur.fetchall()}
-        result.gone_marked += len(marked)
-        result.gone_unknown += len(set(ids) - known)
-        events = [
-            (g.article_id, "gone", g.seen_at, run_id, g.status)
-            for g in gones
-            if g.article_id in marked
-        ]
-        if events:
-            await cur.execute(statements.INSERT_EVENTS, as_columns(events, 5))
 
     # --- the search index (schema 0004) ---------------------------------------------------
 

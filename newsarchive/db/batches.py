@@ -1,0 +1,236 @@
+"""One batch's writes inside the store's transaction: new articles COPYed into both tables,
+archived ones re-seen by the narrow sighting update or upserted through the staging table,
+404/410 answers marked.
+
+Why apart from the store: the store owns the pool, the transaction and its retries; this is
+what runs inside one, row by row the hottest code of a crawl's writes. The SQL is in
+``newsarchive.db.statements``, the rows come from ``newsarchive.db.rows``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+import psycopg
+
+from newsarchive.db import statements
+from newsarchive.db.rows import (
+    ARTICLE_FIELDS,
+    FIELD_INDEX,
+    STATE_FIELDS,
+    BatchResult,
+    GoneRow,
+    PreparedBatch,
+    as_columns,
+)
+
+_AID = FIELD_INDEX["article_id"]
+_HASH = FIELD_INDEX["content_hash"]
+_TITLE = FIELD_INDEX["title"]
+_BODY = FIELD_INDEX["body"]
+_VERSION = FIELD_INDEX["extractor_version"]
+_STATE_INDEXES = tuple(FIELD_INDEX[name] for name in STATE_FIELDS)
+#: A staging row's ``article_state`` fields, as a tuple (one C call per row).
+_state_of = itemgetter(*_STATE_INDEXES)
+_SEEN = FIELD_INDEX["crawled_at"]
+#: A new article's COPY_REVISIONS row: its text and key, then its first and last sighting.
+_revision_text_of = itemgetter(_AID, _HASH, _TITLE, _BODY, _VERSION)
+_revision_of = itemgetter(_AID, _HASH, _TITLE, _BODY, _VERSION, _SEEN, _SEEN)
+#: A new article's COPY_ARTICLE_STATE row: its state, first and last seen, last changed.
+_new_state_of = itemgetter(*_STATE_INDEXES, _SEEN, _SEEN, _SEEN)
+#: (article_id, content_hash) of a COPY_REVISIONS row.
+_key_of = itemgetter(0, 1)
+_CURRENT = statements.STAGING_INDEX["is_current"]
+_KIND = statements.STAGING_INDEX["revision_kind"]
+
+
+def _ids(staging: list[tuple[Any, ...]]) -> list[str]:
+    """The distinct article ids of staging rows (sorted by article id), in order."""
+    return list(dict.fromkeys(row[_AID] for row in staging))
+
+
+async def any_in_range(conn: psycopg.AsyncConnection, batch: PreparedBatch) -> bool:
+    """Whether the archive holds any article between the batch's least and greatest id:
+    new articles of a crawl (ids that grow with time) and a fresh archive are settled by
+    this one index look."""
+    cur = await conn.execute(statements.ANY_ARTICLE_BETWEEN, (batch.ids[0], batch.ids[-1]))
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def _any_known(
+    conn: psycopg.AsyncConnection, batch: PreparedBatch, all_in_sightings: bool
+) -> bool:
+    """Whether the archive holds any of the batch's articles (``all_in_sightings``: the
+    sightings table holds every one of them: joined to the archive there, no id array)."""
+    if all_in_sightings:
+        cur = await conn.execute(statements.ANY_SIGHTING_KNOWN)
+    else:
+        cur = await conn.execute(statements.ANY_ARTICLE_KNOWN, (batch.ids,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def copy_new(
+    conn: psycopg.AsyncConnection, new: PreparedBatch, run_id: str, result: BatchResult
+) -> None:
+    if new.unique:  # the usual case: each row is an article's first and only revision
+        values = [row.values for row in new.rows]
+        first = ("first", run_id, run_id)
+        revisions = [revision + first for revision in map(_revision_of, values)]
+        counted = (1, run_id)
+        states = [state + counted for state in map(_new_state_of, values)]
+    else:
+        revisions, states = _new_rows_collapsed(new, run_id)
+    cur = conn.cursor()
+    async with cur.copy(statements.COPY_REVISIONS) as copy:
+        copy.set_types(statements.NEW_REVISION_TYPES)
+        write_row = copy.write_row
+        for values in revisions:
+            await write_row(values)
+    async with cur.copy(statements.COPY_ARTICLE_STATE) as copy:
+        copy.set_types(statements.NEW_STATE_TYPES)
+        write_row = copy.write_row
+        for values in states:
+            await write_row(values)
+    result.articles_added += len(states)
+    result.articles_seen += len(states)
+    result.revisions_added += len(revisions)
+    result.new_revisions.extend(map(_key_of, revisions))
+
+
+def _new_rows_collapsed(
+    new: PreparedBatch, run_id: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """COPY_REVISIONS and COPY_ARTICLE_STATE rows of new articles some of which the batch
+    saw more than once: each content a revision, the earliest one its article's first."""
+    n = len(ARTICLE_FIELDS)
+    sightings = new.sightings
+    contents: dict[str, int] = defaultdict(int)
+    first_seen: dict[str, Any] = {}
+    for row in new.staging:
+        article_id = row[_AID]
+        contents[article_id] += 1
+        if article_id not in first_seen or row[n] < first_seen[article_id]:
+            first_seen[article_id] = row[n]
+    revisions = []
+    firsts: set[str] = set()
+    for row in new.staging:
+        article_id = row[_AID]
+        if len(sightings[article_id]) == 1:  # seen once: its first
+            kind = "first"
+        elif article_id not in firsts and row[n] == first_seen[article_id]:
+            firsts.add(article_id)
+            kind = "first"
+        else:
+            kind = row[_KIND] or "edit"
+        # the content's own first and last sighting in the batch
+        revisions.append((*_revision_text_of(row), row[n], row[n + 1], kind, run_id, run_id))
+    state_of = itemgetter(*_STATE_INDEXES, n + 2, n + 3, n + 4)  # and the article's times
+    states = [(*state_of(row), contents[row[_AID]], run_id) for row in new.staging if row[_CURRENT]]
+    return revisions, states
+
+
+async def upsert(
+    conn: psycopg.AsyncConnection,
+    batch: PreparedBatch,
+    run_id: str,
+    result: BatchResult,
+    maybe_new: bool,
+) -> None:
+    """A batch with archived articles in its id range: the unchanged ones re-seen by the
+    narrow update, the rest upserted; or, when none of them is archived after all
+    (``maybe_new``: new ids among archived ones), all COPYed as new."""
+    cur = conn.cursor()
+    # A re-crawl's articles seen once and unchanged: only their sighting columns move, set
+    # by one narrow UPDATE (SEEN_UNCHANGED); the others go through UPSERT_BATCH. (A
+    # staging row begins with its item's values: the same state fields either way.)
+    candidates: list[Sequence[Any]]
+    if batch.unique:
+        candidates = [row.values for row in batch.rows if row.revision_kind != "reextract"]
+    else:
+        candidates = [
+            row for row in batch.staging if batch.seen_once(row[_AID]) and row[_KIND] != "reextract"
+        ]
+    unchanged: set[str] = set()
+    if candidates:
+        async with cur.copy(statements.COPY_SIGHTINGS) as copy:
+            copy.set_types(statements.SIGHTING_TYPES)
+            write_row = copy.write_row
+            for values in candidates:
+                await write_row(_state_of(values))
+        async with conn.pipeline():
+            await cur.execute(statements.PREFER_INDEX_LOOKUPS)
+            await cur.execute(
+                statements.SEEN_UNCHANGED, {"run_id": run_id, "candidates": len(candidates)}
+            )
+        row = await cur.fetchone()
+        assert row is not None
+        count, some = row  # the ids only when some candidates were not unchanged
+        result.articles_seen += count
+        if count == len(candidates):
+            if batch.unique and count == len(batch.rows):
+                return  # the usual re-crawl batch: every article seen again, unchanged
+            unchanged = {values[_AID] for values in candidates}
+        else:
+            unchanged = set(some)
+    everyone = batch.unique and len(candidates) == len(batch.rows)
+    if maybe_new and not unchanged and not await _any_known(conn, batch, everyone):
+        await copy_new(conn, batch, run_id, result)
+        return
+    rest = batch.staging
+    if unchanged:
+        rest = [row for row in rest if row[_AID] not in unchanged]
+        if not rest:
+            return
+    async with cur.copy(statements.COPY_STAGING) as copy:
+        copy.set_types(statements.STAGING_TYPES)
+        for row in rest:
+            await copy.write_row(row)
+    # Both statements in one round trip (pipeline mode): on a busy machine each round
+    # trip, not the SQL, is most of a batch's time.
+    async with conn.pipeline():
+        ids = batch.ids if len(rest) == len(batch.staging) else _ids(rest)
+        await cur.execute(statements.LOCK_BATCH_ARTICLES, (ids,))
+        await cur.execute(statements.UPSERT_BATCH, {"run_id": run_id})
+    summary = await cur.fetchone()
+    assert summary is not None
+    (added, changed, revisions, seen, returned, gone_before, changed_ids, new_ids,
+     new_hashes) = summary  # fmt: skip
+    result.new_revisions.extend(zip(new_ids, new_hashes, strict=True))
+    result.articles_added += added
+    result.articles_changed += changed
+    result.changed_ids.extend(changed_ids)
+    result.revisions_added += revisions
+    result.articles_seen += seen
+    events = [
+        (article_id, "returned", min(t for t in batch.sightings[article_id] if t > gone_at),
+         run_id, None)
+        for article_id, gone_at in zip(returned, gone_before, strict=True)
+    ]  # fmt: skip
+    result.articles_returned += len(events)
+    if events:
+        await cur.execute(statements.INSERT_EVENTS, as_columns(events, 5))
+
+
+async def mark_gone(
+    conn: psycopg.AsyncConnection, gones: list[GoneRow], run_id: str, result: BatchResult
+) -> None:
+    cur = conn.cursor()
+    ids = [g.article_id for g in gones]
+    await cur.execute(statements.MARK_GONE, (ids, [g.seen_at for g in gones]))
+    deleted = await cur.fetchall()
+    marked = {article_id for article_id, _, _ in deleted}
+    result.deleted.extend(deleted)
+    await cur.execute(statements.ARTICLES_AMONG, (ids,))
+    known = {article_id for (article_id,) in await cur.fetchall()}
+    result.gone_marked += len(marked)
+    result.gone_unknown += len(set(ids) - known)
+    events = [
+        (g.article_id, "gone", g.seen_at, run_id, g.status) for g in gones if g.article_id in marked
+    ]
+    if events:
+        await cur.execute(statements.INSERT_EVENTS, as_columns(events, 5))
