@@ -23,6 +23,7 @@ from scrapy.commands import ScrapyCommand
 
 from newsarchive import stats as names
 from newsarchive.config import SettingError, validate
+from newsarchive.reextract.pool import start_workers, worker_count
 from newsarchive.reextract.spider import ReextractSpider
 
 
@@ -72,11 +73,14 @@ class Command(ScrapyCommand):
         if args:
             _exit(f"unexpected argument {args[0]!r}")
         assert self.crawler_process
-        crawler = self.crawler_process.create_crawler(ReextractSpider)
-        self.crawler_process.crawl(
-            crawler, run_id=opts.run, since=opts.since_day, until=opts.until_day
-        )
-        self.crawler_process.start()
+        # before the crawler: forked now, the workers cost no start-up (``reextract.pool``)
+        with start_workers(worker_count(self.settings)) as workers:
+            crawler = self.crawler_process.create_crawler(ReextractSpider)
+            self.crawler_process.crawl(
+                crawler, run_id=opts.run, since=opts.since_day, until=opts.until_day,
+                workers=workers,
+            )  # fmt: skip
+            self.crawler_process.start()
         stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
         if stats.get(names.REEXTRACT_NO_CAPTURES):
             print("scrapy reextract: error: no captures for this selection", file=sys.stderr)

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 from collections.abc import AsyncIterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from datetime import date
-from multiprocessing import get_context
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -31,11 +29,11 @@ from newsarchive.clock import new_run_id, utc_now
 from newsarchive.extraction_version import EXTRACTOR_VERSION
 from newsarchive.items import ArticleItem
 from newsarchive.reextract.captures import RunCapture, find_captures
+from newsarchive.reextract.pool import start_workers, worker_count
 from newsarchive.reextract.shares import Share, ShareResult, extract_share
 from newsarchive.settings_helpers import data_dir
 from newsarchive.signals import batch_committed
 from newsarchive.spiders.feeds import apply_feed_defaults
-from newsarchive.worker_processes import exit_with_parent
 
 DONE_FILE = "done.txt"
 #: How often the main process looks for new lines of a share being extracted, and how much
@@ -82,10 +80,14 @@ class ReextractSpider(scrapy.Spider):
         run_id: str | None = None,
         since: date | None = None,
         until: date | None = None,
+        workers: Executor | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.selection = (run_id, since, until)
+        #: the worker processes (``pool.start_workers``), started by the command before the
+        #: crawler; the spider starts its own when it was not given them.
+        self.workers = workers
         self.run_started_at = utc_now()
         self.run_id = new_run_id(self.run_started_at)
         self.start_url = None
@@ -132,7 +134,7 @@ class ReextractSpider(scrapy.Spider):
             self.logger.error("No captures under %s for this selection", folder / "warc")
             self.crawler.stats.set_value(stats.REEXTRACT_NO_CAPTURES, 1)
             return
-        workers = self.settings.getint("NEWSARCHIVE_REEXTRACT_WORKERS") or os.cpu_count() or 1
+        workers = worker_count(self.settings)
         job = self.job_dir
         await asyncio.to_thread(job.mkdir, parents=True, exist_ok=True)
         self.done = await asyncio.to_thread(_read_done, job / DONE_FILE)
@@ -147,12 +149,7 @@ class ReextractSpider(scrapy.Spider):
             len(captures), len(shares), workers, EXTRACTOR_VERSION,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
-        pool = ProcessPoolExecutor(
-            workers,
-            mp_context=get_context("spawn"),
-            initializer=exit_with_parent,  # a killed reextract leaves no worker behind
-            initargs=(os.getpid(),),
-        )
+        pool = self.workers or start_workers(workers)
         with pool:
             futures: list[Future[ShareResult]] = [pool.submit(extract_share, s) for s in shares]
             for number, (share, future) in enumerate(zip(shares, futures, strict=True), 1):
