@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, Future
@@ -20,6 +21,7 @@ from typing import IO, Any, ClassVar
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.logformatter import LogFormatter
 from scrapy.utils.misc import load_object
 from spidermon.contrib.scrapy.pipelines import ItemValidationPipeline
 from spidermon.contrib.scrapy.stats import ValidationStatsManager
@@ -39,6 +41,8 @@ DONE_FILE = "done.txt"
 #: How often the main process looks for new lines of a share being extracted, and how much
 #: it reads at a time.
 POLL_SECONDS = 0.05
+#: Items between two additions of a share's counts to the run's stats.
+TALLY_EVERY = 100
 READ_BYTES = 4 * 2**20
 
 
@@ -73,6 +77,10 @@ class ReextractSpider(scrapy.Spider):
         # The crawl's checks judge a walk of the site (listings, links, blocks): there is
         # none. Items are still validated against the schema; the command's exit says so.
         "SPIDERMON_SPIDER_CLOSE_MONITORS": [],
+        # Scrapy's spider middlewares act on requests and responses: there are none, and each
+        # would pass every item on through one more async generator.
+        "SPIDER_MIDDLEWARES_BASE": {},
+        "LOG_FORMATTER": "newsarchive.reextract.spider.ReextractLogFormatter",
     }
 
     def __init__(
@@ -165,28 +173,30 @@ class ReextractSpider(scrapy.Spider):
     async def _items_of(
         self, share: Share, extracted: asyncio.Future[ShareResult]
     ) -> AsyncIterator[ArticleItem]:
-        count = self.crawler.stats.inc_value
         validation = ValidationStatsManager(self.crawler.stats)
+        tally = _Tally(self.crawler.stats)
         async for line in _lines_as_written(share.output, extracted):
             entry = json.loads(line)
             if entry["record_id"] in self.done:
-                count(stats.REEXTRACT_RESUMED)
+                tally.resumed += 1
                 continue
-            item = ArticleItem(entry["item"])
-            count(stats.SCHEMA_ITEMS)  # Spidermon's names, as its pipeline counts them
-            count(stats.SCHEMA_FIELDS, len(entry["item"]))
+            fields = entry["item"]
+            item = ArticleItem(fields)
+            tally.items += 1
+            tally.fields += len(fields)
             if errors := entry.get("errors"):
                 for field_name, messages in errors.items():
                     for message in messages:
                         validation.add_field_error(field_name, message)
                 validation.add_item_with_errors()
-            self.pending[_key(item)] = entry["record_id"]
-            count(stats.REEXTRACT_ITEMS)
-            count(stats.ITEMS)
+            self.pending[_key(fields)] = entry["record_id"]
+            if tally.items % TALLY_EVERY == 0:
+                tally.flush()
             yield item
+        tally.flush()
         result = extracted.result()
         if result.unreadable:
-            count(stats.REEXTRACT_UNREADABLE, result.unreadable)
+            self.crawler.stats.inc_value(stats.REEXTRACT_UNREADABLE, result.unreadable)
         share.output.unlink()
 
     def item_scraped(self, item: Any) -> None:
@@ -209,6 +219,48 @@ class ReextractSpider(scrapy.Spider):
             self.journal.close()
         if self.complete and reason == "finished" and not self.pending:
             shutil.rmtree(self.job_dir, ignore_errors=True)
+
+
+class _Tally:
+    """A share's counts, added to the run's stats every ``TALLY_EVERY`` items (four stat calls
+    per item were a visible part of the main process's work per item)."""
+
+    def __init__(self, run_stats: Any) -> None:
+        self.stats = run_stats
+        self.items = self.fields = self.resumed = 0
+        self._added = (0, 0, 0)
+
+    def flush(self) -> None:
+        items, fields, resumed = (n - a for n, a in zip(
+            (self.items, self.fields, self.resumed), self._added, strict=True
+        ))  # fmt: skip
+        self._added = (self.items, self.fields, self.resumed)
+        inc = self.stats.inc_value
+        if items:
+            inc(stats.SCHEMA_ITEMS, items)  # Spidermon's names, as its pipeline counts them
+            inc(stats.SCHEMA_FIELDS, fields)
+            inc(stats.REEXTRACT_ITEMS, items)
+            inc(stats.ITEMS, items)
+        if resumed:
+            inc(stats.REEXTRACT_RESUMED, resumed)
+
+
+class ReextractLogFormatter(LogFormatter):
+    """Scrapy's, without the DEBUG line per item unless the log shows DEBUG: the record was
+    built (the whole item formatted into it) for every item, then thrown away."""
+
+    def __init__(self, debug: bool = True) -> None:
+        self.debug = debug
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ReextractLogFormatter:
+        level = crawler.settings.get("LOG_LEVEL")
+        if isinstance(level, str):
+            level = logging.getLevelName(level.upper())  # an unknown name stays a str
+        return cls(debug=not isinstance(level, int) or level <= logging.DEBUG)
+
+    def scraped(self, item: Any, response: Any, spider: scrapy.Spider) -> Any:
+        return super().scraped(item, response, spider) if self.debug else None
 
 
 def _key(item: Any) -> tuple[str, str]:
