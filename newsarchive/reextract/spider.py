@@ -13,8 +13,8 @@ import json
 import logging
 import shutil
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor, Future
-from datetime import date
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -30,38 +30,19 @@ from newsarchive import stats
 from newsarchive.clock import new_run_id, utc_now
 from newsarchive.extraction_version import EXTRACTOR_VERSION
 from newsarchive.items import ArticleItem
-from newsarchive.reextract.captures import RunCapture, find_captures
+from newsarchive.reextract.job import Job, Selection, start_job
 from newsarchive.reextract.pool import start_workers, worker_count
-from newsarchive.reextract.shares import Share, ShareResult, extract_share
+from newsarchive.reextract.shares import Share, ShareResult
 from newsarchive.settings_helpers import data_dir
 from newsarchive.signals import batch_committed
 from newsarchive.spiders.feeds import apply_feed_defaults
 
-DONE_FILE = "done.txt"
 #: How often the main process looks for new lines of a share being extracted, and how much
 #: it reads at a time.
 POLL_SECONDS = 0.05
 #: Items between two additions of a share's counts to the run's stats.
 TALLY_EVERY = 100
 READ_BYTES = 4 * 2**20
-
-
-def job_name(run_id: str | None, since: date | None, until: date | None) -> str:
-    """The journal folder of a selection under today's extractor."""
-    selection = run_id or f"{since or 'start'}_{until or 'end'}"
-    return f"{EXTRACTOR_VERSION}-{selection}"
-
-
-def plan_shares(captures: list[RunCapture], workers: int, folder: Path) -> list[Share]:
-    """A share per WARC file, each file split in ``workers`` when there are fewer files than
-    twice the workers (one big file must still use every core)."""
-    files = [(capture, path) for capture in captures for path in capture.files]
-    split = workers if len(files) < 2 * workers else 1
-    return [
-        Share(path, capture.run_id, part, split, folder / f"share-{number:05d}-{part}.jsonl")
-        for number, (capture, path) in enumerate(files)
-        for part in range(split)
-    ]
 
 
 class ReextractSpider(scrapy.Spider):
@@ -85,17 +66,17 @@ class ReextractSpider(scrapy.Spider):
 
     def __init__(
         self,
-        run_id: str | None = None,
-        since: date | None = None,
-        until: date | None = None,
+        selection: Selection = (None, None, None),
         workers: Executor | None = None,
+        job: Job | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.selection = (run_id, since, until)
-        #: the worker processes (``pool.start_workers``), started by the command before the
-        #: crawler; the spider starts its own when it was not given them.
+        self.selection = selection
+        #: the worker processes (``pool.start_workers``) and the job already given them, both
+        #: started by the command before the crawler; the spider starts its own without them.
         self.workers = workers
+        self.job = job
         self.run_started_at = utc_now()
         self.run_id = new_run_id(self.run_started_at)
         self.start_url = None
@@ -130,42 +111,36 @@ class ReextractSpider(scrapy.Spider):
         crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
         return spider
 
-    @property
-    def job_dir(self) -> Path:
-        return data_dir(self.settings) / "reextract" / job_name(*self.selection)
-
     async def start(self) -> AsyncIterator[ArticleItem]:
         self.crawler.stats.set_value(stats.REEXTRACT_RUN, 1)  # the monitor judges no walk
         folder = data_dir(self.settings)
-        captures = await asyncio.to_thread(find_captures, folder, *self.selection)
-        if not captures:
-            self.logger.error("No captures under %s for this selection", folder / "warc")
-            self.crawler.stats.set_value(stats.REEXTRACT_NO_CAPTURES, 1)
-            return
-        workers = worker_count(self.settings)
-        job = self.job_dir
-        await asyncio.to_thread(job.mkdir, parents=True, exist_ok=True)
-        self.done = await asyncio.to_thread(_read_done, job / DONE_FILE)
-        if self.done:
-            self.logger.info("Resuming: %d pages were re-extracted before", len(self.done))
-        self.journal = (job / DONE_FILE).open("a", encoding="utf-8")
-        shares = plan_shares(captures, workers, job)
-        # a killed run's share files: never to be read as this run's lines
-        await asyncio.to_thread(_remove, [share.output for share in shares])
-        self.logger.info(
-            "Re-extracting %d run(s), %d share(s) with %d worker(s), extractor %s",
-            len(captures), len(shares), workers, EXTRACTOR_VERSION,
-        )  # fmt: skip
-        loop = asyncio.get_running_loop()
-        pool = self.workers or start_workers(workers)
-        with pool:
-            futures: list[Future[ShareResult]] = [pool.submit(extract_share, s) for s in shares]
-            for number, (share, future) in enumerate(zip(shares, futures, strict=True), 1):
+        count = worker_count(self.settings)
+        # the command's workers stay until the crawl ends (the command shuts them down)
+        own = nullcontext(self.workers) if self.workers else start_workers(count)
+        with own as pool:
+            job = self.job or await asyncio.to_thread(
+                start_job, folder, self.selection, pool, count
+            )
+            if job is None:
+                self.logger.error("No captures under %s for this selection", folder / "warc")
+                self.crawler.stats.set_value(stats.REEXTRACT_NO_CAPTURES, 1)
+                return
+            self.job, self.done = job, job.done
+            if self.done:
+                self.logger.info("Resuming: %d pages were re-extracted before", len(self.done))
+            self.journal = job.journal.open("a", encoding="utf-8")
+            self.logger.info(
+                "Re-extracting %d run(s), %d share(s) with %d worker(s), extractor %s",
+                len(job.captures), len(job.shares), count, EXTRACTOR_VERSION,
+            )  # fmt: skip
+            loop = asyncio.get_running_loop()
+            shares = zip(job.shares, job.extracted, strict=True)
+            for number, (share, future) in enumerate(shares, 1):
                 async for item in self._items_of(share, asyncio.wrap_future(future, loop=loop)):
                     yield item
                 self.crawler.stats.inc_value(stats.REEXTRACT_SHARES)
                 self.logger.info(
-                    "Re-extract: %d/%d shares, %d items so far", number, len(shares),
+                    "Re-extract: %d/%d shares, %d items so far", number, len(job.shares),
                     self.crawler.stats.get_value(stats.REEXTRACT_ITEMS, 0),
                 )  # fmt: skip
         self.complete = True
@@ -217,8 +192,8 @@ class ReextractSpider(scrapy.Spider):
     def spider_closed(self, reason: str) -> None:
         if self.journal is not None:
             self.journal.close()
-        if self.complete and reason == "finished" and not self.pending:
-            shutil.rmtree(self.job_dir, ignore_errors=True)
+        if self.job and self.complete and reason == "finished" and not self.pending:
+            shutil.rmtree(self.job.folder, ignore_errors=True)
 
 
 class _Tally:
@@ -294,12 +269,3 @@ def _read_from(path: Path, offset: int) -> bytes:
             return stream.read(READ_BYTES)
     except FileNotFoundError:  # the worker has not started the share yet
         return b""
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-
-
-def _read_done(path: Path) -> set[str]:
-    return set(path.read_text(encoding="utf-8").split()) if path.is_file() else set()
