@@ -9,6 +9,7 @@ import gzip
 import os
 import signal
 import subprocess
+import sys
 import time
 import zlib
 from datetime import date
@@ -159,6 +160,28 @@ def test_the_fast_scan_gives_every_page_as_warcio_reads_it(tmp_path):
         "two-members",
         "chunked",
     }
+
+
+CHILD_START = """
+import os, threading
+from newsarchive.reextract.pool import start_method, start_workers
+before = start_method()
+with start_workers(2) as pool:
+    parents = {pool.submit(os.getppid).result() for _ in range(4)}
+    print(before, parents == {os.getpid()})
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+print(start_method())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
+def test_workers_are_forked_while_the_command_has_one_thread():
+    """Forked, the workers inherit the imported extraction (no start-up); once a thread runs,
+    forking is unsafe and they are spawned."""
+    result = subprocess.run([sys.executable, "-c", CHILD_START], cwd=ROOT, env=environment(),
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["fork", "True", "spawn"]
 
 
 def test_a_selection_without_captures_is_one_line_and_a_failure(tmp_path):
