@@ -133,46 +133,67 @@ class ReextractSpider(scrapy.Spider):
                 "Re-extracting %d run(s), %d share(s) with %d worker(s), extractor %s",
                 len(job.captures), len(job.shares), count, EXTRACTOR_VERSION,
             )  # fmt: skip
-            loop = asyncio.get_running_loop()
-            shares = zip(job.shares, job.extracted, strict=True)
-            for number, (share, future) in enumerate(shares, 1):
-                async for item in self._items_of(share, asyncio.wrap_future(future, loop=loop)):
-                    yield item
-                self.crawler.stats.inc_value(stats.REEXTRACT_SHARES)
-                self.logger.info(
-                    "Re-extract: %d/%d shares, %d items so far", number, len(job.shares),
-                    self.crawler.stats.get_value(stats.REEXTRACT_ITEMS, 0),
-                )  # fmt: skip
+            async for item in self._items(job, count):
+                yield item
         self.complete = True
 
-    async def _items_of(
-        self, share: Share, extracted: asyncio.Future[ShareResult]
-    ) -> AsyncIterator[ArticleItem]:
+    async def _items(self, job: Job, count: int) -> AsyncIterator[ArticleItem]:
+        """The job's items, read from the ``count`` shares being extracted at once (the
+        workers take them in order), each as its lines are written: read one share after
+        the other, the last share's lines were left for the main process alone to read
+        once the workers were done."""
+        loop = asyncio.get_running_loop()
         validation = ValidationStatsManager(self.crawler.stats)
         tally = _Tally(self.crawler.stats)
-        async for line in _lines_as_written(share.output, extracted):
-            entry = json.loads(line)
-            if entry["record_id"] in self.done:
-                tally.resumed += 1
-                continue
-            fields = entry["item"]
-            item = ArticleItem(fields)
-            tally.items += 1
-            tally.fields += len(fields)
-            if errors := entry.get("errors"):
-                for field_name, messages in errors.items():
-                    for message in messages:
-                        validation.add_field_error(field_name, message)
-                validation.add_item_with_errors()
-            self.pending[_key(fields)] = entry["record_id"]
-            if tally.items % TALLY_EVERY == 0:
-                tally.flush()
-            yield item
-        tally.flush()
-        result = extracted.result()
+        waiting = [
+            _ShareLines(share, asyncio.wrap_future(future, loop=loop))
+            for share, future in zip(job.shares, job.extracted, strict=True)
+        ]
+        waiting.reverse()  # popped in order
+        reading: list[_ShareLines] = []
+        done = 0
+        while waiting or reading:
+            while waiting and len(reading) < count:
+                reading.append(waiting.pop())
+            progress = False
+            for share in list(reading):
+                lines = await share.read()
+                progress = progress or bool(lines) or share.finished
+                for line in lines:
+                    entry = json.loads(line)
+                    if entry["record_id"] in self.done:
+                        tally.resumed += 1
+                        continue
+                    fields = entry["item"]
+                    tally.items += 1
+                    tally.fields += len(fields)
+                    if errors := entry.get("errors"):
+                        for field_name, messages in errors.items():
+                            for message in messages:
+                                validation.add_field_error(field_name, message)
+                        validation.add_item_with_errors()
+                    self.pending[_key(fields)] = entry["record_id"]
+                    if tally.items % TALLY_EVERY == 0:
+                        tally.flush()
+                    yield ArticleItem(fields)
+                if share.finished:
+                    reading.remove(share)
+                    done += 1
+                    tally.flush()
+                    self._share_done(share, done, len(job.shares))
+            if not progress:
+                await asyncio.wait([s.writer for s in reading], timeout=POLL_SECONDS)
+
+    def _share_done(self, lines: _ShareLines, number: int, shares: int) -> None:
+        result = lines.writer.result()
         if result.unreadable:
             self.crawler.stats.inc_value(stats.REEXTRACT_UNREADABLE, result.unreadable)
-        share.output.unlink()
+        lines.share.output.unlink()
+        self.crawler.stats.inc_value(stats.REEXTRACT_SHARES)
+        self.logger.info(
+            "Re-extract: %d/%d shares, %d items so far", number, shares,
+            self.crawler.stats.get_value(stats.REEXTRACT_ITEMS, 0),
+        )  # fmt: skip
 
     def item_scraped(self, item: Any) -> None:
         """The feed has it (no database): journal it, a resumed run skips it."""
@@ -243,23 +264,24 @@ def _key(item: Any) -> tuple[str, str]:
     return item.get("article_id") or item.get("url"), item.get("crawled_at")
 
 
-async def _lines_as_written(path: Path, writer: asyncio.Future[Any]) -> AsyncIterator[str]:
-    """The complete lines of a file another process is writing, as they come, until the
-    ``writer`` is done (its exception, if any, is raised) and every line is read."""
-    offset, partial = 0, b""
-    while True:
-        finished = writer.done()
+class _ShareLines:
+    """The complete lines of a share's file, which a worker is writing, as they come:
+    ``finished`` once the worker is done (its exception, if any, is raised) and every line
+    is read."""
+
+    def __init__(self, share: Share, writer: asyncio.Future[ShareResult]) -> None:
+        self.share, self.writer = share, writer
+        self.offset, self.partial, self.finished = 0, b"", False
+
+    async def read(self) -> list[str]:
+        finished = self.writer.done()
         if finished:
-            writer.result()
-        chunk = await asyncio.to_thread(_read_from, path, offset)
-        offset += len(chunk)
-        *lines, partial = (partial + chunk).split(b"\n")  # a line is whole once its \n is in
-        for line in lines:
-            yield line.decode("utf-8")
-        if finished and not chunk:
-            return
-        if not chunk:
-            await asyncio.wait([writer], timeout=POLL_SECONDS)
+            self.writer.result()
+        chunk = await asyncio.to_thread(_read_from, self.share.output, self.offset)
+        self.offset += len(chunk)
+        *lines, self.partial = (self.partial + chunk).split(b"\n")  # whole once its \n is in
+        self.finished = finished and not chunk
+        return [line.decode("utf-8") for line in lines]
 
 
 def _read_from(path: Path, offset: int) -> bytes:
