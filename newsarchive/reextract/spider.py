@@ -40,7 +40,7 @@ from newsarchive.spiders.feeds import apply_feed_defaults
 #: How often the main process looks for new lines of a share being extracted, and how much
 #: it reads at a time.
 POLL_SECONDS = 0.05
-#: Items between two additions of a share's counts to the run's stats.
+#: Items between two additions of the counts to the run's stats.
 TALLY_EVERY = 100
 READ_BYTES = 4 * 2**20
 
@@ -218,8 +218,8 @@ class ReextractSpider(scrapy.Spider):
 
 
 class _Tally:
-    """A share's counts, added to the run's stats every ``TALLY_EVERY`` items (four stat calls
-    per item were a visible part of the main process's work per item)."""
+    """The counts of the items read, added to the run's stats every ``TALLY_EVERY`` items and
+    at the end of each share (four stat calls per item were a visible part of its cost)."""
 
     def __init__(self, run_stats: Any) -> None:
         self.stats = run_stats
