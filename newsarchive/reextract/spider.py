@@ -40,6 +40,12 @@ from newsarchive.spiders.feeds import apply_feed_defaults
 #: How often the main process looks for new lines of a share being extracted, and how much
 #: it reads at a time.
 POLL_SECONDS = 0.05
+#: Scrapy's extensions that only a crawl of the network uses.
+NETWORK_EXTENSIONS = (
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.telnet.TelnetConsole",
+    "scrapy.extensions.throttle.AutoThrottle",
+)
 #: Items between two additions of the counts to the run's stats.
 TALLY_EVERY = 100
 READ_BYTES = 4 * 2**20
@@ -61,6 +67,10 @@ class ReextractSpider(scrapy.Spider):
         # Scrapy's spider middlewares act on requests and responses: there are none, and each
         # would pass every item on through one more async generator.
         "SPIDER_MIDDLEWARES_BASE": {},
+        # Nor is anything downloaded: building the downloader's middlewares (and importing
+        # them) was start-up time the workers waited through.
+        "DOWNLOADER_MIDDLEWARES_BASE": {},
+        "DOWNLOADER_MIDDLEWARES": {},
         "LOG_FORMATTER": "newsarchive.reextract.spider.ReextractLogFormatter",
     }
 
@@ -99,6 +109,11 @@ class ReextractSpider(scrapy.Spider):
         }
         if kept != pipelines:
             settings.set("ITEM_PIPELINES", kept, priority="spider")
+        # Scrapy's extensions for a crawl of the network (off or idle here, but imported:
+        # the remote control alone imports aiohttp at every start)
+        extensions = settings.getdict("EXTENSIONS")
+        extensions.update(dict.fromkeys(NETWORK_EXTENSIONS))
+        settings.set("EXTENSIONS", extensions, priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ReextractSpider:
