@@ -9,17 +9,25 @@ import gzip
 import os
 import signal
 import subprocess
+import sys
 import time
+import zlib
 from datetime import date
 from io import BytesIO
 from pathlib import Path
 
+import brotli
 import psutil
 import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from newsarchive.reextract.captures import article_pages, find_captures
+from newsarchive.reextract.captures import (
+    article_locations,
+    article_pages,
+    find_captures,
+    read_page,
+)
 from newsarchive_replica.server import ReplicaServer
 from tests.crawling import read_jsonl
 from tests.test_postgres_crawl import (
@@ -83,6 +91,97 @@ def test_captures_in_both_layouts_give_their_article_pages(tmp_path):
     assert [p.body for f in captures[1].files for p in article_pages(f)] == [page, page]
     both = [p.url for s in (0, 1) for p in article_pages(captures[1].files[0], s, 2)]
     assert both == [ARTICLE]
+
+
+def _encoded(body: bytes, coding: str) -> tuple[bytes, list[tuple[str, str]]]:
+    """``body`` as a server sends it with ``coding`` (a Content-Encoding, or ``chunked``)."""
+    if coding.startswith("chunked"):
+        brotli_coded = coding == "chunked-br"
+        body = brotli.compress(body) if brotli_coded else body
+        framed = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (body[:7], body[7:]))
+        coded = [("Content-Encoding", "br")] if brotli_coded else []
+        return framed + b"0\r\n\r\n", [("Transfer-Encoding", "chunked"), *coded]
+    encoded = {
+        "identity": body,
+        "gzip": gzip.compress(body),
+        "x-gzip": gzip.compress(body),  # warcio does not decode it: passed on as it is
+        "deflate": zlib.compress(body),
+        "br": brotli.compress(body),
+        "broken-gzip": gzip.compress(body)[:-9],
+        "broken-br": b"not brotli",
+        "two-members": gzip.compress(body) + gzip.compress(body),
+    }[coding]
+    name = coding.replace("broken-", "").replace("two-members", "gzip")
+    return encoded, [("Content-Encoding", name)]
+
+
+def test_the_fast_scan_gives_every_page_as_warcio_reads_it(tmp_path):
+    """FastWARC scans the captures; every body must come out as warcio's ``content_stream``
+    decodes it (the fast path's own decoding, or warcio's where it is not certain)."""
+    page = (ROOT / "tests" / "fixtures" / "specimen_article.html").read_bytes()
+    codings = ["identity", "gzip", "x-gzip", "deflate", "br", "broken-gzip", "broken-br",
+               "two-members", "chunked", "chunked-br"]  # fmt: skip
+    path = tmp_path / "capture.warc.gz"
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        for number, coding in enumerate(codings):
+            body, headers = _encoded(page, coding)
+            headers = [("Content-Type", "text/html; charset=UTF-8"), *headers]
+            http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
+            url = f"http://site.test/newstream/17130062{number:02d}-531298405/{coding}/"
+            writer.write_record(writer.create_warc_record(
+                url, "response", payload=BytesIO(body), http_headers=http
+            ))  # fmt: skip
+            asked = StatusAndHeaders(f"GET {url} HTTP/1.1", [("Host", "site.test")],
+                                     is_http_request=True)  # fmt: skip
+            request = writer.create_warc_record(
+                url, "request", payload=BytesIO(b""), http_headers=asked
+            )
+            writer.write_record(request)  # a request between responses, as captures have
+    pages = list(article_pages(path))
+    locations = list(article_locations(path))
+    assert [url for url, _ in locations] == [p.url for p in pages]
+    assert len(pages) == len(codings)
+    for fast, (_, location) in zip(pages, locations, strict=True):
+        slow = read_page(location)  # warcio, from the record's offset
+        assert (fast.url, fast.record_id, fast.fetched_at) == (
+            slow.url,
+            slow.record_id,
+            slow.fetched_at,
+        )
+        assert fast.headers == slow.headers
+        assert fast.body == slow.body, fast.url
+    decoded = {p.url.split("/")[-2]: p.body for p in pages}
+    assert {c for c, body in decoded.items() if body == page} >= {
+        "identity",
+        "gzip",
+        "deflate",
+        "br",
+        "two-members",
+        "chunked",
+    }
+
+
+CHILD_START = """
+import os, threading
+from newsarchive.reextract.pool import start_method, start_workers
+before = start_method()
+with start_workers(2) as pool:
+    parents = {pool.submit(os.getppid).result() for _ in range(4)}
+    print(before, parents == {os.getpid()})
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+print(start_method())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
+def test_workers_are_forked_while_the_command_has_one_thread():
+    """Forked, the workers inherit the imported extraction (no start-up); once a thread runs,
+    forking is unsafe and they are spawned."""
+    result = subprocess.run([sys.executable, "-c", CHILD_START], cwd=ROOT, env=environment(),
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["fork", "True", "spawn"]
 
 
 def test_a_selection_without_captures_is_one_line_and_a_failure(tmp_path):

@@ -23,7 +23,10 @@ from scrapy.commands import ScrapyCommand
 
 from newsarchive import stats as names
 from newsarchive.config import SettingError, validate
+from newsarchive.reextract.job import start_job
+from newsarchive.reextract.pool import start_workers, worker_count
 from newsarchive.reextract.spider import ReextractSpider
+from newsarchive.settings_helpers import data_dir
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -72,11 +75,15 @@ class Command(ScrapyCommand):
         if args:
             _exit(f"unexpected argument {args[0]!r}")
         assert self.crawler_process
-        crawler = self.crawler_process.create_crawler(ReextractSpider)
-        self.crawler_process.crawl(
-            crawler, run_id=opts.run, since=opts.since_day, until=opts.until_day
-        )
-        self.crawler_process.start()
+        selection = (opts.run, opts.since_day, opts.until_day)
+        count = worker_count(self.settings)
+        # before the crawler: forked now, the workers cost no start-up, and they extract the
+        # job's shares while the crawler starts (``reextract.pool``, ``reextract.job``)
+        with start_workers(count) as workers:
+            job = start_job(data_dir(self.settings), selection, workers, count)
+            crawler = self.crawler_process.create_crawler(ReextractSpider)
+            self.crawler_process.crawl(crawler, selection=selection, workers=workers, job=job)
+            self.crawler_process.start()
         stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
         if stats.get(names.REEXTRACT_NO_CAPTURES):
             print("scrapy reextract: error: no captures for this selection", file=sys.stderr)

@@ -76,6 +76,12 @@ def _fast_check() -> Callable[[Any], bool]:
     return validator_for(ARTICLE_SCHEMA)(ARTICLE_SCHEMA, format_checker=format_checker).is_valid
 
 
+def warm_up() -> None:
+    """Build the schema checks now (before the workers are forked: they inherit them)."""
+    _fast_check()
+    _validator()
+
+
 def schema_errors(item: dict[str, Any]) -> dict[str, list[str]]:
     """The item's violations of the item schema, in Spidermon's words (none: valid)."""
     if _fast_check()(item):

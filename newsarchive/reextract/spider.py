@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
+import logging
 import shutil
 from collections.abc import AsyncIterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from datetime import date
-from multiprocessing import get_context
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.logformatter import LogFormatter
 from scrapy.utils.misc import load_object
 from spidermon.contrib.scrapy.pipelines import ItemValidationPipeline
 from spidermon.contrib.scrapy.stats import ValidationStatsManager
@@ -30,36 +30,25 @@ from newsarchive import stats
 from newsarchive.clock import new_run_id, utc_now
 from newsarchive.extraction_version import EXTRACTOR_VERSION
 from newsarchive.items import ArticleItem
-from newsarchive.reextract.captures import RunCapture, find_captures
-from newsarchive.reextract.shares import Share, ShareResult, extract_share
+from newsarchive.reextract.job import Job, Selection, start_job
+from newsarchive.reextract.pool import start_workers, worker_count
+from newsarchive.reextract.shares import Share, ShareResult
 from newsarchive.settings_helpers import data_dir
 from newsarchive.signals import batch_committed
 from newsarchive.spiders.feeds import apply_feed_defaults
-from newsarchive.worker_processes import exit_with_parent
 
-DONE_FILE = "done.txt"
 #: How often the main process looks for new lines of a share being extracted, and how much
 #: it reads at a time.
 POLL_SECONDS = 0.05
+#: Scrapy's extensions that only a crawl of the network uses.
+NETWORK_EXTENSIONS = (
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.telnet.TelnetConsole",
+    "scrapy.extensions.throttle.AutoThrottle",
+)
+#: Items between two additions of the counts to the run's stats.
+TALLY_EVERY = 100
 READ_BYTES = 4 * 2**20
-
-
-def job_name(run_id: str | None, since: date | None, until: date | None) -> str:
-    """The journal folder of a selection under today's extractor."""
-    selection = run_id or f"{since or 'start'}_{until or 'end'}"
-    return f"{EXTRACTOR_VERSION}-{selection}"
-
-
-def plan_shares(captures: list[RunCapture], workers: int, folder: Path) -> list[Share]:
-    """A share per WARC file, each file split in ``workers`` when there are fewer files than
-    twice the workers (one big file must still use every core)."""
-    files = [(capture, path) for capture in captures for path in capture.files]
-    split = workers if len(files) < 2 * workers else 1
-    return [
-        Share(path, capture.run_id, part, split, folder / f"share-{number:05d}-{part}.jsonl")
-        for number, (capture, path) in enumerate(files)
-        for part in range(split)
-    ]
 
 
 class ReextractSpider(scrapy.Spider):
@@ -75,17 +64,29 @@ class ReextractSpider(scrapy.Spider):
         # The crawl's checks judge a walk of the site (listings, links, blocks): there is
         # none. Items are still validated against the schema; the command's exit says so.
         "SPIDERMON_SPIDER_CLOSE_MONITORS": [],
+        # Scrapy's spider middlewares act on requests and responses: there are none, and each
+        # would pass every item on through one more async generator.
+        "SPIDER_MIDDLEWARES_BASE": {},
+        # Nor is anything downloaded: building the downloader's middlewares (and importing
+        # them) was start-up time the workers waited through.
+        "DOWNLOADER_MIDDLEWARES_BASE": {},
+        "DOWNLOADER_MIDDLEWARES": {},
+        "LOG_FORMATTER": "newsarchive.reextract.spider.ReextractLogFormatter",
     }
 
     def __init__(
         self,
-        run_id: str | None = None,
-        since: date | None = None,
-        until: date | None = None,
+        selection: Selection = (None, None, None),
+        workers: Executor | None = None,
+        job: Job | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.selection = (run_id, since, until)
+        self.selection = selection
+        #: the worker processes (``pool.start_workers``) and the job already given them, both
+        #: started by the command before the crawler; the spider starts its own without them.
+        self.workers = workers
+        self.job = job
         self.run_started_at = utc_now()
         self.run_id = new_run_id(self.run_started_at)
         self.start_url = None
@@ -108,6 +109,11 @@ class ReextractSpider(scrapy.Spider):
         }
         if kept != pipelines:
             settings.set("ITEM_PIPELINES", kept, priority="spider")
+        # Scrapy's extensions for a crawl of the network (off or idle here, but imported:
+        # the remote control alone imports aiohttp at every start)
+        extensions = settings.getdict("EXTENSIONS")
+        extensions.update(dict.fromkeys(NETWORK_EXTENSIONS))
+        settings.set("EXTENSIONS", extensions, priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ReextractSpider:
@@ -120,77 +126,89 @@ class ReextractSpider(scrapy.Spider):
         crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
         return spider
 
-    @property
-    def job_dir(self) -> Path:
-        return data_dir(self.settings) / "reextract" / job_name(*self.selection)
-
     async def start(self) -> AsyncIterator[ArticleItem]:
         self.crawler.stats.set_value(stats.REEXTRACT_RUN, 1)  # the monitor judges no walk
         folder = data_dir(self.settings)
-        captures = await asyncio.to_thread(find_captures, folder, *self.selection)
-        if not captures:
-            self.logger.error("No captures under %s for this selection", folder / "warc")
-            self.crawler.stats.set_value(stats.REEXTRACT_NO_CAPTURES, 1)
-            return
-        workers = self.settings.getint("NEWSARCHIVE_REEXTRACT_WORKERS") or os.cpu_count() or 1
-        job = self.job_dir
-        await asyncio.to_thread(job.mkdir, parents=True, exist_ok=True)
-        self.done = await asyncio.to_thread(_read_done, job / DONE_FILE)
-        if self.done:
-            self.logger.info("Resuming: %d pages were re-extracted before", len(self.done))
-        self.journal = (job / DONE_FILE).open("a", encoding="utf-8")
-        shares = plan_shares(captures, workers, job)
-        # a killed run's share files: never to be read as this run's lines
-        await asyncio.to_thread(_remove, [share.output for share in shares])
-        self.logger.info(
-            "Re-extracting %d run(s), %d share(s) with %d worker(s), extractor %s",
-            len(captures), len(shares), workers, EXTRACTOR_VERSION,
-        )  # fmt: skip
-        loop = asyncio.get_running_loop()
-        pool = ProcessPoolExecutor(
-            workers,
-            mp_context=get_context("spawn"),
-            initializer=exit_with_parent,  # a killed reextract leaves no worker behind
-            initargs=(os.getpid(),),
-        )
-        with pool:
-            futures: list[Future[ShareResult]] = [pool.submit(extract_share, s) for s in shares]
-            for number, (share, future) in enumerate(zip(shares, futures, strict=True), 1):
-                async for item in self._items_of(share, asyncio.wrap_future(future, loop=loop)):
-                    yield item
-                self.crawler.stats.inc_value(stats.REEXTRACT_SHARES)
-                self.logger.info(
-                    "Re-extract: %d/%d shares, %d items so far", number, len(shares),
-                    self.crawler.stats.get_value(stats.REEXTRACT_ITEMS, 0),
-                )  # fmt: skip
+        count = worker_count(self.settings)
+        # the command's workers stay until the crawl ends (the command shuts them down)
+        own = nullcontext(self.workers) if self.workers else start_workers(count)
+        with own as pool:
+            job = self.job or await asyncio.to_thread(
+                start_job, folder, self.selection, pool, count
+            )
+            if job is None:
+                self.logger.error("No captures under %s for this selection", folder / "warc")
+                self.crawler.stats.set_value(stats.REEXTRACT_NO_CAPTURES, 1)
+                return
+            self.job, self.done = job, job.done
+            if self.done:
+                self.logger.info("Resuming: %d pages were re-extracted before", len(self.done))
+            self.journal = job.journal.open("a", encoding="utf-8")
+            self.logger.info(
+                "Re-extracting %d run(s), %d share(s) with %d worker(s), extractor %s",
+                len(job.captures), len(job.shares), count, EXTRACTOR_VERSION,
+            )  # fmt: skip
+            async for item in self._items(job, count):
+                yield item
         self.complete = True
 
-    async def _items_of(
-        self, share: Share, extracted: asyncio.Future[ShareResult]
-    ) -> AsyncIterator[ArticleItem]:
-        count = self.crawler.stats.inc_value
+    async def _items(self, job: Job, count: int) -> AsyncIterator[ArticleItem]:
+        """The job's items, read from the ``count`` shares being extracted at once (the
+        workers take them in order), each as its lines are written: read one share after
+        the other, the last share's lines were left for the main process alone to read
+        once the workers were done."""
+        loop = asyncio.get_running_loop()
         validation = ValidationStatsManager(self.crawler.stats)
-        async for line in _lines_as_written(share.output, extracted):
-            entry = json.loads(line)
-            if entry["record_id"] in self.done:
-                count(stats.REEXTRACT_RESUMED)
-                continue
-            item = ArticleItem(entry["item"])
-            count(stats.SCHEMA_ITEMS)  # Spidermon's names, as its pipeline counts them
-            count(stats.SCHEMA_FIELDS, len(entry["item"]))
-            if errors := entry.get("errors"):
-                for field_name, messages in errors.items():
-                    for message in messages:
-                        validation.add_field_error(field_name, message)
-                validation.add_item_with_errors()
-            self.pending[_key(item)] = entry["record_id"]
-            count(stats.REEXTRACT_ITEMS)
-            count(stats.ITEMS)
-            yield item
-        result = extracted.result()
+        tally = _Tally(self.crawler.stats)
+        waiting = [
+            _ShareLines(share, asyncio.wrap_future(future, loop=loop))
+            for share, future in zip(job.shares, job.extracted, strict=True)
+        ]
+        waiting.reverse()  # popped in order
+        reading: list[_ShareLines] = []
+        done = 0
+        while waiting or reading:
+            while waiting and len(reading) < count:
+                reading.append(waiting.pop())
+            progress = False
+            for share in list(reading):
+                lines = await share.read()
+                progress = progress or bool(lines) or share.finished
+                for line in lines:
+                    entry = json.loads(line)
+                    if entry["record_id"] in self.done:
+                        tally.resumed += 1
+                        continue
+                    fields = entry["item"]
+                    tally.items += 1
+                    tally.fields += len(fields)
+                    if errors := entry.get("errors"):
+                        for field_name, messages in errors.items():
+                            for message in messages:
+                                validation.add_field_error(field_name, message)
+                        validation.add_item_with_errors()
+                    self.pending[_key(fields)] = entry["record_id"]
+                    if tally.items % TALLY_EVERY == 0:
+                        tally.flush()
+                    yield ArticleItem(fields)
+                if share.finished:
+                    reading.remove(share)
+                    done += 1
+                    tally.flush()
+                    self._share_done(share, done, len(job.shares))
+            if not progress:
+                await asyncio.wait([s.writer for s in reading], timeout=POLL_SECONDS)
+
+    def _share_done(self, lines: _ShareLines, number: int, shares: int) -> None:
+        result = lines.writer.result()
         if result.unreadable:
-            count(stats.REEXTRACT_UNREADABLE, result.unreadable)
-        share.output.unlink()
+            self.crawler.stats.inc_value(stats.REEXTRACT_UNREADABLE, result.unreadable)
+        lines.share.output.unlink()
+        self.crawler.stats.inc_value(stats.REEXTRACT_SHARES)
+        self.logger.info(
+            "Re-extract: %d/%d shares, %d items so far", number, shares,
+            self.crawler.stats.get_value(stats.REEXTRACT_ITEMS, 0),
+        )  # fmt: skip
 
     def item_scraped(self, item: Any) -> None:
         """The feed has it (no database): journal it, a resumed run skips it."""
@@ -210,8 +228,50 @@ class ReextractSpider(scrapy.Spider):
     def spider_closed(self, reason: str) -> None:
         if self.journal is not None:
             self.journal.close()
-        if self.complete and reason == "finished" and not self.pending:
-            shutil.rmtree(self.job_dir, ignore_errors=True)
+        if self.job and self.complete and reason == "finished" and not self.pending:
+            shutil.rmtree(self.job.folder, ignore_errors=True)
+
+
+class _Tally:
+    """The counts of the items read, added to the run's stats every ``TALLY_EVERY`` items and
+    at the end of each share (four stat calls per item were a visible part of its cost)."""
+
+    def __init__(self, run_stats: Any) -> None:
+        self.stats = run_stats
+        self.items = self.fields = self.resumed = 0
+        self._added = (0, 0, 0)
+
+    def flush(self) -> None:
+        items, fields, resumed = (n - a for n, a in zip(
+            (self.items, self.fields, self.resumed), self._added, strict=True
+        ))  # fmt: skip
+        self._added = (self.items, self.fields, self.resumed)
+        inc = self.stats.inc_value
+        if items:
+            inc(stats.SCHEMA_ITEMS, items)  # Spidermon's names, as its pipeline counts them
+            inc(stats.SCHEMA_FIELDS, fields)
+            inc(stats.REEXTRACT_ITEMS, items)
+            inc(stats.ITEMS, items)
+        if resumed:
+            inc(stats.REEXTRACT_RESUMED, resumed)
+
+
+class ReextractLogFormatter(LogFormatter):
+    """Scrapy's, without the DEBUG line per item unless the log shows DEBUG: the record was
+    built (the whole item formatted into it) for every item, then thrown away."""
+
+    def __init__(self, debug: bool = True) -> None:
+        self.debug = debug
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ReextractLogFormatter:
+        level = crawler.settings.get("LOG_LEVEL")
+        if isinstance(level, str):
+            level = logging.getLevelName(level.upper())  # an unknown name stays a str
+        return cls(debug=not isinstance(level, int) or level <= logging.DEBUG)
+
+    def scraped(self, item: Any, response: Any, spider: scrapy.Spider) -> Any:
+        return super().scraped(item, response, spider) if self.debug else None
 
 
 def _key(item: Any) -> tuple[str, str]:
@@ -219,23 +279,24 @@ def _key(item: Any) -> tuple[str, str]:
     return item.get("article_id") or item.get("url"), item.get("crawled_at")
 
 
-async def _lines_as_written(path: Path, writer: asyncio.Future[Any]) -> AsyncIterator[str]:
-    """The complete lines of a file another process is writing, as they come, until the
-    ``writer`` is done (its exception, if any, is raised) and every line is read."""
-    offset, partial = 0, b""
-    while True:
-        finished = writer.done()
+class _ShareLines:
+    """The complete lines of a share's file, which a worker is writing, as they come:
+    ``finished`` once the worker is done (its exception, if any, is raised) and every line
+    is read."""
+
+    def __init__(self, share: Share, writer: asyncio.Future[ShareResult]) -> None:
+        self.share, self.writer = share, writer
+        self.offset, self.partial, self.finished = 0, b"", False
+
+    async def read(self) -> list[str]:
+        finished = self.writer.done()
         if finished:
-            writer.result()
-        chunk = await asyncio.to_thread(_read_from, path, offset)
-        offset += len(chunk)
-        *lines, partial = (partial + chunk).split(b"\n")  # a line is whole once its \n is in
-        for line in lines:
-            yield line.decode("utf-8")
-        if finished and not chunk:
-            return
-        if not chunk:
-            await asyncio.wait([writer], timeout=POLL_SECONDS)
+            self.writer.result()
+        chunk = await asyncio.to_thread(_read_from, self.share.output, self.offset)
+        self.offset += len(chunk)
+        *lines, self.partial = (self.partial + chunk).split(b"\n")  # whole once its \n is in
+        self.finished = finished and not chunk
+        return [line.decode("utf-8") for line in lines]
 
 
 def _read_from(path: Path, offset: int) -> bytes:
@@ -245,12 +306,3 @@ def _read_from(path: Path, offset: int) -> bytes:
             return stream.read(READ_BYTES)
     except FileNotFoundError:  # the worker has not started the share yet
         return b""
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-
-
-def _read_done(path: Path) -> set[str]:
-    return set(path.read_text(encoding="utf-8").split()) if path.is_file() else set()
