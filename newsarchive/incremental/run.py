@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -298,7 +298,7 @@ class Incremental:
         if not complete and self.policy.gaps:
             logger.info("Incremental: gaps in this walk: %s", "; ".join(self.policy.gaps))
         walk = self._walk_record(complete, reason, run_id)
-        await asyncio.to_thread(self._write_walk, walk, self._changes.apply)
+        await asyncio.to_thread(self._write_walk, walk, self._changes)
         logger.info(
             "Incremental: state saved to %s (walk %s)",
             self.path,
@@ -313,19 +313,16 @@ class Incremental:
         return {"complete": complete, "run_id": run_id, "finish_reason": reason,
                 "at": utc_now_iso()}  # fmt: skip
 
-    def _write_walk(
-        self, walk: dict[str, Any], also: Callable[[CrawlState], None] | None = None
-    ) -> None:
-        """Record ``walk`` for this start URL (after ``also``, the run's changes). Blocking."""
+    def _write_walk(self, walk: dict[str, Any], run: RunChanges | None = None) -> None:
+        """Record ``walk`` for this start URL (and ``run``, the run's changes). Blocking."""
 
         def change(state: CrawlState) -> None:
-            if also is not None:
-                also(state)
             state.walks[self.start_url] = walk
 
         update_state_file(
             self.path,
             change,
+            run,
             spider=self.spider_name,
             site=urlsplit(self.start_url).netloc,
             updated_at=utc_now_iso(),
