@@ -96,9 +96,11 @@ class Incremental:
         self._retry_attempts: dict[str, int] = {}
         self._rechecks: dict[str, list[RecheckTarget]] = {}  # by source label
         self._recheck_source: dict[str, str] = {}  # article_id -> source, for recent ones
-        self._rechecks_issued: set[str] = set()
-        self._skipped: set[str] = set()
-        self._new_listed: set[str] = set()
+        # Dicts, not sets, for what grows with the run: a set of 20,000 ids has a 2 MiB
+        # table, a dict 0.4 MiB.
+        self._rechecks_issued: dict[str, None] = {}
+        self._skipped: dict[str, None] = {}
+        self._new_listed: dict[str, None] = {}
         self._changes = RunChanges(keep_articles=not self.uses_database)
 
     @property
@@ -184,7 +186,7 @@ class Incremental:
         recheck), or known not to be an article (unless ``full=1``)."""
         skip = article_id in self.archived or (not self.full and article_id in self.not_articles)
         if skip and article_id not in self._skipped:
-            self._skipped.add(article_id)
+            self._skipped[article_id] = None
             self.stats.inc_value(names.KNOWN_SKIPPED)
         return skip
 
@@ -196,7 +198,7 @@ class Incremental:
         source = self._recheck_source.get(article_id)
         if source is None:
             return True
-        self._rechecks_issued.add(article_id)
+        self._rechecks_issued[article_id] = None
         self.stats.inc_value(names.RECHECKS)
         return False
 
@@ -205,7 +207,7 @@ class Incremental:
         article_ids = list(article_ids)
         for article_id in article_ids:
             if not self._known_before(article_id) and article_id not in self._new_listed:
-                self._new_listed.add(article_id)
+                self._new_listed[article_id] = None
                 self.stats.inc_value(names.NEW_LISTED)
         return bool(article_ids) and all(self.is_known(article_id) for article_id in article_ids)
 
@@ -239,7 +241,7 @@ class Incremental:
             for target in self._rechecks.pop(source, ()):
                 if target.article_id in seen or target.article_id in self._rechecks_issued:
                     continue
-                self._rechecks_issued.add(target.article_id)
+                self._rechecks_issued[target.article_id] = None
                 taken.append(target)
         self.stats.inc_value(names.RECHECKS, len(taken))
         return taken
