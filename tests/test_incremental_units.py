@@ -124,6 +124,7 @@ def test_the_streamed_state_file_is_what_a_whole_write_gives(tmp_path):
     ours.archive("2-2", "Naenara (En)", "b", "2025-01-01")
     ours.archive("6-6", "Naenara (En)", "f2", "2025-01-06")  # moved to another stream
     ours.archive("8-8", "Rodong Sinmun (En)", "h/\u00e9", None)
+    ours.archive("10-10", "Naenara (En)", "https://kcnawatch.org/newstream/10-10/s%e2/", None)
     ours.gone["1-1"] = "2025-01-03T00:00:00+00:00"
     ours.gone["8-8"] = "2025-01-04T00:00:00+00:00"  # archived, then gone, in this run
     ours.not_articles["9-9"] = {"reason": "http_503 (after 3 runs)"}
@@ -158,3 +159,24 @@ def test_a_failed_state_write_leaves_the_old_file(tmp_path, monkeypatch):
     update_state_file(path, lambda state: None, ours)  # logs the error, keeps the old file
     assert path.read_bytes() == before
     assert list(path.parent.iterdir()) == [path]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://kcnawatch.org/newstream/1713006283-531298405/talks-held/",
+        "https://kcnawatch.org/newstream/1713006283-531298405/talks%e2%80%99held",
+        "https://kcnawatch.org/newstream/1713006283-531298405/",
+        "https://kcnawatch.org/?p=1713006283-531298405",
+        "http://127.0.0.1:8080/a/1713006283-531298405/b/1713006283-531298405/c",
+        None,
+    ],
+)
+def test_the_run_record_gives_back_each_url_exactly(url):
+    changes = RunChanges(keep_articles=True)
+    changes.archive("1713006283-531298405", "Naenara (En)", url, "2024-04-13")
+    changes.archive("1-1", "Naenara (En)", "https://kcnawatch.org/newstream/1-1/x/", None)
+    assert changes.record("1713006283-531298405") == ("Naenara (En)", url, "2024-04-13")
+    assert "https://kcnawatch.org/newstream" in changes.url_heads
+    packed = changes.archived["1-1"]
+    assert packed is not None and b"kcnawatch" not in packed  # one head for every article

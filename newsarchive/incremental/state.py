@@ -166,6 +166,15 @@ def _write_articles(out: io.TextIOWrapper, state: CrawlState, run: RunChanges) -
     out.write("}")
 
 
+def _number(names: list[str], name: str) -> int:
+    """``name``'s index in ``names``, appended when new (a handful of names at most)."""
+    try:
+        return names.index(name)
+    except ValueError:
+        names.append(name)
+        return len(names) - 1
+
+
 @dataclass
 class RunChanges:
     """What this run learned, applied to the file's latest content at the end.
@@ -173,14 +182,17 @@ class RunChanges:
     A long first run holds one entry per archived article until it ends, so each entry keeps
     only what the file will be given, packed in one bytes object (no tuple, no string per
     field): nothing but the id when a database is the archive (``keep_articles`` false),
-    else the source label's number (one string per stream, not per article), URL and date.
+    else the source label's number (one string per stream, not per article), the URL past
+    its id and the date.
     """
 
     keep_articles: bool = True
-    #: article id -> JSON ``[source number, url, published_date]``, UTF-8 (None: database mode)
+    #: article id -> JSON ``[source number, URL head number, URL tail, published_date]``,
+    #: UTF-8 (None: database mode); a URL without ``/<id>/`` is kept whole as its tail
     archived: dict[str, bytes | None] = field(default_factory=dict)
-    #: source labels, numbered by first sight
+    #: source labels, and what precedes ``/<id>/`` in the URLs, numbered by first sight
     sources: list[str] = field(default_factory=list)
+    url_heads: list[str] = field(default_factory=list)
     gone: dict[str, str] = field(default_factory=dict)
     not_articles: dict[str, dict[str, Any]] = field(default_factory=dict)
     retry: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # None: resolved
@@ -189,27 +201,28 @@ class RunChanges:
         self, article_id: str, source: str | None, url: str | None, published_date: str | None
     ) -> None:
         """An article that passed every pipeline in this run."""
-        self.archived[article_id] = (
-            _json([self._source_number(source or ""), url, published_date]).encode()
-            if self.keep_articles
-            else None
-        )
+        if not self.keep_articles:
+            self.archived[article_id] = None
+        else:
+            # The URL names the id: keep what precedes it (one string per site) by number.
+            marker = f"/{article_id}/"
+            at = url.find(marker) if url else -1
+            if url is None or at < 0:
+                head, tail = None, url
+            else:
+                head, tail = _number(self.url_heads, url[:at]), url[at + len(marker) :]
+            record = [_number(self.sources, source or ""), head, tail, published_date]
+            self.archived[article_id] = _json(record).encode()
         self.not_articles.pop(article_id, None)
-
-    def _source_number(self, source: str) -> int:
-        try:
-            return self.sources.index(source)  # a handful of streams at most
-        except ValueError:
-            self.sources.append(source)
-            return len(self.sources) - 1
 
     def record(self, article_id: str) -> ArchivedRecord | None:
         """(source, url, published_date) of an article archived in this run."""
         packed = self.archived.get(article_id)
         if packed is None:
             return None
-        number, url, published_date = json.loads(packed)
-        return self.sources[number], url, published_date
+        source, head, tail, published_date = json.loads(packed)
+        url = tail if head is None else f"{self.url_heads[head]}/{article_id}/{tail}"
+        return self.sources[source], url, published_date
 
     def entry(self, article_id: str) -> dict[str, Any]:
         """The state file's entry for an article archived in this run."""
