@@ -6,20 +6,23 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
-def write_atomically(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, rename it over ``path``
-    and fsync the folder: readers and crashes see the old file or the new one, never half of
-    one. Blocking: call it from a thread when in the reactor."""
+@contextlib.contextmanager
+def open_atomically(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write in pieces that replaces ``path`` only when the block ends
+    without an error: written to a temporary file beside it, fsynced, renamed over ``path``,
+    then the folder fsynced. Readers and crashes see the old file or the new one, never half
+    of one; a large file never needs to be whole in memory. Blocking: use it from a thread
+    when in the reactor."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -33,6 +36,12 @@ def write_atomically(path: Path, data: str | bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Replace ``path`` by ``data`` with :func:`open_atomically`."""
+    with open_atomically(path) as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def write_json_atomically(path: Path, data: Any, *, indent: int | None = None) -> None:

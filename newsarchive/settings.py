@@ -62,6 +62,8 @@ EXTENSIONS = {
     "newsarchive.extensions.manifest.FeedManifest": 510,
     # gc.freeze() once the engine has started, unless NEWSARCHIVE_GC_FREEZE is off.
     "newsarchive.extensions.memory.FreezeStartupObjects": 530,
+    # Twisted drops its cancelled download timeouts during the crawl, not at its end.
+    "newsarchive.extensions.memory.MemoryUpkeep": 531,
 }
 # `scrapy check`: the callbacks' contracts run on saved pages (newsarchive.contracts).
 SPIDER_CONTRACTS = {"newsarchive.contracts.SavedPageContract": 10}

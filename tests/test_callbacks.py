@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -315,9 +314,11 @@ def test_the_run_record_keeps_one_source_string_and_nothing_in_database_mode():
     label = "Naenara (En)"
     for n in range(3):
         changes.archive(f"{n}-{n}", "".join(["Naenara ", "(En)"]), f"u{n}", None)
-    sources = {id(record[0]) for record in changes.archived.values()}
-    assert len(sources) == 1 and changes.archived["0-0"][0] == label
-    assert sys.intern(label) is changes.archived["0-0"][0]
+    # One string per stream; per article one packed bytes object, no tuple or field strings.
+    assert changes.sources == [label]
+    assert all(type(record) is bytes for record in changes.archived.values())
+    assert changes.record("0-0") == (label, "u0", None)
+    assert changes.record("0-0")[0] is changes.record("2-2")[0]  # type: ignore[index]
     database = RunChanges(keep_articles=False)
     database.archive("1-1", label, "https://kcnawatch.org/newstream/1-1/x/", "2025-01-01")
     assert database.archived == {"1-1": None}

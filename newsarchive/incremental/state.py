@@ -17,20 +17,25 @@ started, so two runs of different streams on one site do not undo each other.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from newsarchive.files import write_json_atomically
+from newsarchive.files import open_atomically
 
 logger = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
+
+
+#: What the state file keeps of an article archived in this run: (source, url, published_date).
+ArchivedRecord = tuple[str, str | None, str | None]
 
 
 class StateError(RuntimeError):
@@ -100,22 +105,74 @@ class CrawlState:
         return None
 
 
-def update_state_file(path: Path, change: Callable[[CrawlState], None], **extra: Any) -> None:
-    """Apply ``change`` to the file's latest content and replace it atomically. Blocking."""
+def update_state_file(
+    path: Path, change: Callable[[CrawlState], None], run: RunChanges | None = None, **extra: Any
+) -> None:
+    """Apply ``change`` (then ``run``, a run's record) to the file's latest content and
+    replace it atomically. Blocking.
+
+    The run's archived articles are streamed into the file from their packed record, never
+    made a dict each: a long first run's state file is never whole in memory."""
     try:
         state = CrawlState.load(path)
     except StateError as exc:
         logger.warning("%s: writing a new one", exc)
         state = CrawlState()
     change(state)
+    if run is not None:
+        run.merge(state)
     try:
-        write_json_atomically(path, state.to_json(**extra))
+        with open_atomically(path) as handle:
+            write_state(handle, state, run, extra)
     except OSError as exc:
         logger.error("Cannot write the state file %s: %s", path, exc.strerror or exc)
 
 
-#: What the state file keeps of an article archived in this run: (source, url, published_date).
-ArchivedRecord = tuple[str, str | None, str | None]
+def _json(value: Any) -> str:
+    """As ``write_json_atomically`` writes it: compact, keys sorted, non-ASCII unescaped."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def write_state(
+    handle: BinaryIO, state: CrawlState, run: RunChanges | None, extra: dict[str, Any]
+) -> None:
+    """``state.to_json(**extra)`` (with ``run``'s archived articles) as one JSON line, the
+    same bytes ``write_json_atomically`` would write, in pieces."""
+    out = io.TextIOWrapper(handle, encoding="utf-8", newline="\n", write_through=False)
+    document = state.to_json(**extra)
+    for number, key in enumerate(sorted(document)):
+        out.write(("{" if number == 0 else ",") + _json(key) + ":")
+        if key == "articles":
+            _write_articles(out, state, run or RunChanges())
+        else:
+            out.write(_json(document[key]))
+    out.write("}\n")
+    out.flush()
+    out.detach()
+
+
+def _write_articles(out: io.TextIOWrapper, state: CrawlState, run: RunChanges) -> None:
+    """``articles``: the file's entries and the run's, by source label and id, sorted."""
+    ours = run.archived_by_source()
+    out.write("{")
+    for number, source in enumerate(sorted(set(state.articles) | set(ours))):
+        out.write(("" if number == 0 else ",") + _json(source) + ":{")
+        theirs = state.articles.get(source, {})
+        # Disjoint: ``RunChanges.merge`` took the run's ids out of the file's streams.
+        for count, article_id in enumerate(sorted(chain(theirs, ours.get(source, ())))):
+            entry = theirs[article_id] if article_id in theirs else run.entry(article_id)
+            out.write(("" if count == 0 else ",") + _json(article_id) + ":" + _json(entry))
+        out.write("}")
+    out.write("}")
+
+
+def _number(names: list[str], name: str) -> int:
+    """``name``'s index in ``names``, appended when new (a handful of names at most)."""
+    try:
+        return names.index(name)
+    except ValueError:
+        names.append(name)
+        return len(names) - 1
 
 
 @dataclass
@@ -123,13 +180,19 @@ class RunChanges:
     """What this run learned, applied to the file's latest content at the end.
 
     A long first run holds one entry per archived article until it ends, so each entry keeps
-    only what the file will be given: nothing but the id when a database is the archive
-    (``keep_articles`` false), else the source label (interned: one string per stream, not
-    per article), URL and date.
+    only what the file will be given, packed in one bytes object (no tuple, no string per
+    field): nothing but the id when a database is the archive (``keep_articles`` false),
+    else the source label's number (one string per stream, not per article), the URL past
+    its id and the date.
     """
 
     keep_articles: bool = True
-    archived: dict[str, ArchivedRecord | None] = field(default_factory=dict)
+    #: article id -> JSON ``[source number, URL head number, URL tail, published_date]``,
+    #: UTF-8 (None: database mode); a URL without ``/<id>/`` is kept whole as its tail
+    archived: dict[str, bytes | None] = field(default_factory=dict)
+    #: source labels, and what precedes ``/<id>/`` in the URLs, numbered by first sight
+    sources: list[str] = field(default_factory=list)
+    url_heads: list[str] = field(default_factory=list)
     gone: dict[str, str] = field(default_factory=dict)
     not_articles: dict[str, dict[str, Any]] = field(default_factory=dict)
     retry: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # None: resolved
@@ -138,22 +201,66 @@ class RunChanges:
         self, article_id: str, source: str | None, url: str | None, published_date: str | None
     ) -> None:
         """An article that passed every pipeline in this run."""
-        self.archived[article_id] = (
-            (sys.intern(source or ""), url, published_date) if self.keep_articles else None
-        )
+        if not self.keep_articles:
+            self.archived[article_id] = None
+        else:
+            # The URL names the id: keep what precedes it (one string per site) by number.
+            marker = f"/{article_id}/"
+            at = url.find(marker) if url else -1
+            if url is None or at < 0:
+                head, tail = None, url
+            else:
+                head, tail = _number(self.url_heads, url[:at]), url[at + len(marker) :]
+            record = [_number(self.sources, source or ""), head, tail, published_date]
+            self.archived[article_id] = _json(record).encode()
         self.not_articles.pop(article_id, None)
 
+    def record(self, article_id: str) -> ArchivedRecord | None:
+        """(source, url, published_date) of an article archived in this run."""
+        packed = self.archived.get(article_id)
+        if packed is None:
+            return None
+        source, head, tail, published_date = json.loads(packed)
+        url = tail if head is None else f"{self.url_heads[head]}/{article_id}/{tail}"
+        return self.sources[source], url, published_date
+
+    def entry(self, article_id: str) -> dict[str, Any]:
+        """The state file's entry for an article archived in this run."""
+        _, url, published_date = self.record(article_id)  # type: ignore[misc]
+        entry: dict[str, Any] = {"url": url, "published_date": published_date}
+        if article_id in self.gone:
+            entry["gone_at"] = self.gone[article_id]
+        return entry
+
+    def archived_by_source(self) -> dict[str, list[str]]:
+        """The ids of this run's archived articles per source label (database mode: none)."""
+        grouped: dict[str, list[str]] = {source: [] for source in self.sources}
+        for article_id, packed in self.archived.items():
+            if packed is not None:
+                number = int(packed[1 : packed.index(b",")])
+                grouped[self.sources[number]].append(article_id)
+        return {source: ids for source, ids in grouped.items() if ids}
+
     def apply(self, state: CrawlState) -> None:
-        for article_id, record in self.archived.items():
-            if record is not None:
-                source, url, published_date = record
+        """All of this run's changes, into ``state``."""
+        self.merge(state)
+        for source, ids in self.archived_by_source().items():
+            stream = state.articles.setdefault(source, {})
+            for article_id in ids:
+                stream[article_id] = self.entry(article_id)
+
+    def merge(self, state: CrawlState) -> None:
+        """This run's changes into ``state``, except the entries of the articles it archived
+        (``entry``), which the state file's writer streams from the packed record."""
+        for article_id, packed in self.archived.items():
+            if packed is not None:
                 for stream in state.articles.values():
                     stream.pop(article_id, None)
-                entry = {"url": url, "published_date": published_date}
-                state.articles.setdefault(source, {})[article_id] = entry
             state.not_articles.pop(article_id, None)
             state.retry.pop(article_id, None)
         for article_id, at in self.gone.items():
+            if article_id in self.archived and self.archived[article_id] is not None:
+                continue  # archived in this run: ``entry`` gives its gone_at
             entry = state.find_article(article_id)
             if entry is not None:
                 entry["gone_at"] = at
