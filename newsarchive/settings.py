@@ -55,7 +55,12 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429, 403]
 # --- where a run writes (feeds under NEWSARCHIVE_DATA_DIR: newsarchive.settings_helpers) ------
 FEED_EXPORT_ENCODING = "utf-8"
 # CSV feeds (ours, -o x.csv, Scrapyd's): formula cells made inert (NEWSARCHIVE_CSV_ESCAPE_FORMULAS).
-FEED_EXPORTERS = {"csv": "newsarchive.exporters.FormulaSafeCsvItemExporter"}
+# JSON Lines: Scrapy's exporter with a direct path for articles (same bytes, a quarter the CPU).
+_JSON_LINES = "newsarchive.exporters.ArticleJsonLinesItemExporter"
+FEED_EXPORTERS = {
+    "csv": "newsarchive.exporters.FormulaSafeCsvItemExporter",
+    **dict.fromkeys(("jsonlines", "jsonl", "jl"), _JSON_LINES),
+}
 
 EXTENSIONS = {
     "newsarchive.extensions.progress.CrawlProgress": 500,
