@@ -13,7 +13,6 @@ at all: the main process's cost per page is a pickle of plain values and a ``sen
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import multiprocessing
 import pickle
@@ -243,16 +242,15 @@ class ArticleExtractor:
         worker.pending.clear()
 
     def close(self) -> None:
-        """Close the sockets (each worker ends at EOF) and wait for the workers briefly."""
+        """Close the sockets: each worker ends at EOF on its own.
+
+        Not waited for: a worker's interpreter shutdown took 0.1-0.3 s of the crawl's close,
+        and it now overlaps the rest of that close (the WARC files, the manifest). Daemonic,
+        a worker still exiting when the crawl does is ended and reaped by multiprocessing.
+        """
         workers, self._workers = self._workers, []
         for worker in workers:
             self._forget(worker)
-        for worker in workers:
-            worker.process.join(5)
-            if worker.process.is_alive():
-                worker.process.terminate()
-            with contextlib.suppress(ValueError):
-                worker.process.close()
         logger.info(
             "Extracted %d article pages in worker processes, %d in the crawl's own",
             self.in_workers,
