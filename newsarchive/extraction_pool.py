@@ -13,6 +13,7 @@ at all: the main process's cost per page is a pickle of plain values and a ``sen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import pickle
@@ -56,7 +57,8 @@ def _receive_exactly(sock: socket.socket, size: int) -> bytes | None:
 def serve(sock: socket.socket) -> None:
     """A worker: say it is ready (job 0), then extract each page it is sent and answer with
     the plain dict, until EOF."""
-    with sock:
+    with sock, contextlib.suppress(ConnectionError):
+        # A crawl that closes its end with our frames unread resets the socket: an end too.
         sock.sendall(_frame((_READY, None)))
         while (header := _receive_exactly(sock, _LENGTH.size)) is not None:
             body = _receive_exactly(sock, _LENGTH.unpack(header)[0])

@@ -103,6 +103,9 @@ DOWNLOADER_MIDDLEWARES = {
     "newsarchive.capture.middleware.WarcCaptureMiddleware": 950,
     # HTTP authentication from spider attributes (http_user): no spider has any (see below).
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    # Redirects as Scrapy follows them, without a Referer (REFERER_ENABLED below).
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "newsarchive.redirects.NoRefererRedirectMiddleware": 600,
 }
 # --- Scrapy's defaults the archive does not use (each costs CPU on every page; issue 13) ---
 # Measured per page on the crawl's main thread (bench/profile_crawl.py, a 2,000-article crawl).
@@ -110,12 +113,17 @@ DOWNLOADER_MIDDLEWARES = {
 # only refreshed would be dropped as no_title, counted and logged. The check decoded every
 # page's text in the main thread (48 µs a page), which the extraction workers otherwise spare.
 METAREFRESH_ENABLED = False
-# Referer: no page of the site needs one; building it cost 9 µs a request.
+# Referer: no page of the site needs one; building it cost 9 µs a request. (Redirects then
+# go through newsarchive.redirects, which expects no Referer middleware.)
 REFERER_ENABLED = False
 # Proxies come from the environment (http_proxy, https_proxy, no_proxy), read here as Scrapy's
 # middleware reads them: on when a deployment names one (or with -s HTTPPROXY_ENABLED=True for
 # a request's meta["proxy"]), off otherwise. No code of the project sets meta["proxy"].
 HTTPPROXY_ENABLED = bool(getproxies())
+# URLs past 2,083 characters: the spiders follow only article URLs (a fixed pattern) and the
+# "More Articles" link, both short. Off, it no longer wraps every page's output in two more
+# async generators (with the two below gone, no spider middleware touches the output).
+URLLENGTH_LIMIT = 0
 SPIDER_MIDDLEWARES = {
     # request_depth_max and DEPTH_LIMIT: the listing walk has its own cap
     # (NEWSARCHIVE_MAX_LISTING_PAGES); nothing reads the depth (4 µs a request).
