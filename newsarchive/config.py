@@ -227,7 +227,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "NEWSARCHIVE_EXTRACTION_WORKERS", int, 1,
         "worker processes that parse and extract article pages beside the reactor, on a "
-        "second core (0: in the crawl's own thread, for a machine with one core)",
+        "second core (0: in the crawl's own thread, for one core or cores already busy)",
         minimum=0,
     ),
     Setting(
