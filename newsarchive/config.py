@@ -225,9 +225,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # --- the crawl's speed (newsarchive.extraction, newsarchive.extensions.memory)
     Setting(
-        "NEWSARCHIVE_EXTRACTION_WORKERS", int, 0,
-        "worker processes that parse and extract article pages beside the reactor "
-        "(0: in the crawl's own thread; 1 uses a second core)",
+        "NEWSARCHIVE_EXTRACTION_WORKERS", int, 1,
+        "worker processes that parse and extract article pages beside the reactor, on a "
+        "second core (0: in the crawl's own thread, for one core or cores already busy)",
         minimum=0,
     ),
     Setting(

@@ -61,10 +61,12 @@ def file_entry(
     rows: int | None,
     file_format: str,
     compression: str | None = None,
+    known: tuple[int, str] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """One file of a dataset: its path relative to the manifest's folder, format,
-    compression, rows, size and sha256."""
+    compression, rows, size and sha256. ``known``: (size, sha256) hashed when the file was
+    written; taken while the file still has that size, instead of reading it again."""
     # Relative even outside the folder ("../../../warc/…"): the data folder can be moved whole.
     name = Path(os.path.relpath(path.resolve(), folder.resolve())).as_posix()
     entry: dict[str, Any] = {
@@ -74,8 +76,8 @@ def file_entry(
         "rows": rows,
     }
     if path.is_file():
-        entry["bytes"] = path.stat().st_size
-        entry["sha256"] = sha256_file(path)
+        entry["bytes"] = size = path.stat().st_size
+        entry["sha256"] = known[1] if known and known[0] == size else sha256_file(path)
     else:
         entry["missing"] = True
     entry.update(extra)

@@ -71,3 +71,28 @@ def crawl(
     return CrawlResult(
         finished.returncode, finished.stderr + finished.stdout, read_jsonl(output), summary
     )
+
+
+def crawl_listing_modules(
+    tmp_path: Path, start_url: str, roots: tuple[str, ...], **settings: str
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """A static crawl from ``start_url`` whose process prints, as the last line at its exit,
+    the imported modules under ``roots`` (``imported: [...]``): start-up cost checked in
+    the crawling process itself."""
+    output = tmp_path / "out.jsonl"
+    line = ["crawl", "naenara", f"-astart_url={start_url}", "-O", f"{output}:jsonlines"]
+    for name, value in {**FAST, "NEWSARCHIVE_DATA_DIR": str(tmp_path), **settings}.items():
+        line += ["-s", f"{name}={value}"]
+    probe = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(lambda: print('imported:', sorted(m for m in sys.modules"
+        f" if m.split('.')[0] in {roots!r})))\n"
+        f"sys.argv = ['scrapy', *{line!r}]\n"
+        "runpy.run_module('scrapy', run_name='__main__', alter_sys=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NEWSARCHIVE_DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=180,
+    )  # fmt: skip
+    return done, output

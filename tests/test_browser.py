@@ -29,7 +29,15 @@ from newsarchive_replica.server import ReplicaServer
 from newsarchive_replica.themes import THEME_NAMES
 from tests import crawling
 from tests.chromium import chromium_fixture  # noqa: F401 (a fixture)
-from tests.crawling import FAST, ROOT, SCRAPY, CrawlResult, crawl, read_jsonl
+from tests.crawling import (
+    FAST,
+    ROOT,
+    SCRAPY,
+    CrawlResult,
+    crawl,
+    crawl_listing_modules,
+    read_jsonl,
+)
 
 #: Process names of the Playwright driver and of Chromium (browser, renderers, helpers).
 BROWSER_PROCESS_RE = re.compile(r"^(node|chrom|headless_shell)", re.IGNORECASE)
@@ -162,26 +170,11 @@ def test_a_static_crawl_never_imports_playwright(tmp_path):
     """Playwright and scrapy-playwright load only when a page is rendered (start-up cost,
     issue 13): checked in the crawling process itself, at its exit."""
     with ReplicaServer() as site:
-        output = tmp_path / "out.jsonl"
-        line = ["crawl", "naenara", f"-astart_url={site.start_url('naenara', 'listing')}"]
-        line += ["-O", f"{output}:jsonlines"]
-        for name, value in {**FAST, "NEWSARCHIVE_DATA_DIR": str(tmp_path)}.items():
-            line += ["-s", f"{name}={value}"]
-        probe = (
-            "import atexit, runpy, sys\n"
-            "atexit.register(lambda: print('browser modules:', sorted(m for m in sys.modules"
-            " if m.split('.')[0] in ('playwright', 'scrapy_playwright'))))\n"
-            f"sys.argv = ['scrapy', *{line!r}]\n"
-            "runpy.run_module('scrapy', run_name='__main__', alter_sys=True)\n"
-        )
-        env = {k: v for k, v in os.environ.items() if k != "NEWSARCHIVE_DATABASE_URL"}
-        done = subprocess.run(
-            [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-            timeout=180,
-        )  # fmt: skip
+        start = site.start_url("naenara", "listing")
+        done, output = crawl_listing_modules(tmp_path, start, ("playwright", "scrapy_playwright"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(read_jsonl(output)) > 100
-    assert done.stdout.strip().splitlines()[-1] == "browser modules: []"
+    assert done.stdout.strip().splitlines()[-1] == "imported: []"
 
 
 def test_render_never_counts_the_scripted_listing(watch, tmp_path):

@@ -48,7 +48,8 @@ def make_spider(tmp_path: Path, start_url: str = LISTING_URL, **options) -> Stre
     arguments = {k: v for k, v in options.items() if k in StreamSpider.known_arguments}
     settings = Settings()
     settings.setmodule("newsarchive.settings")
-    settings.update({"NEWSARCHIVE_DATA_DIR": str(tmp_path)})
+    # These tests call the callbacks themselves: extraction in this thread, no worker process.
+    settings.update({"NEWSARCHIVE_DATA_DIR": str(tmp_path), "NEWSARCHIVE_EXTRACTION_WORKERS": 0})
     settings.update({k: v for k, v in options.items() if k.isupper()})
     settings.update(get_reactor_settings())  # whatever reactor this process has, or none
     crawler = get_crawler(NaenaraSpider, settings.copy_to_dict())

@@ -20,6 +20,9 @@ TOOL_SETTINGS: dict[str, Any] = {
     "NEWSARCHIVE_TOOL_RUN": True,
     # No verdict either: one page is not a run (nor an alert, nor a crawl_runs.failed).
     "NEWSARCHIVE_MONITOR_ENABLED": False,
+    # A page or two, read in the tool's own thread: no worker process to start for them, and
+    # `scrapy check` runs its contracts on the plain callbacks.
+    "NEWSARCHIVE_EXTRACTION_WORKERS": 0,
 }
 TOOL_PRIORITY = (SETTINGS_PRIORITIES["spider"] + SETTINGS_PRIORITIES["cmdline"]) // 2
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -69,6 +70,27 @@ def _local_path(uri: str) -> Path | None:
 
 def manifest_path(folder: Path, spider: str, run_id: str) -> Path:
     return run_feed_folder(folder, spider, run_id) / MANIFEST_NAME
+
+
+def packaged_warc_hashes(wacz: Path) -> dict[str, tuple[int, str]]:
+    """WARC file name: (size, sha256), from the datapackage of the run's WACZ, which holds
+    the WARC files byte for byte and was hashed as it was packaged: reading every WARC file
+    again for the manifest cost about 0.25 s at 20,000 articles. Empty without a WACZ."""
+    try:
+        with zipfile.ZipFile(wacz) as archive:
+            package = json.loads(archive.read("datapackage.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return {}
+    found: dict[str, tuple[int, str]] = {}
+    for resource in package.get("resources", []):
+        path, digest, size = resource.get("path"), resource.get("hash"), resource.get("bytes")
+        if (
+            isinstance(path, str) and path.startswith("archive/")
+            and isinstance(digest, str) and digest.startswith("sha256:")
+            and isinstance(size, int)
+        ):  # fmt: skip
+            found[path.removeprefix("archive/")] = (size, digest.removeprefix("sha256:"))
+    return found
 
 
 class FeedManifest:
@@ -142,11 +164,20 @@ class FeedManifest:
             for feed in self.feeds
         ]
         # The raw capture (newsarchive.capture): the WARC files, and the WACZ holding them.
-        files += [
-            file_entry(warc, path.parent, rows=None, file_format="warc", compression="gzip")
-            for warc in warc_files(folder, self.spider_name, self.run_id)
-        ]
         wacz = wacz_path(folder, self.spider_name, self.run_id)
+        packaged = packaged_warc_hashes(wacz)
+        for warc in warc_files(folder, self.spider_name, self.run_id):
+            known = packaged.get(warc.name)
+            files.append(
+                file_entry(
+                    warc,
+                    path.parent,
+                    rows=None,
+                    file_format="warc",
+                    compression="gzip",
+                    known=known,
+                )
+            )
         if wacz.is_file():
             files.append(file_entry(wacz, path.parent, rows=None, file_format="wacz"))
         manifest = build_manifest(

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from spidermon.contrib.scrapy.pipelines import ItemValidationPipeline
+from spidermon.contrib.scrapy.stats import NAMES
 
 #: A compiled schema: True when jsonschema would find no error in the values.
 FastCheck = Callable[[Any], bool]
@@ -98,14 +99,19 @@ class ArticleValidationPipeline(ItemValidationPipeline):
             kind: None if None in checks else checks  # type: ignore[misc]
             for kind, checks in compiled.items()
         }
+        # Spidermon's own stat names, made once: it slugifies each part on every item (13 µs
+        # an item for the two counts of an accepted item).
+        self._count = self.stats.stats.inc_value
+        self._items_stat = self.stats._get_stats_name(NAMES.ITEMS)
+        self._fields_stat = self.stats._get_stats_name(NAMES.FIELDS)
 
     def process_item(self, item: Any) -> Any:
         checks = self.fast_checks.get(type(item).__name__)
         if checks and isinstance(item, Mapping):
             values = dict(item)  # flat: a value that is not str/None fails the checks below
             if all(check(values) for check in checks):
-                self.stats.add_item()
-                self.stats.add_fields(len(values))
+                self._count(self._items_stat)  # ValidationStatsManager.add_item
+                self._count(self._fields_stat, len(values))  # ….add_fields
                 return item
         # No fast check, or it did not accept the item: Spidermon validates and counts it.
         return super().process_item(item)

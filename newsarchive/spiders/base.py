@@ -44,6 +44,7 @@ from newsarchive.spiders.arguments import (
     parse_full,
     parse_recheck_days,
 )
+from newsarchive.spiders.components import leave_out_switched_off
 from newsarchive.spiders.feeds import apply_feed_defaults
 from newsarchive.spiders.rendering import ScriptedWalk
 from newsarchive.spiders.walk import ListingWalk
@@ -120,6 +121,7 @@ class StreamSpider(scrapy.Spider):
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
         apply_feed_defaults(settings)
+        leave_out_switched_off(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> StreamSpider:

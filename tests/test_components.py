@@ -1,0 +1,81 @@
+"""Scrapy components a stream crawl does not use stay out of it (issue 13's start-up cost):
+switched off, they are not even imported, and each switch still turns its component on."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from scrapy.settings import Settings
+from scrapy.utils.conf import build_component_list
+from scrapy.utils.project import get_project_settings
+
+from newsarchive.spiders.components import SWITCHED_COMPONENTS
+from newsarchive.spiders.naenara import NaenaraSpider
+from newsarchive_replica.server import ReplicaServer
+from tests.crawling import crawl_listing_modules, read_jsonl
+
+
+def stream_crawl_settings(**cmdline: object) -> Settings:
+    settings = get_project_settings()
+    settings.setdict(cmdline, priority="cmdline")
+    NaenaraSpider.update_settings(settings)
+    return settings
+
+
+def components(settings: Settings, kind: str) -> list[str]:
+    return build_component_list(settings.getwithbase(kind))
+
+
+def test_switched_off_components_are_left_out():
+    settings = stream_crawl_settings()
+    for (kind, component), switch in SWITCHED_COMPONENTS.items():
+        assert not settings.getbool(switch), switch
+        assert component not in components(settings, kind)
+
+
+@pytest.mark.parametrize(("kind", "component", "switch"), [
+    (kind, component, switch) for (kind, component), switch in SWITCHED_COMPONENTS.items()
+])  # fmt: skip
+def test_each_switch_still_turns_its_component_on(kind, component, switch):
+    assert component in components(stream_crawl_settings(**{switch: True}), kind)
+
+
+def test_the_per_page_defaults_the_archive_does_not_use_are_off():
+    settings = stream_crawl_settings()
+    downloader = components(settings, "DOWNLOADER_MIDDLEWARES")
+    spider = components(settings, "SPIDER_MIDDLEWARES")
+    assert not settings.getbool("METAREFRESH_ENABLED")
+    assert not settings.getbool("REFERER_ENABLED")
+    assert settings.getint("URLLENGTH_LIMIT") == 0
+    assert "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware" not in downloader
+    assert "scrapy.spidermiddlewares.depth.DepthMiddleware" not in spider
+    assert "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware" not in spider
+    # The monitor and the summary read the downloader's counts.
+    assert "scrapy.downloadermiddlewares.stats.DownloaderStats" in downloader
+
+
+def probed_crawl(tmp_path: Path, **settings: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """A static crawl of the replica that prints which of aiohttp and tldextract (imported by
+    the remote control extension and the cookies middleware) it imported."""
+    with ReplicaServer() as site:
+        start = site.start_url("naenara", "listing")
+        done, output = crawl_listing_modules(tmp_path, start, ("aiohttp", "tldextract"), **settings)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done, output
+
+
+def test_a_crawl_imports_neither_remote_control_nor_cookie_modules(tmp_path):
+    done, output = probed_crawl(tmp_path)
+    assert len(read_jsonl(output)) > 100
+    assert done.stdout.strip().splitlines()[-1] == "imported: []"
+    # The redirect middleware expects no Referer middleware: no warning about it on every run.
+    assert "found no scrapy.spidermiddlewares.referer.RefererMiddleware" not in done.stderr
+
+
+def test_cookies_switched_on_are_used(tmp_path):
+    done, _ = probed_crawl(tmp_path, COOKIES_ENABLED="True")
+    imported = done.stdout.strip().splitlines()[-1]
+    assert "'tldextract'" in imported and "'aiohttp'" not in imported
+    assert "scrapy.downloadermiddlewares.cookies.CookiesMiddleware" in done.stderr
