@@ -66,7 +66,9 @@ class MemoryUpkeep:
 
     def __init__(self) -> None:
         self.trim = _malloc_trim()
-        self.tick = task.LoopingCall(self.upkeep)
+        # Made when the engine starts: LoopingCall imports the global reactor, which must not
+        # happen before the crawler has installed the one TWISTED_REACTOR names.
+        self.tick: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -76,6 +78,7 @@ class MemoryUpkeep:
         return extension
 
     def engine_started(self) -> None:
+        self.tick = task.LoopingCall(self.upkeep)
         self.tick.start(UPKEEP_SECONDS, now=False)
 
     def upkeep(self) -> None:
@@ -83,5 +86,5 @@ class MemoryUpkeep:
             self.trim(0)
 
     def engine_stopped(self) -> None:
-        if self.tick.running:
+        if self.tick is not None and self.tick.running:
             self.tick.stop()
