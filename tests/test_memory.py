@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -10,8 +11,14 @@ import tracemalloc
 import pytest
 
 from newsarchive.extensions.memory import _malloc_trim
+from newsarchive.extraction_pool import ArticleExtractor
 from newsarchive.incremental import RunChanges
 from newsarchive.incremental.state import update_state_file
+from newsarchive.items import ArticleItem
+from newsarchive.processors import article_url_parts
+from newsarchive.spiders.base import SeenIds
+from tests.conftest import SPECIMEN_URL
+from tests.test_callbacks import make_spider, page
 
 ARTICLES = 20_000
 
@@ -85,3 +92,31 @@ def test_the_c_heap_is_trimmed_on_linux():
     trim = _malloc_trim()
     assert trim is not None
     assert trim(0) in (0, 1)
+
+
+def test_the_run_s_seen_ids_take_less_memory_than_a_set_and_act_as_one():
+    ids = [f"{1700000000 + n}-{n}" for n in range(ARTICLES)]
+    seen = SeenIds()
+    for article_id in ids:
+        seen.add(article_id)
+    assert all(article_id in seen for article_id in ids) and "0-0" not in seen
+    assert sys.getsizeof(seen) < sys.getsizeof(set(ids)) / 2
+
+
+def test_an_id_extracted_in_a_worker_is_the_interned_one(tmp_path):
+    """The worker's answer is unpickled: its article_id is a new string unless interned."""
+    spider = make_spider(tmp_path, start_url=SPECIMEN_URL)
+    listed = article_url_parts(SPECIMEN_URL)[0]  # interned, as the listing's links are
+
+    async def in_a_worker() -> list:
+        spider.extractor = ArticleExtractor(1)
+        try:
+            async with asyncio.timeout(60):
+                assert await spider.extractor.wait_until_ready()
+            return [r async for r in spider.parse_article_in_worker(page("specimen_article.html"))]
+        finally:
+            spider.extractor.close()
+
+    (item,) = [r for r in asyncio.run(in_a_worker()) if isinstance(r, ArticleItem)]
+    assert spider.extractor.in_workers == 1
+    assert item["article_id"] == listed and item["article_id"] is listed

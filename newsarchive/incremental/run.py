@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -234,7 +234,7 @@ class Incremental:
         """Source labels of the listed ids that are due a recheck: the stream being walked."""
         return {self._recheck_source[i] for i in article_ids if i in self._recheck_source}
 
-    def take_rechecks(self, sources: Iterable[str], seen: set[str]) -> list[RecheckTarget]:
+    def take_rechecks(self, sources: Iterable[str], seen: Container[str]) -> list[RecheckTarget]:
         """Recheck targets of these sources not issued yet (and not fetched in this run)."""
         taken = []
         for source in sorted(set(sources)):
