@@ -236,6 +236,21 @@ def test_indexed_records_counts_across_blocks(tmp_path):
     assert indexed_records(tmp_path / "t.wacz") == 40_000
 
 
+def packaged_and_made_by_wacz_create(
+    index: LiveIndex, files: WarcFiles, tmp_path: Path
+) -> tuple[Path, Path]:
+    """The run packaged by the recorder's code, and by `wacz create` from the same files
+    (folder ``tmp_path / "c"``): the two packages to compare."""
+    pages = tmp_path / "c" / PAGES_NAME
+    live = package_run(index, files.paths, pages, tmp_path / "live.wacz", "t", files.exchanges)
+    assert live.error is None, live.error
+    made = tmp_path / "made.wacz"
+    subprocess.run(wacz_command("create", "-o", str(made), "--copy-pages", "-p", str(pages),
+                                *map(str, files.paths)),
+                   check=True, capture_output=True)  # fmt: skip
+    return live.path, made
+
+
 def test_the_index_follows_a_warc_file_as_it_grows(tmp_path):
     """Indexed while written, the package equals what py-wacz makes of the finished files."""
     index = LiveIndex().start()
@@ -244,20 +259,14 @@ def test_the_index_follows_a_warc_file_as_it_grows(tmp_path):
         files.write(exchange(f"http://site/newstream/{n}/", body=bytes(range(256)) * 8))
         time.sleep(0.002)
     files.close()
-    live = package_run(index, files.paths, tmp_path / "c" / PAGES_NAME, tmp_path / "live.wacz",
-                       "t", files.exchanges)  # fmt: skip
-    assert live.error is None, live.error
-    made = tmp_path / "made.wacz"
-    subprocess.run(wacz_command("create", "-o", str(made), "--copy-pages", "-p",
-                                str(tmp_path / "c" / PAGES_NAME), *map(str, files.paths)),
-                   check=True, capture_output=True)  # fmt: skip
-    with zipfile.ZipFile(live.path) as ours, zipfile.ZipFile(made) as theirs:
+    live, made = packaged_and_made_by_wacz_create(index, files, tmp_path)
+    with zipfile.ZipFile(live) as ours, zipfile.ZipFile(made) as theirs:
         assert ours.namelist() == theirs.namelist()
         for name in ("indexes/index.cdx.gz", "pages/pages.jsonl"):
             assert gzip.decompress(ours.read(name)) == gzip.decompress(theirs.read(name)) \
                 if name.endswith(".gz") else ours.read(name) == theirs.read(name)  # fmt: skip
         assert ours.read("indexes/index.idx") == theirs.read("indexes/index.idx")
-    checked = subprocess.run(wacz_command("validate", "-f", str(live.path)),
+    checked = subprocess.run(wacz_command("validate", "-f", str(live)),
                              capture_output=True, text=True)  # fmt: skip
     assert checked.returncode == 0, checked.stdout
 

@@ -24,6 +24,7 @@ from newsarchive.capture import PAGES_NAME
 from newsarchive.capture.index import LiveIndex, WrittenPair
 from newsarchive.capture.package import package_run, wacz_command
 from newsarchive.capture.writer import Exchange, WarcFiles
+from tests.test_capture import packaged_and_made_by_wacz_create
 
 PAGE = b"<html><head><title>A page</title></head><body>" + b"text " * 400 + b"</body></html>"
 AT = datetime(2026, 12, 1, 10, 0, 0, 123456, tzinfo=UTC)
@@ -145,14 +146,8 @@ def test_a_package_of_every_kind_of_exchange_equals_wacz_creates(tmp_path):
         files.write(exchange(f"http://site/newstream/{n}/?x={n}", fetched_at=datetime.now(UTC)))
     files.close()
     assert len(files.paths) > 2
-    live = package_run(index, files.paths, tmp_path / "c" / PAGES_NAME, tmp_path / "live.wacz",
-                       "t", files.exchanges)  # fmt: skip
-    assert live.error is None, live.error
-    made_wacz = tmp_path / "made.wacz"
-    subprocess.run(wacz_command("create", "-o", str(made_wacz), "--copy-pages", "-p",
-                                str(tmp_path / "c" / PAGES_NAME), *map(str, files.paths)),
-                   check=True, capture_output=True)  # fmt: skip
-    with zipfile.ZipFile(live.path) as ours, zipfile.ZipFile(made_wacz) as theirs:
+    live, made_wacz = packaged_and_made_by_wacz_create(index, files, tmp_path)
+    with zipfile.ZipFile(live) as ours, zipfile.ZipFile(made_wacz) as theirs:
         assert ours.namelist() == theirs.namelist()
         assert gzip.decompress(ours.read("indexes/index.cdx.gz")) == gzip.decompress(
             theirs.read("indexes/index.cdx.gz")
@@ -161,7 +156,7 @@ def test_a_package_of_every_kind_of_exchange_equals_wacz_creates(tmp_path):
         assert ours.read("pages/pages.jsonl") == theirs.read("pages/pages.jsonl")
         methods = gzip.decompress(ours.read("indexes/index.cdx.gz")).count(b"__wb_method=")
     assert methods == 4  # the POSTs and the PUT, keyed as the library keys them
-    checked = subprocess.run(wacz_command("validate", "-f", str(live.path)),
+    checked = subprocess.run(wacz_command("validate", "-f", str(live)),
                              capture_output=True, text=True)  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
