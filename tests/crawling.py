@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,16 @@ class CrawlResult:
     log: str
     items: list[dict]
     summary: dict | None
+
+
+def after_this_second() -> None:
+    """Wait until the clock has entered the next whole second. The archive records sightings
+    and 404/410 answers to the second (a capture's WARC-Date), and a deletion is recorded only
+    when answered after the article's last sighting: a test that re-crawls a just-deleted
+    article must do so in a later second than the crawl that last saw it (two crawls of the
+    replica can be under a second apart)."""
+    now = time.time()
+    time.sleep(1 - (now % 1) + 0.01)
 
 
 def read_jsonl(path: Path) -> list[dict]:

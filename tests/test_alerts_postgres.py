@@ -9,6 +9,7 @@ import pytest
 
 from newsarchive_replica.server import ReplicaServer
 from tests.alerting import PASSWORD, alert_env, smtp_server, webhook_receiver
+from tests.crawling import after_this_second
 from tests.test_postgres_crawl import RECHECK_ALL, crawl, query, tail
 
 pytestmark = pytest.mark.postgres
@@ -31,6 +32,7 @@ def test_a_run_with_an_edit_and_a_deletion_sends_one_digest(pg_url, tmp_path, mo
         edited, deleted = expected[0], expected[1]
         new_version = site.edit(edited["article_id"], title="A New Title After the Edit")
         site.delete(deleted["article_id"], status=410)
+        after_this_second()  # the deletion answered after the last sighting
         second = crawl(site, pg_url, tmp_path / "2", RECHECK_ALL)
         assert second.returncode == 0, tail(second)
         run_id = query(pg_url, "SELECT run_id FROM crawl_runs ORDER BY started_at")[-1]["run_id"]

@@ -33,7 +33,7 @@ from newsarchive.snapshot import SNAPSHOT_NAME
 from newsarchive_replica.server import ReplicaServer
 from tests.chromium import chromium_fixture  # noqa: F401 (a fixture)
 from tests.conftest_postgres import migrate_url
-from tests.crawling import ROOT, SCRAPY, crawl
+from tests.crawling import ROOT, SCRAPY, after_this_second, crawl
 from tests.services import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.browser]
@@ -103,6 +103,7 @@ def archive(postgres_server, tmp_path_factory) -> Iterator[Archive]:
         hostile = site.edit(expected[2]["article_id"], body=[*HOSTILE, "An ordinary last line."])
         deleted = expected[1]
         site.delete(deleted["article_id"], status=410)
+        after_this_second()  # the deletion answered after the last sighting
         second = crawl(folder / "crawl2", start, RECHECK_ALL, settings=database)
         assert second.returncode == 0, second.log[-3000:]
     exported = export_snapshot(pg_url, folder / "export")

@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 from newsarchive.db.rows import ARTICLE_FIELDS, EXTRACTOR_VERSION
 from newsarchive_replica.server import ReplicaServer
 from tests.crawling import FAST as CRAWL_FAST
+from tests.crawling import after_this_second
 from tests.services import PostgresServer, free_port
 
 pytestmark = pytest.mark.postgres
@@ -165,6 +166,7 @@ def test_crawl_recrawl_edit_and_delete(pg_url, tmp_path):
         edited_id, deleted_id = expected[0]["article_id"], expected[1]["article_id"]
         new_version = site.edit(edited_id)
         site.delete(deleted_id, status=410)
+        after_this_second()  # the deletion answered after the last sighting
         third = crawl(site, pg_url, tmp_path / "3", RECHECK_ALL)
         assert third.returncode == 0, tail(third)
         run3 = query(pg_url, "SELECT * FROM crawl_runs ORDER BY started_at")[-1]
