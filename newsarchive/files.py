@@ -44,11 +44,17 @@ def write_atomically(path: Path, data: str | bytes) -> None:
         handle.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
+def compact_json(data: Any) -> str:
+    """``data`` as the compact JSON of the project's state files: non-ASCII unescaped, no
+    spaces, keys sorted (a file written in pieces gives the same bytes with it)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def write_json_atomically(path: Path, data: Any, *, indent: int | None = None) -> None:
-    """``data`` as UTF-8 JSON (non-ASCII unescaped, keys sorted when compact), written with
+    """``data`` as UTF-8 JSON (:func:`compact_json`, or indented), written with
     :func:`write_atomically`."""
     if indent is None:
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        text = compact_json(data)
     else:
         text = json.dumps(data, ensure_ascii=False, indent=indent)
     write_atomically(path, text + "\n")

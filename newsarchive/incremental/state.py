@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from newsarchive.files import open_atomically
+from newsarchive.files import compact_json, open_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -128,11 +128,6 @@ def update_state_file(
         logger.error("Cannot write the state file %s: %s", path, exc.strerror or exc)
 
 
-def _json(value: Any) -> str:
-    """As ``write_json_atomically`` writes it: compact, keys sorted, non-ASCII unescaped."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
 def write_state(
     handle: BinaryIO, state: CrawlState, run: RunChanges | None, extra: dict[str, Any]
 ) -> None:
@@ -141,11 +136,11 @@ def write_state(
     out = io.TextIOWrapper(handle, encoding="utf-8", newline="\n", write_through=False)
     document = state.to_json(**extra)
     for number, key in enumerate(sorted(document)):
-        out.write(("{" if number == 0 else ",") + _json(key) + ":")
+        out.write(("{" if number == 0 else ",") + compact_json(key) + ":")
         if key == "articles":
             _write_articles(out, state, run or RunChanges())
         else:
-            out.write(_json(document[key]))
+            out.write(compact_json(document[key]))
     out.write("}\n")
     out.flush()
     out.detach()
@@ -156,12 +151,13 @@ def _write_articles(out: io.TextIOWrapper, state: CrawlState, run: RunChanges) -
     ours = run.archived_by_source()
     out.write("{")
     for number, source in enumerate(sorted(set(state.articles) | set(ours))):
-        out.write(("" if number == 0 else ",") + _json(source) + ":{")
+        out.write(("" if number == 0 else ",") + compact_json(source) + ":{")
         theirs = state.articles.get(source, {})
         # Disjoint: ``RunChanges.merge`` took the run's ids out of the file's streams.
         for count, article_id in enumerate(sorted(chain(theirs, ours.get(source, ())))):
             entry = theirs[article_id] if article_id in theirs else run.entry(article_id)
-            out.write(("" if count == 0 else ",") + _json(article_id) + ":" + _json(entry))
+            separator = "" if count == 0 else ","
+            out.write(separator + compact_json(article_id) + ":" + compact_json(entry))
         out.write("}")
     out.write("}")
 
@@ -212,7 +208,7 @@ class RunChanges:
             else:
                 head, tail = _number(self.url_heads, url[:at]), url[at + len(marker) :]
             record = [_number(self.sources, source or ""), head, tail, published_date]
-            self.archived[article_id] = _json(record).encode()
+            self.archived[article_id] = compact_json(record).encode()
         self.not_articles.pop(article_id, None)
 
     def record(self, article_id: str) -> ArchivedRecord | None:
