@@ -148,7 +148,8 @@ def levers(exchanges: int) -> dict:
 
     from newsarchive.capture.index import LiveIndex, WrittenPair
     from newsarchive.capture.package import quiet_py_wacz
-    from newsarchive.capture.writer import GZIP_LEVEL, Exchange, WarcFiles
+    from newsarchive.capture.records import GZIP_LEVEL
+    from newsarchive.capture.writer import Exchange, WarcFiles
 
     quiet_py_wacz()
     body = SPECIMEN.read_bytes()

@@ -5,7 +5,7 @@ reading the WARC file back: inflating every record and parsing its WARC and HTTP
 with warcio. That reading was half the recorder's CPU, to learn what the writer already knew:
 where each record's gzip member starts and how long it is, its digests, the status, the
 Content-Type and the URL. So each line is built here from the response and request records
-as warcio built them (``LiveIndex.recorded``), with the library's own parts for the rest:
+as they were built (``LiveIndex.recorded``), with the library's own parts for the rest:
 ``surt`` for the url key, ``iso_date_to_timestamp``, cdxj-indexer's ``SortingWriter`` and
 ``CompressedWriter`` (sorting, blocks, ``index.idx``), and a ``WACZIndexer`` that never reads,
 kept for the datapackage.
@@ -41,24 +41,38 @@ _HTTP_SCHEMES = ("http:", "https:")
 
 
 @dataclass(frozen=True, slots=True)
+class HttpHead:
+    """An HTTP message's first line and headers as written into its record. The first line
+    split as warcio splits it: a response's ``protocol`` is "HTTP/1.1" and its ``statusline``
+    "200 OK"; a request's ``protocol`` is its method, its ``statusline`` the rest."""
+
+    protocol: str
+    statusline: str
+    headers: list[tuple[str, str]]
+    block: bytes  # the header block as written, its blank line included
+
+
+@dataclass(frozen=True, slots=True)
 class WrittenPair:
-    """A response record and its request record as warcio built and wrote them (headers
-    final, digests set), and where their gzip members are: file offset and bytes."""
+    """A response record and its request record as written (newsarchive.capture.records):
+    what their headers say, and where their gzip members are: file offset and bytes."""
 
     path: Path
-    response: Any  # warcio ArcWarcRecord
-    request: Any
+    url: str  # WARC-Target-URI
+    warc_date: str
+    payload_digest: str  # the response's WARC-Payload-Digest
+    response: HttpHead
+    request: HttpHead
     response_offset: int
     response_member: bytes | memoryview
     request_member: bytes | memoryview
 
 
-def _parsed_headers(headers: Any) -> list[tuple[str, str]] | None:
+def _parsed_headers(head: HttpHead) -> list[tuple[str, str]] | None:
     """The (name, value) pairs warcio's parser reads back from this HTTP header block, or
     None when that is not sure from the pairs alone (a CR or LF inside a name or value, a
     name that is empty, holds a colon or starts a continuation line)."""
-    block: bytes = headers.headers_buff
-    pairs: list[tuple[str, str]] = headers.headers
+    block, pairs = head.block, head.headers
     if block.count(b"\n") != len(pairs) + 2 or block.count(b"\r") != len(pairs) + 2:
         return None
     read = []
@@ -149,11 +163,8 @@ class LiveIndex:
     def line(self, pair: WrittenPair) -> str | None:
         """The index line of ``pair``'s response, as py-wacz would read it from the file; None
         when only the library's reader can say (see the module's docstring)."""
-        response, request = pair.response, pair.request
-        url: str = response.rec_headers.get_header("WARC-Target-URI")
-        method: str = request.http_headers.protocol
-        protocol: str = response.http_headers.protocol
-        statusline: str = response.http_headers.statusline
+        response, request, url = pair.response, pair.request, pair.url
+        method, protocol, statusline = request.protocol, response.protocol, response.statusline
         if (
             method.upper() in _BODY_METHODS
             or not url.startswith(_HTTP_SCHEMES)
@@ -164,8 +175,8 @@ class LiveIndex:
             or statusline != statusline.strip()
         ):
             return None
-        response_headers = _parsed_headers(response.http_headers)
-        request_headers = _parsed_headers(request.http_headers)
+        response_headers = _parsed_headers(response)
+        request_headers = _parsed_headers(request)
         if response_headers is None or request_headers is None:
             return None
         # The fields in the order the library writes them (CDXJIndexer.DEFAULT_FIELDS, then
@@ -174,8 +185,8 @@ class LiveIndex:
         mime = _first(response_headers, "content-type")
         if mime is not None:
             index["mime"] = self._mime_word.split(mime, 1)[0].strip() if mime else mime
-        index["status"] = response.http_headers.get_statuscode()
-        index["digest"] = response.rec_headers.get_header("WARC-Payload-Digest")
+        index["status"] = statusline.split(" ", 1)[0]  # as warcio's get_statuscode
+        index["digest"] = pair.payload_digest
         index["length"] = str(len(pair.response_member))
         index["offset"] = str(pair.response_offset)
         index["filename"] = pair.path.name
@@ -186,7 +197,7 @@ class LiveIndex:
             index["req.http:cookie"] = cookie
         if index["digest"] is None:
             return None
-        timestamp = self._timestamp(response.rec_headers.get_header("WARC-Date"))
+        timestamp = self._timestamp(pair.warc_date)
         return f"{self._url_key(url)} {timestamp} {json.dumps(index)}\n"
 
     def _url_key(self, url: str) -> str:

@@ -1,16 +1,12 @@
 """WARC records of a run, written by the recorder process, rotating files by size.
 
-This runs in the recorder process (newsarchive.capture.recorder), never in the crawl: warcio
-builds digests and gzips each record, CPU work that would otherwise hold the crawl's GIL.
+This runs in the recorder process (newsarchive.capture.recorder), never in the crawl: building
+the records, their digests and gzip members (newsarchive.capture.records) is CPU work that
+would otherwise hold the crawl's GIL.
 
-Each exchange is built into a staging buffer and written to its file with one unbuffered
-write, so what a file holds is always whole records: a run killed at any instant leaves WARC
+Both records of an exchange (two gzip members) go to its file in one unbuffered write, so
+what a file holds is always whole records: a run killed at any instant leaves WARC
 files every reader can read to their last record.
-
-Each record is its own gzip member (as the WARC spec asks; any gzip reader inflates it),
-deflated by ISA-L (``isal``) at its level 1 instead of warcio's zlib at level 9: on the
-specimen article that is 19 µs instead of 190 µs, for a member 5% larger (zlib's level 1 took
-100 µs and made it larger still). bench/bench_recorder.py measures the recorder both ways.
 """
 
 from __future__ import annotations
@@ -22,31 +18,18 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from http import HTTPStatus
-from io import BytesIO
 from pathlib import Path
-from typing import IO, Any, Protocol
-from urllib.parse import urlsplit
+from typing import IO, Protocol
 
-from isal import isal_zlib
-from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
-from warcio.warcwriter import WARCWriter
 
 from newsarchive.capture import PAGES_NAME
 from newsarchive.capture.index import WrittenPair
+from newsarchive.capture.records import PairMembers, first_value, warcinfo_member
 from newsarchive.processors import is_article_url
 
 logger = logging.getLogger(__name__)
 
-WARC_VERSION = "WARC/1.1"
-#: ISA-L's levels are 0-3; 1 made the smallest members of the fast ones on HTML pages.
-GZIP_LEVEL = 1
-_GZIP_WBITS = 31  # a gzip header and trailer, as warcio writes
-#: Framing a reader would mis-parse once the body is stored de-chunked (Scrapy) or decoded
-#: (Chromium): dropped from the stored headers, and Content-Length is made to match.
-_FRAMING_HEADERS = frozenset({"transfer-encoding"})
-_DECODED_HEADERS = frozenset({"transfer-encoding", "content-encoding"})
 #: The first page-list line (WACZ pages.jsonl, "json-pages-1.0").
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Pages"}
 _HTML_TYPES = (b"text/html", b"application/xhtml")
@@ -96,17 +79,6 @@ def _content_type(headers: Headers) -> bytes | str | None:
     return next((value for name, value in headers if name.lower() == "content-type"), None)
 
 
-def header_pairs(headers: Headers) -> list[tuple[str, str]]:
-    """(name, value) text pairs, one per value, in order."""
-    if isinstance(headers, Mapping):
-        return [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, values in headers.items()
-            for value in values
-        ]
-    return list(headers)
-
-
 def page_kind(url: str, content_type: bytes | str | None) -> str | None:
     """ "article" or "listing" for an HTML page the spider reads; None for anything else
     (robots.txt, scripts, JSON)."""
@@ -123,33 +95,6 @@ class FileWatcher(Protocol):
     def opened(self, path: Path) -> None: ...
     def recorded(self, pair: WrittenPair) -> None: ...
     def closed(self, path: Path) -> None: ...
-
-
-class GzipMembers:
-    """What warcio writes, uncompressed (``gzip=False``), made one gzip member per record:
-    warcio flushes its output once at the end of each record, and the record is deflated
-    there, whole, into ``staged``. ``members`` are the (start, length) of each in ``staged``."""
-
-    def __init__(self) -> None:
-        self.staged = BytesIO()
-        self.members: list[tuple[int, int]] = []
-        self._record: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._record.append(data)
-        return len(data)
-
-    def flush(self) -> None:
-        if self._record:
-            member = isal_zlib.compress(b"".join(self._record), GZIP_LEVEL, _GZIP_WBITS)
-            self._record.clear()
-            self.members.append((self.staged.tell(), len(member)))
-            self.staged.write(member)
-
-    def clear(self) -> None:
-        self.staged.seek(0)
-        self.staged.truncate()
-        self.members.clear()
 
 
 class WarcFiles:
@@ -176,8 +121,6 @@ class WarcFiles:
         self.pages = 0
         self.exchanges = 0
         self.response_bytes = 0
-        self._staging = GzipMembers()
-        self._writer = WARCWriter(self._staging, gzip=False, warc_version=WARC_VERSION)
         self._file: IO[bytes] | None = None
         self._size = 0
         self._pages: IO[str] | None = None
@@ -185,23 +128,21 @@ class WarcFiles:
     def write(self, exchange: Exchange) -> None:
         if self._file is None:
             self._open_next()
-        request_record, response_record = _records(self._writer, exchange)
-        self._writer.write_request_response_pair(request_record, response_record)
+        assert self._file is not None
+        # warcio wants a naive UTC datetime (it appends the Z itself).
+        warc_date = datetime_to_iso_date(exchange.fetched_at.replace(tzinfo=None), use_micros=True)
+        made = PairMembers(exchange, warc_date)
         offset = self._size
-        staged = self._flush_staging()
+        self._write_whole(made.response_member + made.request_member)
         if self.watcher is not None:
-            # warcio writes the response, then the request (WARCWriter._do_write_req_resp)
-            (response_at, response_length), (request_at, request_length) = self._staging.members
             self.watcher.recorded(WrittenPair(
-                self.paths[-1], response_record, request_record, offset + response_at,
-                staged[response_at : response_at + response_length],
-                staged[request_at : request_at + request_length],
+                self.paths[-1], exchange.url, warc_date, made.payload_digest, made.response,
+                made.request, offset, made.response_member, made.request_member,
             ))  # fmt: skip
-        self._staging.clear()
         self.exchanges += 1
         self.response_bytes += len(exchange.response_body)
         if exchange.page_kind is not None and exchange.status == 200:
-            self._add_page(exchange, response_record)
+            self._add_page(exchange, warc_date, made.response.headers)
         if self._size >= self.max_bytes:
             self._close_file()
 
@@ -211,15 +152,14 @@ class WarcFiles:
             self._pages.close()
             self._pages = None
 
-    def _flush_staging(self) -> bytes:
-        """Write what is staged to the file, whole; return it."""
+    def _write_whole(self, data: bytes) -> None:
+        """Write ``data`` to the file, whole, in one go (an unbuffered file may take less than
+        asked: the rest follows)."""
         assert self._file is not None
-        data = self._staging.staged.getvalue()
         done = 0
-        while done < len(data):  # an unbuffered file may take less than asked
+        while done < len(data):
             done += self._file.write(data[done:]) or 0
         self._size += done
-        return data
 
     def _open_next(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -234,9 +174,7 @@ class WarcFiles:
         self.paths.append(path)
         if self.watcher is not None:
             self.watcher.opened(path)
-        self._writer.write_record(self._writer.create_warcinfo_record(path.name, self.info))
-        self._flush_staging()
-        self._staging.clear()
+        self._write_whole(warcinfo_member(path.name, self.info))
 
     def _close_file(self) -> None:
         if self._file is not None:
@@ -245,15 +183,15 @@ class WarcFiles:
             if self.watcher is not None:
                 self.watcher.closed(self.paths[-1])
 
-    def _add_page(self, exchange: Exchange, response_record: Any) -> None:
+    def _add_page(self, exchange: Exchange, warc_date: str, headers: list[tuple[str, str]]) -> None:
+        """``headers``: the response's as stored (Content-Encoding kept unless decoded)."""
         assert self._pages is not None
         self.pages += 1
-        headers = response_record.http_headers  # as stored: Content-Encoding kept unless decoded
         page = {
             "id": f"{self.pages:08d}",
             "url": exchange.url,
-            "ts": response_record.rec_headers.get_header("WARC-Date"),
-            "title": page_title(exchange, headers.get_header("Content-Encoding", ""))
+            "ts": warc_date,
+            "title": page_title(exchange, first_value(headers, "Content-Encoding") or "")
             or exchange.url,
             "kind": exchange.page_kind,
         }
@@ -276,47 +214,3 @@ def page_title(exchange: Exchange, content_encoding: str) -> str | None:
         return None
     title = " ".join(found[1].decode("utf-8", "replace").split())
     return title or None
-
-
-def _records(writer: WARCWriter, exchange: Exchange) -> tuple[Any, Any]:
-    """The request record and the response record of one exchange (warcio links them)."""
-    parts = urlsplit(exchange.url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    request_headers = header_pairs(exchange.request_headers)
-    if not any(name.lower() == "host" for name, _ in request_headers):
-        request_headers = [("Host", parts.netloc), *request_headers]
-    # warcio wants a naive UTC datetime (it appends the Z itself).
-    warc_date = datetime_to_iso_date(exchange.fetched_at.replace(tzinfo=None), use_micros=True)
-    request_record = writer.create_warc_record(
-        exchange.url,
-        "request",
-        payload=BytesIO(exchange.request_body),
-        length=len(exchange.request_body),
-        http_headers=StatusAndHeaders(
-            f"{exchange.method} {target} {exchange.protocol}",
-            request_headers,
-            is_http_request=True,
-        ),
-        warc_headers_dict={"WARC-Date": warc_date},
-    )
-    try:
-        phrase = HTTPStatus(exchange.status).phrase
-    except ValueError:
-        phrase = ""
-    skip = _DECODED_HEADERS if exchange.decoded else _FRAMING_HEADERS
-    headers = [(k, v) for k, v in header_pairs(exchange.response_headers) if k.lower() not in skip]
-    http_headers = StatusAndHeaders(f"{exchange.status} {phrase}".strip(), headers,
-                                    exchange.protocol)  # fmt: skip
-    http_headers.replace_header("Content-Length", str(len(exchange.response_body)))
-    warc_headers = {"WARC-Date": warc_date}
-    if exchange.ip_address:
-        warc_headers["WARC-IP-Address"] = exchange.ip_address
-    response_record = writer.create_warc_record(
-        exchange.url,
-        "response",
-        payload=BytesIO(exchange.response_body),
-        length=len(exchange.response_body),
-        http_headers=http_headers,
-        warc_headers_dict=warc_headers,
-    )
-    return request_record, response_record
