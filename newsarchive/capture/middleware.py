@@ -102,7 +102,7 @@ class WarcCaptureMiddleware:
         settings = self.crawler.settings
         return {
             "software": " ".join(
-                f"{name}/{v}" for name, v in {**software(), "fastwarc": version("fastwarc")}.items()
+                f"{name}/{v}" for name, v in {**software(), "warcio": version("warcio")}.items()
             ),
             "format": "WARC File Format 1.1",
             "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",

@@ -1,18 +1,20 @@
 """One exchange's two WARC records and a file's warcinfo record, built, digested and gzipped.
 
-The records are made by FastWARC (resiliparse's ``fastwarc``, which ``scrapy reextract``
-reads the captures with): its ``WarcRecord`` sets the mandatory WARC headers (WARC/1.1,
-WARC-Record-ID, WARC-Date, Content-Length) and writes the record with its block and payload
-digests (SHA-1, base32, as warcio writes them), in C++. warcio's Python record assembly
-(``StatusAndHeaders``, ``create_warc_record``, its digesters and header writing) took about
-160 µs per exchange of the recorder's 320; this takes about 30. bench/bench_recorder.py
-measures both.
+The WARC header lines are written here, not by a library's record builder: they are a fixed
+handful (``WARC/1.1``, WARC-Type, WARC-Record-ID, WARC-Date, WARC-Target-URI, Content-Type,
+WARC-IP-Address, WARC-Concurrent-To, the SHA-1 payload and block digests in base32, as warcio
+writes them, and Content-Length). Why not a library: building a pair's records (uncompressed)
+took 77 µs per exchange with warcio's Python record assembly (``StatusAndHeaders``,
+``create_warc_record``, its digesters and writer), 60 µs with FastWARC's ``WarcRecord`` (C++,
+but its headers, content copy and writes cross into Python; tried in 7189d9a), and 46 µs
+here, most of that the two SHA-1 digests. It is the recorder's CPU, on the second core the
+crawl's extraction worker needs (``bench/bench_recorder.py --levers`` measures all three).
 
-FastWARC writes a record around an HTTP message it is given as bytes: the HTTP header block
-is made here, by warcio's rules (``StatusAndHeaders.to_str``: the first line, then
-``name: value`` lines, then a blank line; ASCII, and where a value is not, warcio's own
-RFC 8187 %-encoding, done by warcio). tests/test_capture_records.py compares every record
-with what warcio's writer made of the same exchange.
+The HTTP header blocks follow warcio's rules (``StatusAndHeaders.to_str``: the first line,
+then ``name: value`` lines, then a blank line; ASCII, and where a value is not, warcio's own
+RFC 8187 %-encoding, done by warcio). tests/test_capture_records.py compares every record and
+the warcinfo with what warcio's writer made of the same exchange: the same headers, blocks
+and digests.
 
 Each record is its own gzip member (as the WARC spec asks; any gzip reader inflates it),
 deflated by ISA-L (``isal``) at its level 1 instead of warcio's zlib at level 9: on the
@@ -23,21 +25,23 @@ specimen article that is 19 µs instead of 190 µs, for a member 5% larger (zlib
 from __future__ import annotations
 
 import hashlib
-import io
+import uuid
+from base64 import b32encode
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from fastwarc.warc import WarcRecord, WarcRecordType
 from isal import isal_zlib
+from warcio.timeutils import datetime_to_iso_date
 
 from newsarchive.capture.index import HttpHead
 
 if TYPE_CHECKING:
     from newsarchive.capture.writer import Exchange, Headers
 
-#: What FastWARC writes (and what the warcinfo record says the files conform to).
+#: What the warcinfo record says the files conform to.
 WARC_VERSION = "WARC/1.1"
 #: ISA-L's levels are 0-3; 1 made the smallest members of the fast ones on HTML pages.
 GZIP_LEVEL = 1
@@ -114,24 +118,24 @@ def response_head(exchange: Exchange) -> HttpHead:
     return http_head(exchange.protocol, f"{exchange.status} {phrase}".strip(), headers)
 
 
-def _member(record: WarcRecord, payload_digest: bytes | None) -> bytes:
-    """The record written with its digests, as one gzip member."""
-    out = io.BytesIO()
-    record.write(out, checksum_data=True, payload_digest=payload_digest)
-    return isal_zlib.compress(out.getbuffer(), GZIP_LEVEL, _GZIP_WBITS)
+def _sha1(data: bytes) -> str:
+    """A WARC digest as warcio writes it: ``sha1:`` and the base32 SHA-1."""
+    return "sha1:" + b32encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
-def _record(kind: WarcRecordType, warc_date: str | None, headers: list[tuple[str, str]],
-            content: bytes) -> WarcRecord:  # fmt: skip
-    """FastWARC's record with its mandatory headers (its WARC-Date is now, unless given)."""
-    record = WarcRecord()
-    record.init_headers(record_type=kind)
-    if warc_date is not None:
-        record.headers.set("WARC-Date", warc_date)
-    for name, value in headers:
-        record.headers.append(name, value)
-    record.set_bytes_content(content)
-    return record
+def _member(kind: str, headers: list[tuple[str, str]], block: bytes) -> bytes:
+    """One WARC record as one gzip member: the version line, WARC-Type, ``headers``, the block
+    digest, Content-Length, the block and the two line ends that close a record."""
+    headers.append(("WARC-Block-Digest", _sha1(block)))
+    head = [f"{WARC_VERSION}\r\nWARC-Type: {kind}\r\n"]
+    head += [f"{name}: {value}\r\n" for name, value in headers]
+    head.append(f"Content-Length: {len(block)}\r\n\r\n")
+    record = b"".join(("".join(head).encode("utf-8"), block, b"\r\n\r\n"))
+    return isal_zlib.compress(record, GZIP_LEVEL, _GZIP_WBITS)
+
+
+def _record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
 
 
 class PairMembers:
@@ -143,26 +147,27 @@ class PairMembers:
     def __init__(self, exchange: Exchange, warc_date: str) -> None:
         self.response = response_head(exchange)
         self.request = request_head(exchange)
-        target = ("WARC-Target-URI", exchange.url)
-        headers = [target, ("Content-Type", _RESPONSE_TYPE)]
+        response_id, body = _record_id(), exchange.response_body
+        headers = [("WARC-Record-ID", response_id), ("WARC-Date", warc_date),
+                   ("WARC-Target-URI", exchange.url), ("Content-Type", _RESPONSE_TYPE)]  # fmt: skip
         if exchange.ip_address:  # the server's address: on the response, as warcio had it
             headers.append(("WARC-IP-Address", exchange.ip_address))
-        body = exchange.response_body
-        response = _record(WarcRecordType.response, warc_date, headers, self.response.block + body)
-        self.response_member = _member(response, hashlib.sha1(body).digest())
-        self.payload_digest: str = response.headers.get("WARC-Payload-Digest")
-        request = _record(WarcRecordType.request, warc_date,
-                          [target, ("WARC-Concurrent-To", response.record_id),
-                           ("Content-Type", _REQUEST_TYPE)],
-                          self.request.block + exchange.request_body)  # fmt: skip
-        self.request_member = _member(request, hashlib.sha1(exchange.request_body).digest())
+        self.payload_digest = _sha1(body)
+        headers.append(("WARC-Payload-Digest", self.payload_digest))
+        self.response_member = _member("response", headers, self.response.block + body)
+        headers = [("WARC-Record-ID", _record_id()), ("WARC-Date", warc_date),
+                   ("WARC-Target-URI", exchange.url), ("WARC-Concurrent-To", response_id),
+                   ("Content-Type", _REQUEST_TYPE),
+                   ("WARC-Payload-Digest", _sha1(exchange.request_body))]  # fmt: skip
+        self.request_member = _member("request", headers,
+                                      self.request.block + exchange.request_body)  # fmt: skip
 
 
 def warcinfo_member(filename: str, info: dict[str, str]) -> bytes:
     """A file's warcinfo record, dated now, its fields as warcio's ``create_warcinfo_record``
     writes them (``name: value`` lines, empty values left out)."""
     fields = "".join(f"{name}: {value}\r\n" for name, value in info.items() if value)
-    record = _record(WarcRecordType.warcinfo, None,
-                     [("WARC-Filename", filename), ("Content-Type", _INFO_TYPE)],
-                     fields.encode("utf-8"))  # fmt: skip
-    return _member(record, None)
+    now = datetime_to_iso_date(datetime.now(UTC).replace(tzinfo=None), use_micros=True)
+    headers = [("WARC-Record-ID", _record_id()), ("WARC-Filename", filename),
+               ("WARC-Date", now), ("Content-Type", _INFO_TYPE)]  # fmt: skip
+    return _member("warcinfo", headers, fields.encode("utf-8"))
