@@ -404,6 +404,7 @@ def main() -> None:
             "write",
             "index_built",
             "index_read_back",
+            "records_ours",
             "records_fastwarc",
             "records_warcio",
             "gzip_zlib9",
