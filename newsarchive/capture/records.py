@@ -120,7 +120,12 @@ def response_head(exchange: Exchange) -> HttpHead:
 
 def _sha1(data: bytes) -> str:
     """A WARC digest as warcio writes it: ``sha1:`` and the base32 SHA-1."""
+    if not data:  # most requests' payload
+        return _EMPTY_SHA1
     return "sha1:" + b32encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+_EMPTY_SHA1 = "sha1:" + b32encode(hashlib.sha1(b"").digest()).decode("ascii")
 
 
 def _member(kind: str, headers: list[tuple[str, str]], block: bytes) -> bytes:
