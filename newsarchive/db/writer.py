@@ -28,14 +28,15 @@ import psycopg
 from newsarchive import stats as names
 from newsarchive.db import spill
 from newsarchive.db.errors import ArchiveUnavailable, error_line, one_line_error
-from newsarchive.db.rows import BatchResult, RunRecord
+from newsarchive.db.rows import Ahead, BatchResult, RunRecord, prepare_ahead
 from newsarchive.db.search import SearchIndexer
 from newsarchive.db.store import CONNECTION_ERRORS, ArchiveStore
 
 logger = logging.getLogger(__name__)
 
 Kind = Literal["article", "gone"]
-Entry = tuple[Kind, dict[str, Any]]
+#: A queued item: its kind, its values, and for an article its row prepared when queued.
+Entry = tuple[Kind, dict[str, Any], Ahead]
 #: ``count(stat_name, by)``: where the writer's counts go (the crawl's stats).
 Counter = Callable[[str, int], object]
 #: Called with a committed batch's result and its article items.
@@ -47,6 +48,12 @@ _REFUSED = "the server does not accept connections"
 #: busy server each transaction's round trips (BEGIN, the lookup, two COPYs, COMMIT) cost
 #: more than its rows, so a backlog is written in fewer, larger transactions.
 JOINED_BATCHES = 5
+
+#: ``put`` lets the other tasks run once per this many items: a producer that never waits
+#: (a bulk load, a re-extraction, the benchmark) would otherwise hold the loop until the
+#: buffer is full, and the writers could not start a batch, finish a round trip or stream
+#: COPY data meanwhile, leaving the server idle while the client works.
+YIELD_EVERY = 100
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ class ArchiveWriter:
         self.next_probe = 0.0
         self.spill_file: Path | None = None
         self.spilled = 0
+        self.queued = 0
         #: Indexes committed revisions for full-text search beside the writes (schema 0004).
         self.search: SearchIndexer | None = None
 
@@ -195,16 +203,20 @@ class ArchiveWriter:
             )
 
     async def put(self, kind: Kind, item: dict[str, Any]) -> None:
-        """Queue an item; returns at once unless the writers are ``max_pending`` items behind."""
-        entry: Entry = (kind, item)
-        if not self._writing():
-            await self._spill([entry])  # no writer (closing, or it died): never drop the item
+        """Queue an item, its row prepared now (``rows.prepare_ahead``: the writer then only
+        formats it); returns at once unless the writers are ``max_pending`` items behind
+        (or it is the ``YIELD_EVERY``-th item: one turn of the loop)."""
+        if not self._writing():  # no writer (closing, or it died): never drop the item
+            await self._spill([(kind, item, None)])
             return
         if not self.buffer:
             self.oldest = time.monotonic()
-        self.buffer.append(entry)
+        self.buffer.append((kind, item, prepare_ahead(item) if kind == "article" else None))
         if len(self.buffer) >= self.config.batch_size:
             self.wake.set()
+        self.queued += 1
+        if self.queued % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         while len(self.buffer) >= self.config.max_pending and self._writing():
             self.room.clear()
             self.wake.set()
@@ -308,8 +320,9 @@ class ArchiveWriter:
         if self.db_down and not await self._recover():
             await self._spill(batch)
             return
-        articles = [item for kind, item in batch if kind == "article"]
-        gones = [item for kind, item in batch if kind == "gone"]
+        articles = [item for kind, item, _ in batch if kind == "article"]
+        ahead = [row for kind, _, row in batch if kind == "article"]
+        gones = [item for kind, item, _ in batch if kind == "gone"]
         attempts = self.config.retry_times + 1
         error: Exception | None = None
         for attempt in range(attempts):
@@ -330,7 +343,7 @@ class ArchiveWriter:
                     error = psycopg.OperationalError(_REFUSED)
                     continue
             try:
-                result = await store.write_batch(articles, gones, self.run.run_id)
+                result = await store.write_batch(articles, gones, self.run.run_id, ahead)
             except CONNECTION_ERRORS as exc:
                 error = exc
                 continue
@@ -386,9 +399,9 @@ class ArchiveWriter:
         """Find the items the server refuses: they are rejected, the others written."""
         assert self.store is not None
         total = BatchResult()
-        entries: list[Entry] = [("article", item) for item in articles]
-        entries += [("gone", item) for item in gones]
-        for index, (kind, item) in enumerate(entries):
+        entries: list[Entry] = [("article", item, None) for item in articles]
+        entries += [("gone", item, None) for item in gones]
+        for index, (kind, item, _) in enumerate(entries):
             try:
                 total.add(
                     await self.store.write_batch(
@@ -447,7 +460,7 @@ class ArchiveWriter:
             # The run's start too, so a replay into a database that never saw it is complete.
             start = replace(self.run, finished_at=None, finish_reason=None)
             records.append(spill.run_record(start))
-        for kind, item in entries:
+        for kind, item, _ in entries:
             record = spill.article_record if kind == "article" else spill.gone_record
             records.append(record(item, run_id))
         async with self.spill_lock:  # writers spill at once; their lines must not interleave
