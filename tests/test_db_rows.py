@@ -18,7 +18,6 @@ from newsarchive.db.rows import (
     Rejected,
     RunRecord,
     as_columns,
-    prepare_ahead,
     prepare_article,
     prepare_batch,
     prepare_gone,
@@ -95,26 +94,6 @@ def test_a_content_hash_is_accepted_exactly_as_the_sha256_pattern_accepts_it():
         prepare_article({**article(1), "content_hash": 12}, check_text=False)
     with pytest.raises(Rejected):  # checked: it is read as text, and refused
         prepare_article({**article(1), "content_hash": 12})
-
-
-def test_rows_prepared_ahead_are_the_rows_a_batch_would_prepare():
-    """``prepare_ahead`` (when the writer queues an item) gives the unchecked row, the
-    rejection, or None (its batch decides); a batch made of those equals one prepared from
-    the items, rejections and all."""
-    partial = {k: v for k, v in article(4).items() if k != "original_url"}  # a field unset
-    items = [article(1), {**article(2), "crawled_at": "?"}, article(3, body="x\x00y"), partial,
-             {**article(5), "content_hash": 12}]  # fmt: skip
-    ahead = [prepare_ahead(item) for item in items]
-    assert isinstance(ahead[1], Rejected) and ahead[1].reason == "bad_crawled_at"
-    assert ahead[2] is not None and ahead[2]["body"] == "x\x00y"  # unchecked: the COPY checks
-    assert ahead[4] is None  # prepared again with its batch (which raises, then checks)
-    clean = items[:4]
-    rows, _, result = prepare_items(clean, [], False, ahead[:4])
-    expected_rows, _, expected = prepare_items(clean, [], False)
-    assert [row.values for row in rows] == [row.values for row in expected_rows]
-    assert result.rejected == expected.rejected == [(items[1], "bad_crawled_at")]
-    with pytest.raises(TypeError):
-        prepare_items(items, [], False, ahead)  # as without ``ahead``: the store checks then
 
 
 def test_gone_rows_need_an_id_and_a_time_and_a_numeric_status():

@@ -563,11 +563,11 @@ def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypa
 
     original = ArchiveStore.write_batch
 
-    async def refusing(self, articles, gones, run_id, ahead=None):  # type: ignore[no-untyped-def]
+    async def refusing(self, articles, gones, run_id):  # type: ignore[no-untyped-def]
         articles = list(articles)
         if any(item.get("title") == "poison" for item in articles):
             raise psycopg.errors.NumericValueOutOfRange("value out of range")
-        return await original(self, articles, gones, run_id, ahead)
+        return await original(self, articles, gones, run_id)
 
     monkeypatch.setattr(ArchiveStore, "write_batch", refusing)
     crawler, spider, pipeline = unit_pipeline(pg_url, tmp_path, "run-unit")
@@ -591,50 +591,6 @@ def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypa
     assert rows(pg_url, "SELECT status, item_count, db_rejected_count FROM crawl_runs") == [
         ("finished", 0, 1)
     ]
-
-
-@pytest.mark.postgres
-def test_rows_prepared_when_queued_keep_rejections_nul_checks_and_let_writers_start(
-    pg_url, tmp_path
-):
-    """The writer prepares each article's row when it is queued: an item the archive
-    rejects is counted and kept in <data>/rejected/ as before, a NUL still reaches the
-    checked retry (stripped, counted), and a producer that never waits still lets the
-    writers take batches before the buffer is full (``put`` yields every YIELD_EVERY)."""
-    from newsarchive.items import ArticleItem
-
-    crawler, spider, pipeline = unit_pipeline(pg_url, tmp_path, "run-ahead")
-    batch = crawler.settings.getint("NEWSARCHIVE_DB_BATCH_SIZE")
-    buffered_when_queued: list[int] = []
-
-    async def go() -> None:
-        await pipeline.open_spider()
-        assert pipeline.writer is not None
-        for n in range(3 * batch):
-            if n == 7:
-                item = ArticleItem({**article(n), "crawled_at": "not a time"})
-            elif n == 8:
-                item = ArticleItem(article(n, body="nul \x00 inside"))
-            else:
-                item = ArticleItem(article(n))
-            assert await pipeline.process_item(item) is item
-        buffered_when_queued.append(len(pipeline.writer.buffer))
-        await pipeline.close_spider()
-        await pipeline.spider_closed(spider, "finished")
-        await pipeline.database.close()
-
-    run(go)
-    stats = crawler.stats.get_stats()
-    # without the yields the buffer (room for ten batches) would hold every item by now
-    assert buffered_when_queued[0] < 3 * batch  # the writers took batches meanwhile
-    assert stats["newsarchive/db/articles_written"] == 3 * batch - 1
-    assert stats["newsarchive/db/rejected/bad_crawled_at"] == 1
-    assert stats["newsarchive/db/nul_stripped"] == 1
-    rejected = (tmp_path / "rejected" / "unit-run-ahead.jsonl").read_text(encoding="utf-8")
-    assert '"reason": "bad_crawled_at"' in rejected and "not a time" in rejected
-    assert rows(pg_url, "SELECT body FROM articles WHERE article_id = %s",
-                ("1700000000-8",)) == [("nul  inside",)]  # fmt: skip
-    assert rows(pg_url, "SELECT count(*) FROM articles") == [(3 * batch - 1,)]
 
 
 @pytest.mark.postgres

@@ -356,46 +356,17 @@ def _accepted(
             result.rejected.append((item, exc.reason))
 
 
-#: An article item's row prepared ahead, when the writer queued it (texts unchecked), or why
-#: the archive rejects it; None: prepared with its batch.
-Ahead = ArticleRow | Rejected | None
-
-
-def prepare_ahead(item: Mapping[str, Any]) -> Ahead:
-    """``prepare_article(item, check_text=False)`` when the writer queues the item, while
-    its writers wait on the server: the batch's writer then only formats rows, and the
-    server gets them sooner. Any error but a rejection leaves the item to its batch."""
-    try:
-        return prepare_article(item, check_text=False)
-    except Rejected as exc:
-        return exc
-    except Exception:  # a value prepare_article cannot type unchecked: its batch decides
-        return None
-
-
 def prepare_items(
     articles: Iterable[Mapping[str, Any]],
     gones: Iterable[Mapping[str, Any]],
     check_text: bool = True,
-    ahead: Sequence[Ahead] | None = None,
 ) -> tuple[list[ArticleRow], list[GoneRow], BatchResult]:
     """The rows of one write: article rows, one gone row per article (its earliest 404/410,
     by article_id), and a result holding the rejected items and the NUL count so far
-    (``check_text``: see ``prepare_article``; ``ahead``: the articles' ``prepare_ahead``
-    results, in order, taken as their unchecked rows)."""
+    (``check_text``: see ``prepare_article``)."""
     result = BatchResult()
     prepare = prepare_article if check_text else _prepare_article_unchecked
-    if ahead is None:
-        rows = list(_accepted(articles, prepare, result))
-    else:
-        rows = []
-        for item, early in zip(articles, ahead, strict=True):
-            if early is None:
-                rows.extend(_accepted((item,), prepare, result))
-            elif type(early) is ArticleRow:
-                rows.append(early)
-            else:
-                result.rejected.append((item, early.reason))
+    rows = list(_accepted(articles, prepare, result))
     result.nul_stripped = sum(row.nul_stripped for row in rows)
     gone_rows: dict[str, GoneRow] = {}
     for gone in _accepted(gones, prepare_gone, result):

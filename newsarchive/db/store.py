@@ -32,7 +32,6 @@ from newsarchive.clock import utc_now
 from newsarchive.db import batches, migrate, statements
 from newsarchive.db.errors import CANNOT_CONNECT, DatabaseUnreachable, SchemaOutOfDate, error_line
 from newsarchive.db.rows import (
-    Ahead,
     ArticleRow,
     BatchResult,
     GoneRow,
@@ -249,20 +248,17 @@ class ArchiveStore:
         articles: Iterable[Mapping[str, Any]],
         gones: Iterable[Mapping[str, Any]],
         run_id: str,
-        ahead: Sequence[Ahead] | None = None,
     ) -> BatchResult:
         """Articles and 404/410 answers of one run, in one transaction.
 
         Items that cannot be stored come back in ``result.rejected`` with their reason;
         connection errors propagate (the caller retries or spills), and so do data errors
         from the server (the caller can retry item by item to find the culprit).
-        ``ahead``: the articles' rows as ``rows.prepare_ahead`` made them when queued.
         """
         if not isinstance(articles, list | tuple):
             articles = list(articles)  # read twice when the first attempt fails
         try:  # the texts unchecked: the COPY encodes them and the server verifies them
-            prepared = prepare_items(articles, gones, False, ahead)
-            return await self._write_prepared(*prepared, run_id)
+            return await self._write_prepared(*prepare_items(articles, gones, False), run_id)
         except TEXT_CHECK_ERRORS:
             # A NUL, a lone surrogate, a value that is not text: rarely. The checked rows
             # strip the NULs and reject the others, item by item (nothing was committed).

@@ -28,15 +28,14 @@ import psycopg
 from newsarchive import stats as names
 from newsarchive.db import spill
 from newsarchive.db.errors import ArchiveUnavailable, error_line, one_line_error
-from newsarchive.db.rows import Ahead, BatchResult, RunRecord, prepare_ahead
+from newsarchive.db.rows import BatchResult, RunRecord
 from newsarchive.db.search import SearchIndexer
 from newsarchive.db.store import CONNECTION_ERRORS, ArchiveStore
 
 logger = logging.getLogger(__name__)
 
 Kind = Literal["article", "gone"]
-#: A queued item: its kind, its values, and for an article its row prepared when queued.
-Entry = tuple[Kind, dict[str, Any], Ahead]
+Entry = tuple[Kind, dict[str, Any]]
 #: ``count(stat_name, by)``: where the writer's counts go (the crawl's stats).
 Counter = Callable[[str, int], object]
 #: Called with a committed batch's result and its article items.
@@ -48,12 +47,6 @@ _REFUSED = "the server does not accept connections"
 #: busy server each transaction's round trips (BEGIN, the lookup, two COPYs, COMMIT) cost
 #: more than its rows, so a backlog is written in fewer, larger transactions.
 JOINED_BATCHES = 5
-
-#: ``put`` lets the other tasks run once per this many items: a producer that never waits
-#: (a bulk load, a re-extraction, the benchmark) would otherwise hold the loop until the
-#: buffer is full, and the writers could not start a batch, finish a round trip or stream
-#: COPY data meanwhile, leaving the server idle while the client works.
-YIELD_EVERY = 100
 
 
 @dataclass(frozen=True)
@@ -135,7 +128,6 @@ class ArchiveWriter:
         self.next_probe = 0.0
         self.spill_file: Path | None = None
         self.spilled = 0
-        self.queued = 0
         #: Indexes committed revisions for full-text search beside the writes (schema 0004).
         self.search: SearchIndexer | None = None
 
@@ -203,20 +195,16 @@ class ArchiveWriter:
             )
 
     async def put(self, kind: Kind, item: dict[str, Any]) -> None:
-        """Queue an item, its row prepared now (``rows.prepare_ahead``: the writer then only
-        formats it); returns at once unless the writers are ``max_pending`` items behind
-        (or it is the ``YIELD_EVERY``-th item: one turn of the loop)."""
-        if not self._writing():  # no writer (closing, or it died): never drop the item
-            await self._spill([(kind, item, None)])
+        """Queue an item; returns at once unless the writers are ``max_pending`` items behind."""
+        entry: Entry = (kind, item)
+        if not self._writing():
+            await self._spill([entry])  # no writer (closing, or it died): never drop the item
             return
         if not self.buffer:
             self.oldest = time.monotonic()
-        self.buffer.append((kind, item, prepare_ahead(item) if kind == "article" else None))
+        self.buffer.append(entry)
         if len(self.buffer) >= self.config.batch_size:
             self.wake.set()
-        self.queued += 1
-        if self.queued % YIELD_EVERY == 0:
-            await asyncio.sleep(0)
         while len(self.buffer) >= self.config.max_pending and self._writing():
             self.room.clear()
             self.wake.set()
@@ -320,9 +308,8 @@ class ArchiveWriter:
         if self.db_down and not await self._recover():
             await self._spill(batch)
             return
-        articles = [item for kind, item, _ in batch if kind == "article"]
-        ahead = [row for kind, _, row in batch if kind == "article"]
-        gones = [item for kind, item, _ in batch if kind == "gone"]
+        articles = [item for kind, item in batch if kind == "article"]
+        gones = [item for kind, item in batch if kind == "gone"]
         attempts = self.config.retry_times + 1
         error: Exception | None = None
         for attempt in range(attempts):
@@ -343,7 +330,7 @@ class ArchiveWriter:
                     error = psycopg.OperationalError(_REFUSED)
                     continue
             try:
-                result = await store.write_batch(articles, gones, self.run.run_id, ahead)
+                result = await store.write_batch(articles, gones, self.run.run_id)
             except CONNECTION_ERRORS as exc:
                 error = exc
                 continue
@@ -399,9 +386,9 @@ class ArchiveWriter:
         """Find the items the server refuses: they are rejected, the others written."""
         assert self.store is not None
         total = BatchResult()
-        entries: list[Entry] = [("article", item, None) for item in articles]
-        entries += [("gone", item, None) for item in gones]
-        for index, (kind, item, _) in enumerate(entries):
+        entries: list[Entry] = [("article", item) for item in articles]
+        entries += [("gone", item) for item in gones]
+        for index, (kind, item) in enumerate(entries):
             try:
                 total.add(
                     await self.store.write_batch(
@@ -460,7 +447,7 @@ class ArchiveWriter:
             # The run's start too, so a replay into a database that never saw it is complete.
             start = replace(self.run, finished_at=None, finish_reason=None)
             records.append(spill.run_record(start))
-        for kind, item, _ in entries:
+        for kind, item in entries:
             record = spill.article_record if kind == "article" else spill.gone_record
             records.append(record(item, run_id))
         async with self.spill_lock:  # writers spill at once; their lines must not interleave
