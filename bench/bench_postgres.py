@@ -138,7 +138,8 @@ class Window:
         elapsed = time.perf_counter() - self.started
         client = time.process_time() - self.client
         server = server_cpu_seconds() - self.server
-        return Measured(items / elapsed, client / items * 1e6, server / items * 1e6)
+        per_item = 1e6 / items
+        return Measured(items / elapsed, client * per_item, server * per_item, elapsed * per_item)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class Measured:
     rate: float  # items per second
     client_us: float  # the bench process's CPU, microseconds per item
     server_us: float  # the server's CPU, microseconds per item
+    wall_us: float  # wall time, microseconds per item
 
 
 #: The links schema 0002 leaves undeclared for their cost (docs/POSTGRES.md): added by
@@ -319,12 +321,12 @@ async def bench_store(
     }
     if fk_cost:
         rates.update({"store_fk": [], "recrawl_fk": [], "pipeline_fk": []})
-    #: name -> (client, server) CPU microseconds per item, per round
-    cpu: dict[str, list[tuple[float, float]]] = {}
+    #: name -> (client, server) CPU and wall microseconds per item, per round
+    cpu: dict[str, list[tuple[float, float, float]]] = {}
 
     def record(name: str, measured: Measured) -> None:
         rates[name].append(measured.rate)
-        cpu.setdefault(name, []).append((measured.client_us, measured.server_us))
+        cpu.setdefault(name, []).append((measured.client_us, measured.server_us, measured.wall_us))
 
     for round_ in range(rounds):
         record("copy", await copy_rate(await fresh_database(server), items))
@@ -363,7 +365,7 @@ async def bench_store(
     }
     medians = {name: statistics.median(values) for name, values in rates.items()}
     cpu_medians = {
-        name: (statistics.median(c for c, _ in values), statistics.median(s for _, s in values))
+        name: tuple(statistics.median(column) for column in zip(*values, strict=True))
         for name, values in cpu.items()
     }
     return {
@@ -474,11 +476,14 @@ def main() -> None:
         for label, name, note in rows:
             ratio = "" if name == "copy" else f"  ratio {ratios[name]:.2f}{note}"
             print(f"  {label:<31}: {rates[name]:>8.0f} items/s{ratio}")
-        print("  CPU per item, microseconds (bench process / server; medians):")
+        # Wall against CPU shows the overlap: on a quiet machine with two cores, a side whose
+        # bench process and server worked at once takes about max(client, server) per item;
+        # one whose two sides took turns, about their sum (a loaded machine adds its waits).
+        print("  per item, microseconds (CPU: bench process / server; wall; medians):")
         for label, name, _ in [*rows, ("raw COPY into the archive tables", "copy_archive", "")]:
             if name in cpu:
-                client, server_us = cpu[name]
-                print(f"    {label.strip():<40}: {client:5.1f} / {server_us:5.1f}")
+                client, server_us, wall = cpu[name]
+                print(f"    {label.strip():<40}: {client:5.1f} / {server_us:5.1f}; {wall:5.1f}")
         everything = result["all"]
         to_archive = statistics.median(
             p / c for p, c in zip(everything["pipeline"], everything["copy_archive"], strict=True)

@@ -70,6 +70,32 @@ def test_rows_are_typed_and_a_missing_hash_is_computed_the_crawlers_way():
     assert info.value.reason == "bad_page_date"  # a date field holding an instant
 
 
+def test_a_content_hash_is_accepted_exactly_as_the_sha256_pattern_accepts_it():
+    """The fast check (64 lower hex digits) accepts nothing the pattern refuses, and the
+    pattern still decides the rest: a final newline passes as before, capitals do not."""
+    good = article(1)["content_hash"]
+    for value, accepted in [
+        (good, True),
+        (good + "\n", True),  # ``$`` matches before a final newline
+        (good.upper(), False),
+        (good[:-1], False),
+        (good[:-1] + "g", False),
+        (good + "0", False),
+        (" " + good[1:], False),
+    ]:
+        item = {**article(1), "content_hash": value}
+        if accepted:
+            assert prepare_article(item)["content_hash"] == value
+        else:
+            with pytest.raises(Rejected) as info:
+                prepare_article(item)
+            assert info.value.reason == "bad_content_hash"
+    with pytest.raises(TypeError):  # unchecked: a hash that is not text fails as before
+        prepare_article({**article(1), "content_hash": 12}, check_text=False)
+    with pytest.raises(Rejected):  # checked: it is read as text, and refused
+        prepare_article({**article(1), "content_hash": 12})
+
+
 def test_gone_rows_need_an_id_and_a_time_and_a_numeric_status():
     gone = prepare_gone({"article_id": "1-2", "url": "u", "status": "410", "seen_at": at(5)})
     assert (gone.article_id, gone.status, gone.seen_at) == ("1-2", 410, T0 + timedelta(minutes=5))
