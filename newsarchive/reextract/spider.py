@@ -127,6 +127,12 @@ class ReextractSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[ArticleItem]:
+        """Hand every item of the job to the item pipelines, one after the other, awaiting
+        each (``Scraper.start_itemproc_async``: the pipelines, ``item_scraped``, the feeds),
+        rather than yielding it: for each item Scrapy's engine yields to the event loop,
+        asks the empty scheduler for a request and signals ``scheduler_empty``, about a
+        quarter of the main process's CPU (0.4-0.9 s over 20,000 items). Nothing is
+        yielded; it stops, the job unfinished, when the engine stops reading start()."""
         self.crawler.stats.set_value(stats.REEXTRACT_RUN, 1)  # the monitor judges no walk
         folder = data_dir(self.settings)
         count = worker_count(self.settings)
@@ -148,9 +154,14 @@ class ReextractSpider(scrapy.Spider):
                 "Re-extracting %d run(s), %d share(s) with %d worker(s), extractor %s",
                 len(job.captures), len(job.shares), count, EXTRACTOR_VERSION,
             )  # fmt: skip
+            engine = self.crawler.engine
             async for item in self._items(job, count):
-                yield item
+                if engine.spider is None or engine.needs_backout():  # closing: as Scrapy would
+                    return
+                await engine.scraper.start_itemproc_async(item, response=None)
         self.complete = True
+        if False:  # start() is the async generator Scrapy expects
+            yield
 
     async def _items(self, job: Job, count: int) -> AsyncIterator[ArticleItem]:
         """The job's items, read from the ``count`` shares being extracted at once (the
