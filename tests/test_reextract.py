@@ -214,6 +214,41 @@ def test_items_are_validated_in_the_workers_and_a_violation_fails_the_run(tmp_pa
     )
 
 
+DROP_EVERY_ITEM = """
+from scrapy.exceptions import DropItem
+
+
+class DropEveryItem:
+    def process_item(self, item):
+        raise DropItem("kept out of the feed")
+"""
+
+
+def test_without_a_database_only_items_in_the_feed_are_journalled(tmp_path):
+    """No database: the journal holds the pages whose items reached the feed. A dropped item
+    is not journalled, so the next run re-extracts it; a run that finishes removes the job."""
+    page = (ROOT / "tests" / "fixtures" / "specimen_article.html").read_bytes()
+    _write_warc(tmp_path / "warc" / "naenara" / f"{RUN_A}.warc.gz", [(ARTICLE, 200, page)], True)
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "drop_every_item.py").write_text(DROP_EVERY_ITEM, encoding="utf-8")
+    env = {**environment(), "PYTHONPATH": os.pathsep.join([str(folder), str(ROOT)])}
+    drop = {"ITEM_PIPELINES": '{"drop_every_item.DropEveryItem": 100}'}
+    line = scrapy_command("reextract", url=None, data_dir=tmp_path, settings=drop)
+    dropped = subprocess.run(line, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert dropped.returncode == 0, dropped.stderr[-2000:]
+    assert "'item_dropped_count': 1" in dropped.stderr
+    journals = list((tmp_path / "reextract").glob("*/done.txt"))
+    assert [j.read_text() for j in journals] == [""]
+    assert reextract_feed(tmp_path) == []
+    line = scrapy_command("reextract", url=None, data_dir=tmp_path)
+    again = subprocess.run(line, cwd=ROOT, env=environment(), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Resuming" not in again.stderr
+    assert len(reextract_feed(tmp_path)) == 1
+    assert not any((tmp_path / "reextract").iterdir())
+
+
 # --- end to end, with PostgreSQL ---------------------------------------------------------------
 
 

@@ -94,6 +94,9 @@ class ReextractSpider(scrapy.Spider):
         self.journal: IO[str] | None = None
         self.pending: dict[tuple[str, str], str] = {}  # _key(item) → its WARC record ID
         self.complete = False
+        #: no database: start() journals each item once its item_scraped handlers ran
+        self.journal_each = False
+        self.failed = False  # the item being processed was dropped, or a pipeline failed
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -122,7 +125,12 @@ class ReextractSpider(scrapy.Spider):
             # done once in the database (the feed has it by then)
             crawler.signals.connect(spider.batch_committed, signal=batch_committed)
         else:
-            crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
+            # start() journals each item the pipelines and feeds passed (no ``item_scraped``
+            # receiver: Scrapy runs each receiver of each item as a task of its own); these
+            # rare signals say one did not pass
+            spider.journal_each = True
+            crawler.signals.connect(spider.item_failed, signal=signals.item_dropped)
+            crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
         return spider
 
@@ -159,6 +167,9 @@ class ReextractSpider(scrapy.Spider):
                 if engine.spider is None or engine.needs_backout():  # closing: as Scrapy would
                     return
                 await engine.scraper.start_itemproc_async(item, response=None)
+                if self.journal_each and not self.failed:  # the feed has it: journalled
+                    self._journal([item])
+                self.failed = False
         self.complete = True
         if False:  # start() is the async generator Scrapy expects
             yield
@@ -221,9 +232,10 @@ class ReextractSpider(scrapy.Spider):
             self.crawler.stats.get_value(stats.REEXTRACT_ITEMS, 0),
         )  # fmt: skip
 
-    def item_scraped(self, item: Any) -> None:
-        """The feed has it (no database): journal it, a resumed run skips it."""
-        self._journal([item])
+    def item_failed(self) -> None:
+        """No database: the item being processed is not in the feed, so not journalled (a
+        resumed run tries it again)."""
+        self.failed = True
 
     def batch_committed(self, articles: list[dict[str, Any]]) -> None:
         """PostgreSQL has them: journal them, a resumed run skips them."""
