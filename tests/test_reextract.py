@@ -238,6 +238,7 @@ def test_without_a_database_only_items_in_the_feed_are_journalled(tmp_path):
     dropped = subprocess.run(line, cwd=ROOT, env=env, capture_output=True, text=True)
     assert dropped.returncode == 0, dropped.stderr[-2000:]
     assert "'item_dropped_count': 1" in dropped.stderr
+    assert "item_scraped_count" not in dropped.stderr  # counted by the spider (CoreStats' name)
     journals = list((tmp_path / "reextract").glob("*/done.txt"))
     assert [j.read_text() for j in journals] == [""]
     assert reextract_feed(tmp_path) == []
@@ -245,6 +246,7 @@ def test_without_a_database_only_items_in_the_feed_are_journalled(tmp_path):
     again = subprocess.run(line, cwd=ROOT, env=environment(), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "Resuming" not in again.stderr
+    assert "'item_scraped_count': 1" in again.stderr
     assert len(reextract_feed(tmp_path)) == 1
     assert not any((tmp_path / "reextract").iterdir())
 

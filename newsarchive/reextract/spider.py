@@ -21,6 +21,7 @@ from typing import IO, Any, ClassVar
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.extensions.corestats import CoreStats
 from scrapy.logformatter import LogFormatter
 from scrapy.utils.misc import load_object
 from spidermon.contrib.scrapy.pipelines import ItemValidationPipeline
@@ -46,6 +47,8 @@ NETWORK_EXTENSIONS = (
     "scrapy.extensions.telnet.TelnetConsole",
     "scrapy.extensions.throttle.AutoThrottle",
 )
+#: Scrapy's core stats extension, replaced by ``ReextractCoreStats``.
+CORE_STATS = "scrapy.extensions.corestats.CoreStats"
 #: Items between two additions of the counts to the run's stats.
 TALLY_EVERY = 100
 READ_BYTES = 4 * 2**20
@@ -97,6 +100,7 @@ class ReextractSpider(scrapy.Spider):
         #: no database: start() journals each item once its item_scraped handlers ran
         self.journal_each = False
         self.failed = False  # the item being processed was dropped, or a pipeline failed
+        self.tally: _Tally | None = None
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -116,6 +120,7 @@ class ReextractSpider(scrapy.Spider):
         # the remote control alone imports aiohttp at every start)
         extensions = settings.getdict("EXTENSIONS")
         extensions.update(dict.fromkeys(NETWORK_EXTENSIONS))
+        extensions.update({CORE_STATS: None, f"{__name__}.ReextractCoreStats": 0})
         settings.set("EXTENSIONS", extensions, priority="spider")
 
     @classmethod
@@ -124,13 +129,13 @@ class ReextractSpider(scrapy.Spider):
         if crawler.settings.get("NEWSARCHIVE_DATABASE_URL"):
             # done once in the database (the feed has it by then)
             crawler.signals.connect(spider.batch_committed, signal=batch_committed)
-        else:
-            # start() journals each item the pipelines and feeds passed (no ``item_scraped``
-            # receiver: Scrapy runs each receiver of each item as a task of its own); these
-            # rare signals say one did not pass
+        else:  # start() journals each item the pipelines and feeds passed
             spider.journal_each = True
-            crawler.signals.connect(spider.item_failed, signal=signals.item_dropped)
-            crawler.signals.connect(spider.item_failed, signal=signals.item_error)
+        # start() counts (and without a database journals) each item that passed, rather than
+        # one more ``item_scraped`` receiver (Scrapy runs each receiver of each item as a task
+        # of its own); these rare signals say the item did not pass
+        crawler.signals.connect(spider.item_failed, signal=signals.item_dropped)
+        crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
         return spider
 
@@ -158,18 +163,25 @@ class ReextractSpider(scrapy.Spider):
             if self.done:
                 self.logger.info("Resuming: %d pages were re-extracted before", len(self.done))
             self.journal = job.journal.open("a", encoding="utf-8")
+            self.tally = _Tally(self.crawler.stats)
             self.logger.info(
                 "Re-extracting %d run(s), %d share(s) with %d worker(s), extractor %s",
                 len(job.captures), len(job.shares), count, EXTRACTOR_VERSION,
             )  # fmt: skip
-            engine = self.crawler.engine
-            async for item in self._items(job, count):
-                if engine.spider is None or engine.needs_backout():  # closing: as Scrapy would
-                    return
-                await engine.scraper.start_itemproc_async(item, response=None)
-                if self.journal_each and not self.failed:  # the feed has it: journalled
-                    self._journal([item])
-                self.failed = False
+            engine, tally = self.crawler.engine, self.tally
+            try:
+                async for item in self._items(job, count):
+                    if engine.spider is None or engine.needs_backout():  # closing, as Scrapy
+                        return
+                    await engine.scraper.start_itemproc_async(item, response=None)
+                    if self.failed:  # dropped, or a pipeline failed: not in the feed
+                        self.failed = False
+                        continue
+                    tally.scraped += 1
+                    if self.journal_each:  # the feed has it
+                        self._journal([item])
+            finally:
+                tally.flush()
         self.complete = True
         if False:  # start() is the async generator Scrapy expects
             yield
@@ -181,7 +193,8 @@ class ReextractSpider(scrapy.Spider):
         once the workers were done."""
         loop = asyncio.get_running_loop()
         validation = ValidationStatsManager(self.crawler.stats)
-        tally = _Tally(self.crawler.stats)
+        tally = self.tally
+        assert tally is not None
         waiting = [
             _ShareLines(share, asyncio.wrap_future(future, loop=loop))
             for share, future in zip(job.shares, job.extracted, strict=True)
@@ -233,8 +246,8 @@ class ReextractSpider(scrapy.Spider):
         )  # fmt: skip
 
     def item_failed(self) -> None:
-        """No database: the item being processed is not in the feed, so not journalled (a
-        resumed run tries it again)."""
+        """The item being processed is not in the feed: not counted as scraped, and not
+        journalled (a resumed run tries it again)."""
         self.failed = True
 
     def batch_committed(self, articles: list[dict[str, Any]]) -> None:
@@ -256,20 +269,22 @@ class ReextractSpider(scrapy.Spider):
 
 
 class _Tally:
-    """The counts of the items read, added to the run's stats every ``TALLY_EVERY`` items and
-    at the end of each share (four stat calls per item were a visible part of its cost)."""
+    """The counts of the items read and scraped, added to the run's stats every
+    ``TALLY_EVERY`` items, at the end of each share and of the run (four stat calls per item
+    were a visible part of its cost)."""
 
     def __init__(self, run_stats: Any) -> None:
         self.stats = run_stats
-        self.items = self.fields = self.resumed = 0
-        self._added = (0, 0, 0)
+        self.items = self.fields = self.resumed = self.scraped = 0
+        self._added = (0, 0, 0, 0)
 
     def flush(self) -> None:
-        items, fields, resumed = (n - a for n, a in zip(
-            (self.items, self.fields, self.resumed), self._added, strict=True
-        ))  # fmt: skip
-        self._added = (self.items, self.fields, self.resumed)
+        counts = (self.items, self.fields, self.resumed, self.scraped)
+        items, fields, resumed, scraped = (n - a for n, a in zip(counts, self._added, strict=True))
+        self._added = counts
         inc = self.stats.inc_value
+        if scraped:
+            inc(stats.SCRAPY_ITEMS_SCRAPED, scraped)  # what CoreStats counts (ReextractCoreStats)
         if items:
             inc(stats.SCHEMA_ITEMS, items)  # Spidermon's names, as its pipeline counts them
             inc(stats.SCHEMA_FIELDS, fields)
@@ -277,6 +292,17 @@ class _Tally:
             inc(stats.ITEMS, items)
         if resumed:
             inc(stats.REEXTRACT_RESUMED, resumed)
+
+
+class ReextractCoreStats(CoreStats):
+    """Scrapy's core stats without its ``item_scraped`` receiver: the spider, which hands each
+    item to the pipelines itself, adds ``item_scraped_count`` in batches (``_Tally``)."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ReextractCoreStats:
+        extension = super().from_crawler(crawler)
+        crawler.signals.disconnect(extension.item_scraped, signal=signals.item_scraped)
+        return extension
 
 
 class ReextractLogFormatter(LogFormatter):
