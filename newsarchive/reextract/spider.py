@@ -143,9 +143,10 @@ class ReextractSpider(scrapy.Spider):
         """Hand every item of the job to the item pipelines, one after the other, awaiting
         each (``Scraper.start_itemproc_async``: the pipelines, ``item_scraped``, the feeds),
         rather than yielding it: for each item Scrapy's engine yields to the event loop,
-        asks the empty scheduler for a request and signals ``scheduler_empty``, about a
-        quarter of the main process's CPU (0.4-0.9 s over 20,000 items). Nothing is
-        yielded; it stops, the job unfinished, when the engine stops reading start()."""
+        asks the empty scheduler for a request and signals ``scheduler_empty``: with the
+        receivers of ``item_scraped`` left to this loop, about a quarter of the main
+        process's CPU (4.3 → 3.2 s over 20,000 items). Nothing is yielded; it stops, the
+        job unfinished, when the engine stops reading start()."""
         self.crawler.stats.set_value(stats.REEXTRACT_RUN, 1)  # the monitor judges no walk
         folder = data_dir(self.settings)
         count = worker_count(self.settings)
