@@ -28,6 +28,7 @@ from newsarchive.reextract.captures import (
     find_captures,
     read_page,
 )
+from newsarchive.reextract.shares import read_entries, write_entry
 from newsarchive_replica.server import ReplicaServer
 from tests.crawling import read_jsonl
 from tests.test_postgres_crawl import (
@@ -91,6 +92,27 @@ def test_captures_in_both_layouts_give_their_article_pages(tmp_path):
     assert [p.body for f in captures[1].files for p in article_pages(f)] == [page, page]
     both = [p.url for s in (0, 1) for p in article_pages(captures[1].files[0], s, 2)]
     assert both == [ARTICLE]
+
+
+def test_share_entries_come_whole_and_in_order_however_the_file_is_cut():
+    """A worker appends frames while the main process reads the file in chunks: an entry cut
+    by a chunk's end comes with the next chunk, unchanged."""
+    entries = [
+        {"record_id": f"<urn:uuid:{n}>", "item": {"title": "T\u00e9 " * n, "original_url": None}}
+        for n in range(50)
+    ]
+    entries[7]["errors"] = {"extractor_version": ["does not match"]}
+    out = BytesIO()
+    for entry in entries:
+        write_entry(out, entry)
+    data = out.getvalue()
+    for size in (1, 3, 64, 1000, len(data)):
+        read, partial = [], b""
+        for start in range(0, len(data), size):
+            whole, partial = read_entries(partial + data[start : start + size])
+            read.extend(whole)
+        assert read == entries
+        assert partial == b""
 
 
 def _encoded(body: bytes, coding: str) -> tuple[bytes, list[tuple[str, str]]]:

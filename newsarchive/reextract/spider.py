@@ -9,7 +9,6 @@ those records, and a run that finishes removes its journal (the next one starts 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import shutil
 from collections.abc import AsyncIterator
@@ -33,12 +32,12 @@ from newsarchive.extraction_version import EXTRACTOR_VERSION
 from newsarchive.items import ArticleItem
 from newsarchive.reextract.job import Job, Selection, start_job
 from newsarchive.reextract.pool import start_workers, worker_count
-from newsarchive.reextract.shares import Share, ShareResult
+from newsarchive.reextract.shares import Share, ShareResult, read_entries
 from newsarchive.settings_helpers import data_dir
 from newsarchive.signals import batch_committed
 from newsarchive.spiders.feeds import apply_feed_defaults
 
-#: How often the main process looks for new lines of a share being extracted, and how much
+#: How often the main process looks for new entries of a share being extracted, and how much
 #: it reads at a time.
 POLL_SECONDS = 0.05
 #: Scrapy's extensions that only a crawl of the network uses.
@@ -189,29 +188,28 @@ class ReextractSpider(scrapy.Spider):
 
     async def _items(self, job: Job, count: int) -> AsyncIterator[ArticleItem]:
         """The job's items, read from the ``count`` shares being extracted at once (the
-        workers take them in order), each as its lines are written: read one share after
-        the other, the last share's lines were left for the main process alone to read
+        workers take them in order), each as its entries are written: read one share after
+        the other, the last share's entries were left for the main process alone to read
         once the workers were done."""
         loop = asyncio.get_running_loop()
         validation = ValidationStatsManager(self.crawler.stats)
         tally = self.tally
         assert tally is not None
         waiting = [
-            _ShareLines(share, asyncio.wrap_future(future, loop=loop))
+            _ShareEntries(share, asyncio.wrap_future(future, loop=loop))
             for share, future in zip(job.shares, job.extracted, strict=True)
         ]
         waiting.reverse()  # popped in order
-        reading: list[_ShareLines] = []
+        reading: list[_ShareEntries] = []
         done = 0
         while waiting or reading:
             while waiting and len(reading) < count:
                 reading.append(waiting.pop())
             progress = False
             for share in list(reading):
-                lines = await share.read()
-                progress = progress or bool(lines) or share.finished
-                for line in lines:
-                    entry = json.loads(line)
+                entries = await share.read()
+                progress = progress or bool(entries) or share.finished
+                for entry in entries:
                     if entry["record_id"] in self.done:
                         tally.resumed += 1
                         continue
@@ -235,7 +233,7 @@ class ReextractSpider(scrapy.Spider):
             if not progress:
                 await asyncio.wait([s.writer for s in reading], timeout=POLL_SECONDS)
 
-    def _share_done(self, lines: _ShareLines, number: int, shares: int) -> None:
+    def _share_done(self, lines: _ShareEntries, number: int, shares: int) -> None:
         result = lines.writer.result()
         if result.unreadable:
             self.crawler.stats.inc_value(stats.REEXTRACT_UNREADABLE, result.unreadable)
@@ -329,24 +327,24 @@ def _key(item: Any) -> tuple[str, str]:
     return item.get("article_id") or item.get("url"), item.get("crawled_at")
 
 
-class _ShareLines:
-    """The complete lines of a share's file, which a worker is writing, as they come:
-    ``finished`` once the worker is done (its exception, if any, is raised) and every line
+class _ShareEntries:
+    """The complete entries of a share's file, which a worker is writing, as they come:
+    ``finished`` once the worker is done (its exception, if any, is raised) and every entry
     is read."""
 
     def __init__(self, share: Share, writer: asyncio.Future[ShareResult]) -> None:
         self.share, self.writer = share, writer
         self.offset, self.partial, self.finished = 0, b"", False
 
-    async def read(self) -> list[str]:
+    async def read(self) -> list[dict[str, Any]]:
         finished = self.writer.done()
         if finished:
             self.writer.result()
         chunk = await asyncio.to_thread(_read_from, self.share.output, self.offset)
         self.offset += len(chunk)
-        *lines, self.partial = (self.partial + chunk).split(b"\n")  # whole once its \n is in
+        entries, self.partial = read_entries(self.partial + chunk)
         self.finished = finished and not chunk
-        return [line.decode("utf-8") for line in lines]
+        return entries
 
 
 def _read_from(path: Path, offset: int) -> bytes:
