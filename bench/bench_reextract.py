@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import gc
 import gzip
-import json
 import shutil
 import statistics
 import subprocess
@@ -33,22 +32,25 @@ from io import BytesIO
 from pathlib import Path
 
 import psutil
-from scrapy.exporters import JsonLinesItemExporter
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT, SCRAPY, setting_args
-from newsarchive.exporters import FormulaSafeCsvItemExporter
-from newsarchive.items import ARTICLE_FIELDS, ArticleItem
+from newsarchive.config import default
+from newsarchive.exporters import ArticleJsonLinesItemExporter, FormulaSafeCsvItemExporter
+from newsarchive.items import ArticleItem
 from newsarchive.reextract.captures import article_pages, run_files
 from newsarchive.reextract.shares import extract_captured
+from newsarchive.settings_helpers import default_feeds
 from newsarchive_replica.server import ReplicaServer
 
 RUN_ID = "20261201T000000Z-0be4c400"
 PER_FILE = 2000
-FIELDS = list(ARTICLE_FIELDS)
+#: The feeds' defaults, as ``scrapy reextract`` runs with them.
+BATCH = default("NEWSARCHIVE_FEED_BATCH_SIZE")
+ESCAPE_FORMULAS = default("NEWSARCHIVE_CSV_ESCAPE_FORMULAS")
 
 
 def build_capture(data: Path, pages: int) -> int:
@@ -82,39 +84,63 @@ def build_capture(data: Path, pages: int) -> int:
 
 def one_process(data: Path, output: Path, write_feeds: bool = True) -> tuple[float, float, set]:
     """Seconds for one process to extract every page, the pages read beforehand, and write
-    what ``scrapy reextract`` writes (the same feed rows, gzip JSON Lines and CSV, with the
-    feeds' exporters), so both sides do the same work; the feed's (article_id, hash) pairs.
-    ``write_feeds=False``: the extraction alone (the issue's literal baseline). Returns wall
-    and CPU seconds, and the pairs."""
+    what ``scrapy reextract`` writes: the same feed rows with the feeds' own exporters
+    (``FEED_EXPORTERS``: the direct JSON Lines path and the formula-safe CSV), gzip at the
+    feed's level, a new pair of files every ``NEWSARCHIVE_FEED_BATCH_SIZE`` items, so both
+    sides do the same work. ``write_feeds=False``: the extraction alone (the issue's literal
+    baseline). Returns wall and CPU seconds, and the JSON Lines rows written (as text)."""
     pages = [p for path in run_files(data, "naenara", RUN_ID) for p in article_pages(path)]
+    feeds = default_feeds(output, BATCH)
+    jsonl_options, csv_options = feeds.values()
+    level = jsonl_options["gzip_compresslevel"]
+    shutil.rmtree(output, ignore_errors=True)
     gc.collect()
     started, cpu = time.perf_counter(), time.process_time()
-    output.mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True)
     with contextlib.ExitStack() as files:
-        exporters = []
-        if write_feeds:
-            jsonl = files.enter_context(gzip.open(output / "a.jsonl.gz", "wb", compresslevel=6))
-            csv = files.enter_context((output / "a.csv").open("wb"))
-            exporters = [
-                JsonLinesItemExporter(jsonl, fields_to_export=FIELDS, encoding="utf8"),
-                FormulaSafeCsvItemExporter(
-                    csv, fields_to_export=FIELDS, encoding="utf8", escape_formulas=True
-                ),
-            ]
-        for exporter in exporters:
-            exporter.start_exporting()
-        pairs = set()
+        exporters: list = []
+        written = 0
         for page in pages:
             item = extract_captured(page, RUN_ID)
-            if item is None:
+            if item is None or not write_feeds:
                 continue
-            pairs.add((item["article_id"], item["content_hash"]))
+            if written % BATCH == 0:  # the feeds' batches: a new pair of files
+                for exporter in exporters:
+                    exporter.finish_exporting()
+                files.close()
+                batch = output / f"articles-{written // BATCH + 1:05d}"
+                jsonl = files.enter_context(
+                    gzip.open(f"{batch}.jsonl.gz", "wb", compresslevel=level)
+                )
+                csv = files.enter_context(Path(f"{batch}.csv").open("wb"))
+                exporters = [
+                    ArticleJsonLinesItemExporter(
+                        jsonl, fields_to_export=jsonl_options["fields"], encoding="utf8"
+                    ),
+                    FormulaSafeCsvItemExporter(
+                        csv, fields_to_export=csv_options["fields"], encoding="utf8",
+                        escape_formulas=ESCAPE_FORMULAS,
+                    ),
+                ]  # fmt: skip
+                for exporter in exporters:
+                    exporter.start_exporting()
             article = ArticleItem(item)
             for exporter in exporters:
                 exporter.export_item(article)
+            written += 1
         for exporter in exporters:
             exporter.finish_exporting()
-    return time.perf_counter() - started, time.process_time() - cpu, pairs
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return seconds, cpu, set(_feed_rows(output)) if write_feeds else set()
+
+
+def _feed_rows(folder: Path) -> list[str]:
+    """Every JSON Lines row of the gzip feeds under ``folder`` (each file once)."""
+    rows = []
+    for path in sorted(folder.rglob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            rows.extend(lines)
+    return rows
 
 
 def _tree_rss(root: psutil.Process) -> int:
@@ -154,17 +180,14 @@ def reextract(data: Path) -> dict:
     if process.returncode != 0:
         raise SystemExit(f"reextract failed: {stderr[-2000:]}")
     summary = next((data / "runs" / "reextract").glob("*.json"))
-    pairs = set()
-    for path in (data / "feeds" / "reextract").rglob("*.jsonl.gz"):
-        with gzip.open(path, "rt", encoding="utf-8") as lines:
-            pairs.update((i["article_id"], i["content_hash"]) for i in map(json.loads, lines))
+    rows = _feed_rows(data / "feeds" / "reextract")
     summary.unlink()
     return {
         "seconds": seconds,
         "peak": peak / 2**20,
         "main_cpu": main_cpu,
         "workers_cpu": sum(workers_cpu.values()),
-        "pairs": pairs,
+        "rows": rows,
     }
 
 
@@ -185,9 +208,9 @@ def main() -> None:
             baseline.append(seconds)
             extraction_only.append(one_process(big, Path(tmp) / "one", write_feeds=False)[0])
             run = reextract(big)
-            if run["pairs"] != expected:
-                raise SystemExit(f"reextract gave {len(run['pairs'])} items, one process "
-                                 f"{len(expected)}, or other texts")  # fmt: skip
+            if len(run["rows"]) != len(expected) or set(run["rows"]) != expected:
+                raise SystemExit(f"reextract wrote {len(run['rows'])} rows, one process "
+                                 f"{len(expected)}, or other rows")  # fmt: skip
             parallel.append(run["seconds"])
             peaks_big.append(run["peak"])
             peaks_small.append(reextract(small)["peak"])

@@ -121,6 +121,8 @@ REEXTRACT_ITEMS = f"{REEXTRACT}/items"  # items re-extracted from captures
 REEXTRACT_UNREADABLE = f"{REEXTRACT}/unreadable"  # captured pages that gave no item today
 REEXTRACT_RESUMED = f"{REEXTRACT}/already_done"  # skipped: done before the run was killed
 REEXTRACT_NO_CAPTURES = f"{REEXTRACT}/no_captures"  # the selection named no capture at all
+#: Scrapy's CoreStats name, which ``scrapy reextract`` adds itself (reextract.spider._Tally)
+SCRAPY_ITEMS_SCRAPED = "item_scraped_count"
 
 # --- the crawl-time judgement (newsarchive.reextract.judgement) ----------------------------
 JUDGEMENT = f"{PREFIX}/judgement"

@@ -28,6 +28,7 @@ from newsarchive.reextract.captures import (
     find_captures,
     read_page,
 )
+from newsarchive.reextract.shares import read_entries, write_entry
 from newsarchive_replica.server import ReplicaServer
 from tests.crawling import read_jsonl
 from tests.test_postgres_crawl import (
@@ -91,6 +92,27 @@ def test_captures_in_both_layouts_give_their_article_pages(tmp_path):
     assert [p.body for f in captures[1].files for p in article_pages(f)] == [page, page]
     both = [p.url for s in (0, 1) for p in article_pages(captures[1].files[0], s, 2)]
     assert both == [ARTICLE]
+
+
+def test_share_entries_come_whole_and_in_order_however_the_file_is_cut():
+    """A worker appends frames while the main process reads the file in chunks: an entry cut
+    by a chunk's end comes with the next chunk, unchanged."""
+    entries = [
+        {"record_id": f"<urn:uuid:{n}>", "item": {"title": "T\u00e9 " * n, "original_url": None}}
+        for n in range(50)
+    ]
+    entries[7]["errors"] = {"extractor_version": ["does not match"]}
+    out = BytesIO()
+    for entry in entries:
+        write_entry(out, entry)
+    data = out.getvalue()
+    for size in (1, 3, 64, 1000, len(data)):
+        read, partial = [], b""
+        for start in range(0, len(data), size):
+            whole, partial = read_entries(partial + data[start : start + size])
+            read.extend(whole)
+        assert read == entries
+        assert partial == b""
 
 
 def _encoded(body: bytes, coding: str) -> tuple[bytes, list[tuple[str, str]]]:
@@ -212,6 +234,43 @@ def test_items_are_validated_in_the_workers_and_a_violation_fails_the_run(tmp_pa
     assert "'spidermon/validation/fields/errors/regex_not_matched/extractor_version': 1" in (
         bad.stderr
     )
+
+
+DROP_EVERY_ITEM = """
+from scrapy.exceptions import DropItem
+
+
+class DropEveryItem:
+    def process_item(self, item):
+        raise DropItem("kept out of the feed")
+"""
+
+
+def test_without_a_database_only_items_in_the_feed_are_journalled(tmp_path):
+    """No database: the journal holds the pages whose items reached the feed. A dropped item
+    is not journalled, so the next run re-extracts it; a run that finishes removes the job."""
+    page = (ROOT / "tests" / "fixtures" / "specimen_article.html").read_bytes()
+    _write_warc(tmp_path / "warc" / "naenara" / f"{RUN_A}.warc.gz", [(ARTICLE, 200, page)], True)
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "drop_every_item.py").write_text(DROP_EVERY_ITEM, encoding="utf-8")
+    env = {**environment(), "PYTHONPATH": os.pathsep.join([str(folder), str(ROOT)])}
+    drop = {"ITEM_PIPELINES": '{"drop_every_item.DropEveryItem": 100}'}
+    line = scrapy_command("reextract", url=None, data_dir=tmp_path, settings=drop)
+    dropped = subprocess.run(line, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert dropped.returncode == 0, dropped.stderr[-2000:]
+    assert "'item_dropped_count': 1" in dropped.stderr
+    assert "item_scraped_count" not in dropped.stderr  # counted by the spider (CoreStats' name)
+    journals = list((tmp_path / "reextract").glob("*/done.txt"))
+    assert [j.read_text() for j in journals] == [""]
+    assert reextract_feed(tmp_path) == []
+    line = scrapy_command("reextract", url=None, data_dir=tmp_path)
+    again = subprocess.run(line, cwd=ROOT, env=environment(), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Resuming" not in again.stderr
+    assert "'item_scraped_count': 1" in again.stderr
+    assert len(reextract_feed(tmp_path)) == 1
+    assert not any((tmp_path / "reextract").iterdir())
 
 
 # --- end to end, with PostgreSQL ---------------------------------------------------------------

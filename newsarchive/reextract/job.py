@@ -51,7 +51,7 @@ def plan_shares(captures: list[RunCapture], workers: int, folder: Path) -> list[
     files = [(capture, path) for capture in captures for path in capture.files]
     split = workers if len(files) < 2 * workers else 1
     return [
-        Share(path, capture.run_id, part, split, folder / f"share-{number:05d}-{part}.jsonl")
+        Share(path, capture.run_id, part, split, folder / f"share-{number:05d}-{part}.frames")
         for number, (capture, path) in enumerate(files)
         for part in range(split)
     ]

