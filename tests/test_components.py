@@ -11,6 +11,7 @@ from scrapy.settings import Settings
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.project import get_project_settings
 
+from newsarchive.reextract.spider import CORE_STATS, NETWORK_EXTENSIONS, ReextractSpider
 from newsarchive.spiders.components import SWITCHED_COMPONENTS
 from newsarchive.spiders.naenara import NaenaraSpider
 from newsarchive_replica.server import ReplicaServer
@@ -79,3 +80,17 @@ def test_cookies_switched_on_are_used(tmp_path):
     imported = done.stdout.strip().splitlines()[-1]
     assert "'tldextract'" in imported and "'aiohttp'" not in imported
     assert "scrapy.downloadermiddlewares.cookies.CookiesMiddleware" in done.stderr
+
+
+def test_reextract_leaves_the_network_extensions_out_without_importing_them():
+    """`scrapy reextract` switches off Scrapy's extensions for a crawl of the network and
+    replaces CoreStats; none of them is even named (a name with None would import it)."""
+    settings = get_project_settings()
+    ReextractSpider.update_settings(settings)
+    named = set(settings.getwithbase("EXTENSIONS"))
+    enabled = components(settings, "EXTENSIONS")
+    for extension in (*NETWORK_EXTENSIONS, CORE_STATS):
+        assert extension not in named, extension
+    assert "newsarchive.reextract.spider.ReextractCoreStats" in enabled
+    # the project's own extensions stay
+    assert "newsarchive.extensions.manifest.FeedManifest" in enabled

@@ -35,6 +35,7 @@ from newsarchive.reextract.pool import start_workers, worker_count
 from newsarchive.reextract.shares import Share, ShareResult, read_entries
 from newsarchive.settings_helpers import data_dir
 from newsarchive.signals import batch_committed
+from newsarchive.spiders.components import leave_out
 from newsarchive.spiders.feeds import apply_feed_defaults
 
 #: How often the main process looks for new entries of a share being extracted, and how much
@@ -115,11 +116,17 @@ class ReextractSpider(scrapy.Spider):
         }
         if kept != pipelines:
             settings.set("ITEM_PIPELINES", kept, priority="spider")
-        # Scrapy's extensions for a crawl of the network (off or idle here, but imported:
-        # the remote control alone imports aiohttp at every start)
-        extensions = settings.getdict("EXTENSIONS")
-        extensions.update(dict.fromkeys(NETWORK_EXTENSIONS))
-        extensions.update({CORE_STATS: None, f"{__name__}.ReextractCoreStats": 0})
+        # Scrapy's extensions for a crawl of the network: off here, and left out of Scrapy's
+        # list rather than named with None, which would still import them (the remote
+        # control imports aiohttp); CoreStats gives way to ReextractCoreStats.
+        left_out = {*NETWORK_EXTENSIONS, CORE_STATS}
+        leave_out(settings, "EXTENSIONS", left_out)
+        extensions = {
+            name: order
+            for name, order in settings.getdict("EXTENSIONS").items()
+            if name not in left_out
+        }
+        extensions[f"{__name__}.ReextractCoreStats"] = 0
         settings.set("EXTENSIONS", extensions, priority="spider")
 
     @classmethod

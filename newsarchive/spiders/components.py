@@ -25,15 +25,21 @@ SWITCHED_COMPONENTS: dict[tuple[str, str], str] = {
 }
 
 
+def leave_out(settings: BaseSettings, setting: str, components: set[str]) -> None:
+    """Take ``components`` out of Scrapy's base list of ``setting`` (``EXTENSIONS_BASE``, …),
+    so Scrapy never imports them; naming one with ``None`` in ``setting`` would import it."""
+    base = f"{setting}_BASE"
+    listed = settings.getdict(base)
+    kept = {name: order for name, order in listed.items() if name not in components}
+    if len(kept) == len(listed):
+        return
+    # One above the list's own priority, as for FEEDS (newsarchive.spiders.feeds): the
+    # runner re-applies the project's settings to the crawler after this.
+    settings.set(base, kept, priority=(settings.getpriority(base) or 0) + 1)
+
+
 def leave_out_switched_off(settings: BaseSettings) -> None:
     """Take each component of ``SWITCHED_COMPONENTS`` whose switch is off out of its list."""
     for (setting, component), switch in SWITCHED_COMPONENTS.items():
-        if settings.getbool(switch):
-            continue
-        base = f"{setting}_BASE"
-        components = settings.getdict(base)
-        if components.pop(component, None) is None:
-            continue
-        # One above the list's own priority, as for FEEDS (newsarchive.spiders.feeds): the
-        # runner re-applies the project's settings to the crawler after this.
-        settings.set(base, components, priority=(settings.getpriority(base) or 0) + 1)
+        if not settings.getbool(switch):
+            leave_out(settings, setting, {component})
