@@ -76,7 +76,7 @@ def _content_type(headers: Headers) -> bytes | str | None:
     if isinstance(headers, Mapping):
         values = headers.get(b"Content-Type")
         return values[-1] if values else None
-    return next((value for name, value in headers if name.lower() == "content-type"), None)
+    return first_value(headers, "Content-Type")
 
 
 def page_kind(url: str, content_type: bytes | str | None) -> str | None:
