@@ -38,10 +38,11 @@ class CrawlResult:
 
 def after_this_second() -> None:
     """Wait until the clock has entered the next whole second. The archive records sightings
-    and 404/410 answers to the second (a capture's WARC-Date), and a deletion is recorded only
-    when answered after the article's last sighting: a test that re-crawls a just-deleted
-    article must do so in a later second than the crawl that last saw it (two crawls of the
-    replica can be under a second apart)."""
+    and 404/410 answers to the second (a capture's WARC-Date), and two crawls of the replica
+    can be under a second apart. So a test that expects a re-crawl to be seen after the crawl
+    before it (a later ``last_seen_at``, an edit first seen after the last sighting, a
+    deletion recorded only when answered after the last sighting) re-crawls in a later
+    second."""
     now = time.time()
     time.sleep(1 - (now % 1) + 0.01)
 

@@ -25,6 +25,7 @@ from newsarchive.reextract.captures import read_page
 from newsarchive.reextract.judgement import CaptureIndex, Previous
 from newsarchive_replica.server import ReplicaServer
 from tests.alerting import alert_env, smtp_server, webhook_receiver
+from tests.crawling import after_this_second
 from tests.test_postgres_crawl import RECHECK_ALL, ROOT, environment, query, scrapy_command
 from tests.test_reextract import ARTICLE, RUN_A, RUN_B, changed_rule_env
 
@@ -143,6 +144,7 @@ def test_an_outlet_edit_after_an_extractor_change_is_the_one_edit(pg_url, tmp_pa
         (old,) = query(pg_url, "SELECT * FROM article_revisions WHERE article_id = %s",
                        (edited_id,))  # fmt: skip
         site.edit(edited_id)
+        after_this_second()  # the edit first seen in a later second than the last sighting
         again = crawl_again(site, pg_url, data, env={**alerts, **changed_rule_env(tmp_path)})
     # the changes digest tells of the outlet's one edit, never of our re-readings
     (mail,) = inbox.messages

@@ -147,6 +147,7 @@ def test_crawl_recrawl_edit_and_delete(pg_url, tmp_path):
 
         # The same content again: no rows, only the sighting times and the run move. (With a
         # database a crawl skips archived articles; recheck_days re-fetches them.)
+        after_this_second()  # sighted in a later second than the first crawl's
         second = crawl(site, pg_url, tmp_path / "2", RECHECK_ALL)
         assert second.returncode == 0, tail(second)
         run2 = query(pg_url, "SELECT * FROM crawl_runs ORDER BY started_at")[-1]
