@@ -130,10 +130,13 @@ def evaluate(values: Mapping[str, Any], limits: Thresholds, finish_reason: str) 
     """Every check on a run's stats; pure, so it can be tested on a dict. A ``scrapy
     reextract`` run re-reads stored captures: the same checks by the same names, the walk's
     not applying (no listing is read) and ``min_items`` asking for captures instead."""
+    finished = _finished(finish_reason)
     if values.get(names.REEXTRACT_RUN):
         not_walked = "not applicable: the run re-read stored captures, it did not walk the site"
         blocked, min_items = Check("blocked", True, not_walked), _captures(values)
         walk = [Check(name, True, not_walked) for name in WALK_CHECKS]
+        if finished.passed and not _n(values, names.REEXTRACT_COMPLETE):
+            finished = _job_unfinished(values)
     else:
         blocked, min_items = _blocked(values, limits), _min_items(values, limits)
         walk = [
@@ -143,7 +146,7 @@ def evaluate(values: Mapping[str, Any], limits: Thresholds, finish_reason: str) 
             _pagination(values),
         ]
     checks = [
-        _finished(finish_reason),
+        finished,
         blocked,
         min_items,
         *walk,
@@ -168,6 +171,19 @@ def _captures(values: Mapping[str, Any]) -> Check:
         return Check("min_items", False, "no captures for this selection: nothing was re-read")
     items, done = _n(values, names.REEXTRACT_ITEMS), _n(values, names.REEXTRACT_RESUMED)
     return Check("min_items", True, f"{items} articles re-read from captures ({done} done before)")
+
+
+def _job_unfinished(values: Mapping[str, Any]) -> Check:
+    """``finished`` of a re-read whose engine stopped before start() had read every share:
+    Scrapy says "finished", yet some captures were never re-extracted."""
+    if _n(values, names.REEXTRACT_NO_CAPTURES):  # min_items says so; nothing was left unread
+        return Check("finished", True, "the run finished")
+    return Check(
+        "finished",
+        False,
+        "the run stopped before every capture was re-read; its output is partial "
+        "(run it again to resume)",
+    )
 
 
 def _finished(reason: str) -> Check:

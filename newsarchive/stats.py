@@ -121,6 +121,7 @@ REEXTRACT_ITEMS = f"{REEXTRACT}/items"  # items re-extracted from captures
 REEXTRACT_UNREADABLE = f"{REEXTRACT}/unreadable"  # captured pages that gave no item today
 REEXTRACT_RESUMED = f"{REEXTRACT}/already_done"  # skipped: done before the run was killed
 REEXTRACT_NO_CAPTURES = f"{REEXTRACT}/no_captures"  # the selection named no capture at all
+REEXTRACT_COMPLETE = f"{REEXTRACT}/complete"  # 1: every share of the job was read to its end
 #: Scrapy's CoreStats name, which ``scrapy reextract`` adds itself (reextract.spider._Tally)
 SCRAPY_ITEMS_SCRAPED = "item_scraped_count"
 

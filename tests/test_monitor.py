@@ -53,7 +53,7 @@ def test_a_healthy_run_passes_every_check():
 
 def test_a_reextract_is_judged_without_the_walk_and_fails_without_captures():
     reread = {names.REEXTRACT_RUN: 1, names.ITEMS: 40, names.REEXTRACT_ITEMS: 40,
-              names.ARTICLE_PAGES: 40}  # fmt: skip
+              names.ARTICLE_PAGES: 40, names.REEXTRACT_COMPLETE: 1}  # fmt: skip
     verdict = evaluate(reread, LIMITS, "finished")
     assert verdict.passed, verdict.reason
     assert [c.name for c in verdict.checks] == [c.name for c in evaluate(healthy(), LIMITS,
@@ -62,6 +62,15 @@ def test_a_reextract_is_judged_without_the_walk_and_fails_without_captures():
     empty = check({names.REEXTRACT_RUN: 1, names.REEXTRACT_NO_CAPTURES: 1}, "min_items")
     assert not empty.passed and "no captures" in empty.message
     assert not check({**reread, names.DB_SPILLED: 3}, "database").passed
+
+
+def test_a_reextract_that_stopped_before_its_last_share_is_not_finished():
+    """Scrapy says "finished" once the engine stops, even if start() was left mid-job."""
+    unread = {names.REEXTRACT_RUN: 1, names.ITEMS: 40, names.REEXTRACT_ITEMS: 40}
+    failed = check(unread, "finished")
+    assert not failed.passed and "before every capture was re-read" in failed.message
+    assert check({**unread, names.REEXTRACT_COMPLETE: 1}, "finished").passed
+    assert not check({**unread, names.REEXTRACT_COMPLETE: 1}, "finished", reason="shutdown").passed
 
 
 def test_finished():

@@ -22,6 +22,8 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from newsarchive import stats as names
+from newsarchive.commands.reextract import exit_verdict
 from newsarchive.reextract.captures import (
     article_locations,
     article_pages,
@@ -204,6 +206,28 @@ def test_workers_are_forked_while_the_command_has_one_thread():
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["fork", "True", "spawn"]
+
+
+DONE = {"finish_reason": "finished", names.REEXTRACT_COMPLETE: 1}
+
+
+@pytest.mark.parametrize(
+    ("stats", "status", "says"),
+    [
+        (DONE, 0, None),
+        ({**DONE, names.REEXTRACT_NO_CAPTURES: 1}, 1, "no captures"),
+        ({**DONE, "finish_reason": "shutdown"}, 1, "stopped early (shutdown)"),
+        ({names.REEXTRACT_COMPLETE: 1}, 1, "stopped early (no reason recorded)"),
+        ({"finish_reason": "finished"}, 1, "before every capture was re-read"),
+        ({**DONE, names.SCHEMA_ITEMS_WITH_ERRORS: 2}, 1, "2 items violate the item schema"),
+        ({**DONE, names.RUN_FAILED: 1}, 1, "the run monitor failed the run"),
+    ],
+)
+def test_the_exit_status_is_0_only_for_a_whole_finished_run(stats, status, says):
+    """Scrapy's "finished" alone is not enough: start() must have read every share."""
+    code, error = exit_verdict(stats)
+    assert code == status
+    assert (error is None) if says is None else (says in (error or ""))
 
 
 def test_a_selection_without_captures_is_one_line_and_a_failure(tmp_path):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, NoReturn
 
@@ -85,14 +86,25 @@ class Command(ScrapyCommand):
             self.crawler_process.crawl(crawler, selection=selection, workers=workers, job=job)
             self.crawler_process.start()
         stats: dict[str, Any] = crawler.stats.get_stats() if crawler.stats else {}
-        if stats.get(names.REEXTRACT_NO_CAPTURES):
-            print("scrapy reextract: error: no captures for this selection", file=sys.stderr)
-            self.exitcode = 1
-        elif stats.get("finish_reason") != "finished":
-            self.exitcode = 1
-        elif bad := stats.get(names.SCHEMA_ITEMS_WITH_ERRORS):
-            print(f"scrapy reextract: error: {bad} items violate the item schema", file=sys.stderr)
-            self.exitcode = 1
-        elif stats.get(names.RUN_FAILED):
-            print("scrapy reextract: error: the run monitor failed the run", file=sys.stderr)
-            self.exitcode = 1
+        self.exitcode, error = exit_verdict(stats)
+        if error:
+            print(f"scrapy reextract: error: {error}", file=sys.stderr)
+
+
+def exit_verdict(stats: Mapping[str, Any]) -> tuple[int, str | None]:
+    """The command's exit status and its one error line, from the run's stats: 0 only when
+    the selection named captures, every share of them was read to its end, the run
+    finished, and neither the item schema nor the run monitor failed it."""
+    reason = stats.get("finish_reason")
+    if stats.get(names.REEXTRACT_NO_CAPTURES):
+        return 1, "no captures for this selection"
+    if reason != "finished":
+        stopped = reason or "no reason recorded"
+        return 1, f"the run stopped early ({stopped}); run it again to resume"
+    if not stats.get(names.REEXTRACT_COMPLETE):
+        return 1, "the run stopped before every capture was re-read; run it again to resume"
+    if bad := stats.get(names.SCHEMA_ITEMS_WITH_ERRORS):
+        return 1, f"{bad} items violate the item schema"
+    if stats.get(names.RUN_FAILED):
+        return 1, "the run monitor failed the run"
+    return 0, None

@@ -36,7 +36,12 @@ class Job:
 
     @property
     def journal(self) -> Path:
-        return self.folder / DONE_FILE
+        return journal_of(self.folder)
+
+
+def journal_of(folder: Path) -> Path:
+    """The journal file of the job whose folder is ``folder``."""
+    return folder / DONE_FILE
 
 
 def job_name(run_id: str | None, since: date | None, until: date | None) -> str:
@@ -66,7 +71,7 @@ def start_job(data: Path, selection: Selection, workers: Executor, count: int) -
         return None
     folder = data / "reextract" / job_name(*selection)
     folder.mkdir(parents=True, exist_ok=True)
-    journal = folder / DONE_FILE
+    journal = journal_of(folder)
     done = set(journal.read_text(encoding="utf-8").split()) if journal.is_file() else set()
     shares = plan_shares(captures, count, folder)
     for share in shares:  # a killed run's share files: never to be read as this run's lines
