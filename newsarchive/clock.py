@@ -16,6 +16,12 @@ def utc_now_iso() -> str:
     return utc_now().isoformat(timespec="seconds")
 
 
+def as_utc(instant: datetime) -> datetime:
+    """``instant``, a naive one read as UTC: the archive's contract says UTC instants, so a
+    naive one is taken at its word rather than dropped."""
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
 def utc_today() -> date:
     """Today's date in UTC (the site's own dates are shown in KST; windows are counted in UTC)."""
     return utc_now().date()

@@ -11,12 +11,11 @@ import pytest
 
 from newsarchive.db import migrate
 from newsarchive.db.errors import error_line, one_line_error
+from newsarchive.db.records import BatchResult, RunRecord
 from newsarchive.db.rows import (
     ARTICLE_FIELDS,
     NOT_ARTICLE_COLUMNS,
-    BatchResult,
     Rejected,
-    RunRecord,
     as_columns,
     prepare_article,
     prepare_batch,

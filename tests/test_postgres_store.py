@@ -20,7 +20,7 @@ from scrapy.utils.test import get_crawler
 
 from newsarchive.db import migrate, spill
 from newsarchive.db.errors import ArchiveUnavailable, DatabaseUnreachable, SchemaOutOfDate
-from newsarchive.db.rows import RunRecord
+from newsarchive.db.records import RunRecord
 from newsarchive.db.run_database import RunDatabase
 from newsarchive.db.store import RUN_APPLICATION_PREFIX, ArchiveStore
 from newsarchive.db.urls import describe_target, mask_url, scrub

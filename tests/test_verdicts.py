@@ -24,7 +24,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from newsarchive.clock import utc_now
-from newsarchive.db.rows import RunRecord
+from newsarchive.db.records import RunRecord
 from newsarchive.db.store import ArchiveStore, run_application_name
 from newsarchive_replica.server import ReplicaServer
 from tests.conftest_postgres import migrate_url

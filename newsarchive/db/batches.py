@@ -17,11 +17,11 @@ from typing import Any
 import psycopg
 
 from newsarchive.db import statements
+from newsarchive.db.records import BatchResult
 from newsarchive.db.rows import (
     ARTICLE_FIELDS,
     FIELD_INDEX,
     STATE_FIELDS,
-    BatchResult,
     GoneRow,
     PreparedBatch,
     as_columns,

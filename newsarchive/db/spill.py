@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from newsarchive.db.errors import ArchiveUnavailable, error_line
-from newsarchive.db.rows import BatchResult, RunRecord
+from newsarchive.db.records import BatchResult, RunRecord
 
 if TYPE_CHECKING:
     from newsarchive.db.store import ArchiveStore

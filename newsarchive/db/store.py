@@ -31,12 +31,11 @@ from psycopg_pool import AsyncConnectionPool
 from newsarchive.clock import utc_now
 from newsarchive.db import batches, migrate, statements
 from newsarchive.db.errors import CANNOT_CONNECT, DatabaseUnreachable, SchemaOutOfDate, error_line
+from newsarchive.db.records import BatchResult, RunRecord
 from newsarchive.db.rows import (
     ArticleRow,
-    BatchResult,
     GoneRow,
     PreparedBatch,
-    RunRecord,
     as_columns,
     prepare_batch,
     prepare_items,

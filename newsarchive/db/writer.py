@@ -28,7 +28,7 @@ import psycopg
 from newsarchive import stats as names
 from newsarchive.db import spill
 from newsarchive.db.errors import ArchiveUnavailable, error_line, one_line_error
-from newsarchive.db.rows import BatchResult, RunRecord
+from newsarchive.db.records import BatchResult, RunRecord
 from newsarchive.db.search import SearchIndexer
 from newsarchive.db.store import CONNECTION_ERRORS, ArchiveStore
 

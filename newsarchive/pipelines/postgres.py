@@ -26,7 +26,7 @@ from newsarchive.settings_helpers import data_dir, require_run_records
 from newsarchive.signals import announce_changes, batch_committed
 
 if TYPE_CHECKING:
-    from newsarchive.db.rows import RunRecord
+    from newsarchive.db.records import RunRecord
     from newsarchive.db.writer import ArchiveWriter
     from newsarchive.reextract.judgement import RevisionJudge
 
@@ -55,7 +55,7 @@ class PostgresPipeline:
     async def open_spider(self) -> None:
         """Check the server and schema, record the run, start the writer; or stop the crawl
         before its first request with one line saying why."""
-        from newsarchive.db.rows import RunRecord
+        from newsarchive.db.records import RunRecord
         from newsarchive.db.writer import ArchiveWriter, WriterConfig
 
         spider = self.crawler.spider
