@@ -17,12 +17,13 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from newsarchive import stats as names
 from newsarchive.db.errors import ArchiveUnavailable, error_line
 from newsarchive.db.records import BatchResult, RunRecord
 
@@ -82,6 +83,57 @@ def gone_record(item: Mapping[str, Any], run_id: str) -> dict[str, Any]:
 
 def run_record(run: RunRecord) -> dict[str, Any]:
     return {"kind": "run", "run": run.to_json()}
+
+
+class RunSpill:
+    """One run's spill file, as the writer fills it: entries it could not write, appended in
+    order under one lock (writers spill at once; their lines must not interleave), the run's
+    start first, so a replay into a database that never saw the run is complete."""
+
+    def __init__(self, folder: Path, run: RunRecord, count: Callable[[str, int], object]) -> None:
+        self.path = spill_path(folder, run.spider, run.run_id)
+        self.count = count
+        #: The file once something was spilled to it (None: nothing was).
+        self.file: Path | None = None
+        self.spilled = 0  # entries (articles and 404/410s) in the file
+        self.lock = asyncio.Lock()
+
+    async def add(self, entries: Sequence[tuple[str, Mapping[str, Any]]], run: RunRecord) -> None:
+        """Append ``("article" | "gone", item)`` entries of ``run`` (a blocking write, in a
+        thread)."""
+        records: list[Mapping[str, Any]] = []
+        if self.file is None:
+            self.file = self.path
+            records.append(run_record(replace(run, finished_at=None, finish_reason=None)))
+        for kind, item in entries:
+            record = article_record if kind == "article" else gone_record
+            records.append(record(item, run.run_id))
+        async with self.lock:
+            await asyncio.to_thread(append_records, self.path, records)
+        self.spilled += len(entries)
+        self.count(names.DB_SPILLED, len(entries))
+
+    async def add_run_end(self, run: RunRecord) -> None:
+        """The run's end, when the server could not take it."""
+        if self.file is None:
+            await self.add([], run)
+        async with self.lock:
+            await asyncio.to_thread(append_records, self.path, [run_record(run)])
+        logger.warning("The end of run %s was spilled to %s", run.run_id, self.path)
+
+
+async def mention_waiting(folder: Path) -> None:
+    """Say (a WARNING) which spill files of earlier runs wait in ``folder`` to be loaded."""
+    waiting = await asyncio.to_thread(
+        lambda: sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    )
+    if waiting:
+        logger.warning(
+            "%d spill file(s) from earlier runs wait in %s: load them with `scrapy dbloadspill %s`",
+            len(waiting),
+            folder,
+            " ".join(str(p) for p in waiting[:3]) + (" …" if len(waiting) > 3 else ""),
+        )
 
 
 def read_records(handle: TextIO) -> Iterator[tuple[int, dict[str, Any] | None]]:

@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -122,12 +122,10 @@ class ArchiveWriter:
         self.closing = False
         self.tasks: list[asyncio.Task[None]] = []
         self.live_writers = 0  # writer tasks not done (put() asks once per item)
-        self.spill_lock = asyncio.Lock()
         self.recover_lock = asyncio.Lock()
         self.db_down = False
         self.next_probe = 0.0
-        self.spill_file: Path | None = None
-        self.spilled = 0
+        self.spill = spill.RunSpill(config.spill_dir, run, count)
         #: Indexes committed revisions for full-text search beside the writes (schema 0004).
         self.search: SearchIndexer | None = None
 
@@ -144,7 +142,7 @@ class ArchiveWriter:
             ) from None
         self.store = store
         await self._close_dead_runs()
-        await self._mention_waiting_spills()
+        await spill.mention_waiting(self.config.spill_dir)
         for number in range(self.config.writers):
             task = asyncio.create_task(self._write_loop(), name=f"newsarchive-db-writer-{number}")
             task.add_done_callback(self._writer_done)
@@ -180,25 +178,12 @@ class ArchiveWriter:
                 run_id,
             )
 
-    async def _mention_waiting_spills(self) -> None:
-        folder = self.config.spill_dir
-        waiting = await asyncio.to_thread(
-            lambda: sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
-        )
-        if waiting:
-            logger.warning(
-                "%d spill file(s) from earlier runs wait in %s: load them with "
-                "`scrapy dbloadspill %s`",
-                len(waiting),
-                folder,
-                " ".join(str(p) for p in waiting[:3]) + (" …" if len(waiting) > 3 else ""),
-            )
-
     async def put(self, kind: Kind, item: dict[str, Any]) -> None:
         """Queue an item; returns at once unless the writers are ``max_pending`` items behind."""
         entry: Entry = (kind, item)
         if not self._writing():
-            await self._spill([entry])  # no writer (closing, or it died): never drop the item
+            # no writer (closing, or it died): never drop the item
+            await self.spill.add([entry], self.run)
             return
         if not self.buffer:
             self.oldest = time.monotonic()
@@ -228,7 +213,7 @@ class ArchiveWriter:
                 logger.exception("A PostgreSQL writer failed; spilling what is left")
         if self.buffer:
             entries, self.buffer = self.buffer, []
-            await self._spill(entries)
+            await self.spill.add(entries, self.run)
         if self.search is not None:  # its current fill ends; the catch-up does the rest
             await self.search.stop()
 
@@ -250,15 +235,15 @@ class ArchiveWriter:
                     raise psycopg.OperationalError("server still unreachable")
             await self.store.finish_run(run)
         except CONNECTION_ERRORS:
-            await self._spill_run(run)
-        if self.spilled:
+            await self.spill.add_run_end(run)
+        if self.spill.spilled:
             logger.warning(
                 "%d item(s) could not be written to PostgreSQL at %s and were spilled to %s; "
                 "load them with `scrapy dbloadspill %s`",
-                self.spilled,
+                self.spill.spilled,
                 self.store.target,
-                self.spill_file,
-                self.spill_file,
+                self.spill.file,
+                self.spill.file,
             )
 
     # --- the writer tasks ----------------------------------------------------------------------
@@ -306,7 +291,7 @@ class ArchiveWriter:
         store = self.store
         assert store is not None
         if self.db_down and not await self._recover():
-            await self._spill(batch)
+            await self.spill.add(batch, self.run)
             return
         articles = [item for kind, item in batch if kind == "article"]
         gones = [item for kind, item in batch if kind == "gone"]
@@ -352,11 +337,11 @@ class ArchiveWriter:
                 "PostgreSQL at %s is unavailable (%s); spilling items to %s until it answers",
                 store.target,
                 one_line_error(error, store.url),
-                self._spill_path(),
+                self.spill.path,
             )
         self.db_down = True
         self.next_probe = time.monotonic() + self.config.probe_seconds
-        await self._spill(batch)
+        await self.spill.add(batch, self.run)
 
     async def _recover(self) -> bool:
         """While the server is down: every ``probe_seconds``, one writer pings it; once it
@@ -398,7 +383,7 @@ class ArchiveWriter:
                     )
                 )
             except CONNECTION_ERRORS:
-                await self._spill(entries[index:])
+                await self.spill.add(entries[index:], self.run)
                 break
             except psycopg.Error as exc:
                 sqlstate = getattr(exc, "sqlstate", None) or "error"
@@ -433,32 +418,3 @@ class ArchiveWriter:
             records.append({"reason": reason, "run_id": self.run.run_id, "item": dict(item)})
         path = spill.spill_path(self.config.rejected_dir, self.run.spider, self.run.run_id)
         await asyncio.to_thread(spill.append_records, path, records)
-
-    # --- spilling ------------------------------------------------------------------------------
-
-    def _spill_path(self) -> Path:
-        return spill.spill_path(self.config.spill_dir, self.run.spider, self.run.run_id)
-
-    async def _spill(self, entries: list[Entry]) -> None:
-        run_id = self.run.run_id
-        records: list[Mapping[str, Any]] = []
-        if self.spill_file is None:
-            self.spill_file = self._spill_path()
-            # The run's start too, so a replay into a database that never saw it is complete.
-            start = replace(self.run, finished_at=None, finish_reason=None)
-            records.append(spill.run_record(start))
-        for kind, item in entries:
-            record = spill.article_record if kind == "article" else spill.gone_record
-            records.append(record(item, run_id))
-        async with self.spill_lock:  # writers spill at once; their lines must not interleave
-            await asyncio.to_thread(spill.append_records, self.spill_file, records)
-        self.spilled += len(entries)
-        self.count(names.DB_SPILLED, len(entries))
-
-    async def _spill_run(self, run: RunRecord) -> None:
-        if self.spill_file is None:
-            await self._spill([])
-        assert self.spill_file is not None
-        async with self.spill_lock:
-            await asyncio.to_thread(spill.append_records, self.spill_file, [spill.run_record(run)])
-        logger.warning("The end of run %s was spilled to %s", run.run_id, self.spill_file)

@@ -118,8 +118,8 @@ class PostgresPipeline:
         if self.writer is not None:
             await self.writer.flush()
             await self.writer.catch_up_search()
-            if self.writer.spill_file is not None:  # where the monitor's verdict sends people
-                self.crawler.stats.set_value(names.DB_SPILL_FILE, str(self.writer.spill_file))
+            if self.writer.spill.file is not None:  # where the monitor's verdict sends people
+                self.crawler.stats.set_value(names.DB_SPILL_FILE, str(self.writer.spill.file))
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         """Record the run's end and counts (the pool is closed by the RunDatabase)."""
