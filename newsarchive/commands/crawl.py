@@ -27,7 +27,7 @@ from newsarchive.config import SettingError, validate
 from newsarchive.monitor import spill_notice
 from newsarchive.outcome import Outcome
 from newsarchive.settings_helpers import data_dir, user_agent
-from newsarchive.spiders.base import ConfigurationError
+from newsarchive.spiders.arguments import ConfigurationError
 
 logger = logging.getLogger(__name__)
 

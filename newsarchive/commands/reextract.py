@@ -71,6 +71,9 @@ class Command(ScrapyCommand):
         opts.until_day = _day(opts.until, "--until")
         if opts.run and (opts.since or opts.until):
             _exit("give --run or a date range, not both")
+        # the run's spider is ReextractSpider itself: the crawl's spider modules (and the
+        # download stack they import) are not loaded before the workers are forked
+        self.settings.set("SPIDER_MODULES", [], priority="cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:

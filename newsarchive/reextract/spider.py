@@ -47,6 +47,14 @@ NETWORK_EXTENSIONS = (
     "scrapy.extensions.telnet.TelnetConsole",
     "scrapy.extensions.throttle.AutoThrottle",
 )
+#: Every scheme Scrapy can download: a re-extraction fetches nothing, so no download handler
+#: (nor the HTTP and TLS stack it imports) is loaded before the workers are forked.
+DOWNLOAD_SCHEMES = ("data", "file", "http", "https", "s3", "ftp")
+#: The crawl's memory check counts its browser too; a re-extraction starts none, so Scrapy's
+#: own check (which the crawl's replaces) takes its place, and the browser module (which
+#: imports the HTTP download stack) is not loaded.
+BROWSER_MEMORY = "newsarchive.browser.BrowserMemoryUsage"
+MEMORY_USAGE = "scrapy.extensions.memusage.MemoryUsage"
 #: Scrapy's core stats extension, replaced by ``ReextractCoreStats``.
 CORE_STATS = "scrapy.extensions.corestats.CoreStats"
 #: Items between two additions of the counts to the run's stats.
@@ -121,13 +129,17 @@ class ReextractSpider(scrapy.Spider):
         # control imports aiohttp); CoreStats gives way to ReextractCoreStats.
         left_out = {*NETWORK_EXTENSIONS, CORE_STATS}
         leave_out(settings, "EXTENSIONS", left_out)
+        listed = settings.getdict("EXTENSIONS")
         extensions = {
             name: order
-            for name, order in settings.getdict("EXTENSIONS").items()
-            if name not in left_out
+            for name, order in listed.items()
+            if name not in left_out and name not in (BROWSER_MEMORY, MEMORY_USAGE)
         }
+        if listed.get(BROWSER_MEMORY) is not None:
+            extensions[MEMORY_USAGE] = listed[BROWSER_MEMORY]
         extensions[f"{__name__}.ReextractCoreStats"] = 0
         settings.set("EXTENSIONS", extensions, priority="spider")
+        settings.set("DOWNLOAD_HANDLERS", dict.fromkeys(DOWNLOAD_SCHEMES), priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ReextractSpider:

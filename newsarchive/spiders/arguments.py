@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from newsarchive import browser
-
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -41,6 +39,11 @@ def check_start_url(url: str) -> str:
 
 def check_render(mode: str) -> str:
     """The ``render`` argument if it is auto, always or never; else ConfigurationError."""
+    # imported here: the browser module loads Scrapy's HTTP download stack, which a command
+    # that only names this module's error (``scrapy reextract`` finding ``scrapy crawl``)
+    # should not pay for at start-up
+    from newsarchive import browser
+
     if mode not in browser.RENDER_MODES:
         raise ConfigurationError(f"render={mode!r} is not one of {', '.join(browser.RENDER_MODES)}")
     return mode
