@@ -89,22 +89,28 @@ def crawl_listing_modules(
     tmp_path: Path, start_url: str, roots: tuple[str, ...], **settings: str
 ) -> tuple[subprocess.CompletedProcess, Path]:
     """A static crawl from ``start_url`` whose process prints, as the last line at its exit,
-    the imported modules under ``roots`` (``imported: [...]``): start-up cost checked in
-    the crawling process itself."""
+    the imported modules under ``roots`` (``imported: [...]``, see ``scrapy_modules``)."""
     output = tmp_path / "out.jsonl"
     line = ["crawl", "naenara", f"-astart_url={start_url}", "-O", f"{output}:jsonlines"]
     for name, value in {**FAST, "NEWSARCHIVE_DATA_DIR": str(tmp_path), **settings}.items():
         line += ["-s", f"{name}={value}"]
+    return scrapy_modules(line, roots), output
+
+
+def scrapy_modules(arguments: list[str], roots: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """``scrapy <arguments>`` in a process that prints, as the last line at its exit, the
+    imported modules that are one of ``roots`` or under one (``imported: [...]``): start-up
+    cost checked in the command's process itself."""
     probe = (
         "import atexit, runpy, sys\n"
+        f"roots = {roots!r}\n"
         "atexit.register(lambda: print('imported:', sorted(m for m in sys.modules"
-        f" if m.split('.')[0] in {roots!r})))\n"
-        f"sys.argv = ['scrapy', *{line!r}]\n"
+        " if any(m == r or m.startswith(r + '.') for r in roots))))\n"
+        f"sys.argv = ['scrapy', *{arguments!r}]\n"
         "runpy.run_module('scrapy', run_name='__main__', alter_sys=True)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "NEWSARCHIVE_DATABASE_URL"}
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=180,
     )  # fmt: skip
-    return done, output

@@ -4,7 +4,6 @@ switched off, they are not even imported, and each switch still turns its compon
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,7 @@ from newsarchive.reextract.spider import (
 from newsarchive.spiders.components import SWITCHED_COMPONENTS
 from newsarchive.spiders.naenara import NaenaraSpider
 from newsarchive_replica.server import ReplicaServer
-from tests.crawling import ROOT, crawl_listing_modules, read_jsonl
-from tests.test_postgres_crawl import environment
+from tests.crawling import crawl_listing_modules, read_jsonl, scrapy_modules
 
 
 def stream_crawl_settings(**cmdline: object) -> Settings:
@@ -109,17 +107,8 @@ def test_reextract_leaves_the_network_extensions_out_without_importing_them():
 def test_reextract_loads_no_download_handler_nor_the_crawl_spiders(tmp_path):
     """A re-extraction fetches nothing: no download handler (nor the HTTP/TLS stack and the
     browser module they import) and none of the crawl's spider modules is loaded."""
-    probe = (
-        "import sys\n"
-        "from scrapy.cmdline import execute\n"
-        "try:\n"
-        "    execute()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(sorted(m for m in ('newsarchive.browser', 'newsarchive.spiders.base',\n"
-        "    'scrapy.core.downloader.handlers.http11') if m in sys.modules))\n"
-    )
-    line = [sys.executable, "-c", probe, "reextract", "-s", f"NEWSARCHIVE_DATA_DIR={tmp_path}"]
-    result = subprocess.run(line, cwd=ROOT, env=environment(), capture_output=True, text=True)
-    assert "no captures for this selection" in result.stderr, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    unwanted = ("newsarchive.browser", "newsarchive.spiders.base",
+                "scrapy.core.downloader.handlers.http11")  # fmt: skip
+    done = scrapy_modules(["reextract", "-s", f"NEWSARCHIVE_DATA_DIR={tmp_path}"], unwanted)
+    assert "no captures for this selection" in done.stderr, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "imported: []"
