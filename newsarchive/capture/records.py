@@ -28,7 +28,7 @@ import hashlib
 import uuid
 from base64 import b32encode
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -37,6 +37,7 @@ from isal import isal_zlib
 from warcio.timeutils import datetime_to_iso_date
 
 from newsarchive.capture.index import HttpHead
+from newsarchive.clock import utc_now
 
 if TYPE_CHECKING:
     from newsarchive.capture.writer import Exchange, Headers
@@ -94,7 +95,7 @@ def request_head(exchange: Exchange) -> HttpHead:
     parts = urlsplit(exchange.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = header_pairs(exchange.request_headers)
-    if not any(name.lower() == "host" for name, _ in headers):
+    if first_value(headers, "Host") is None:
         headers = [("Host", parts.netloc), *headers]
     # As warcio splits a request line: the method, then the rest.
     method, _, rest = f"{exchange.method} {target} {exchange.protocol}".partition(" ")
@@ -116,6 +117,12 @@ def response_head(exchange: Exchange) -> HttpHead:
     else:
         headers.append(("Content-Length", length))
     return http_head(exchange.protocol, f"{exchange.status} {phrase}".strip(), headers)
+
+
+def warc_date(instant: datetime) -> str:
+    """A WARC-Date as warcio writes it, to the microsecond; ``instant`` in UTC (warcio wants
+    it naive and appends the Z itself)."""
+    return datetime_to_iso_date(instant.replace(tzinfo=None), use_micros=True)
 
 
 def _sha1(data: bytes) -> str:
@@ -172,7 +179,6 @@ def warcinfo_member(filename: str, info: dict[str, str]) -> bytes:
     """A file's warcinfo record, dated now, its fields as warcio's ``create_warcinfo_record``
     writes them (``name: value`` lines, empty values left out)."""
     fields = "".join(f"{name}: {value}\r\n" for name, value in info.items() if value)
-    now = datetime_to_iso_date(datetime.now(UTC).replace(tzinfo=None), use_micros=True)
     headers = [("WARC-Record-ID", _record_id()), ("WARC-Filename", filename),
-               ("WARC-Date", now), ("Content-Type", _INFO_TYPE)]  # fmt: skip
+               ("WARC-Date", warc_date(utc_now())), ("Content-Type", _INFO_TYPE)]  # fmt: skip
     return _member("warcinfo", headers, fields.encode("utf-8"))

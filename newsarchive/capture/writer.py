@@ -21,11 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Protocol
 
-from warcio.timeutils import datetime_to_iso_date
-
 from newsarchive.capture import PAGES_NAME
 from newsarchive.capture.index import WrittenPair
-from newsarchive.capture.records import PairMembers, first_value, warcinfo_member
+from newsarchive.capture.records import PairMembers, first_value, warc_date, warcinfo_member
 from newsarchive.processors import is_article_url
 
 logger = logging.getLogger(__name__)
@@ -129,20 +127,19 @@ class WarcFiles:
         if self._file is None:
             self._open_next()
         assert self._file is not None
-        # warcio wants a naive UTC datetime (it appends the Z itself).
-        warc_date = datetime_to_iso_date(exchange.fetched_at.replace(tzinfo=None), use_micros=True)
-        made = PairMembers(exchange, warc_date)
+        date = warc_date(exchange.fetched_at)
+        made = PairMembers(exchange, date)
         offset = self._size
         self._write_whole(made.response_member + made.request_member)
         if self.watcher is not None:
             self.watcher.recorded(WrittenPair(
-                self.paths[-1], exchange.url, warc_date, made.payload_digest, made.response,
+                self.paths[-1], exchange.url, date, made.payload_digest, made.response,
                 made.request, offset, made.response_member, made.request_member,
             ))  # fmt: skip
         self.exchanges += 1
         self.response_bytes += len(exchange.response_body)
         if exchange.page_kind is not None and exchange.status == 200:
-            self._add_page(exchange, warc_date, made.response.headers)
+            self._add_page(exchange, date, made.response.headers)
         if self._size >= self.max_bytes:
             self._close_file()
 
@@ -183,14 +180,14 @@ class WarcFiles:
             if self.watcher is not None:
                 self.watcher.closed(self.paths[-1])
 
-    def _add_page(self, exchange: Exchange, warc_date: str, headers: list[tuple[str, str]]) -> None:
+    def _add_page(self, exchange: Exchange, date: str, headers: list[tuple[str, str]]) -> None:
         """``headers``: the response's as stored (Content-Encoding kept unless decoded)."""
         assert self._pages is not None
         self.pages += 1
         page = {
             "id": f"{self.pages:08d}",
             "url": exchange.url,
-            "ts": warc_date,
+            "ts": date,
             "title": page_title(exchange, first_value(headers, "Content-Encoding") or "")
             or exchange.url,
             "kind": exchange.page_kind,
