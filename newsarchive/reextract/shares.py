@@ -85,7 +85,7 @@ def read_entries(data: bytes) -> tuple[list[dict[str, Any]], bytes]:
 
 
 #: Items a worker writes before it hands them on (flushes): the main process reads a share's
-#: lines while it is extracted, so its own work overlaps the workers' and no share's worth of
+#: entries while it is extracted, so its own work overlaps the workers' and no share's worth of
 #: items is left for it once they are done.
 FLUSH_EVERY = 100
 
@@ -135,5 +135,5 @@ def extract_share(share: Share) -> ShareResult:
             write_entry(out, entry)
             items += 1
             if items % FLUSH_EVERY == 0:
-                out.flush()  # the main process streams the lines as they come
+                out.flush()  # the main process streams the entries as they come
     return ShareResult(share, items, unreadable)

@@ -253,11 +253,11 @@ class ReextractSpider(scrapy.Spider):
             if not progress:
                 await asyncio.wait([s.writer for s in reading], timeout=POLL_SECONDS)
 
-    def _share_done(self, lines: _ShareEntries, number: int, shares: int) -> None:
-        result = lines.writer.result()
+    def _share_done(self, entries: _ShareEntries, number: int, shares: int) -> None:
+        result = entries.writer.result()
         if result.unreadable:
             self.crawler.stats.inc_value(stats.REEXTRACT_UNREADABLE, result.unreadable)
-        lines.share.output.unlink()
+        entries.share.output.unlink()
         self.crawler.stats.inc_value(stats.REEXTRACT_SHARES)
         self.logger.info(
             "Re-extract: %d/%d shares, %d items so far", number, shares,
