@@ -194,6 +194,7 @@ async def upsert(
     # trip, not the SQL, is most of a batch's time.
     async with conn.pipeline():
         ids = batch.ids if len(rest) == len(batch.staging) else _ids(rest)
+        await cur.execute(statements.PLAN_UPSERT)
         await cur.execute(statements.LOCK_BATCH_ARTICLES, (ids,))
         await cur.execute(statements.UPSERT_BATCH, {"run_id": run_id})
     summary = await cur.fetchone()

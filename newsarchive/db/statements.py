@@ -285,10 +285,25 @@ SEEN_UNCHANGED = sql.SQL(
 
 #: For the rest of the transaction: join staging rows to the archive by index lookups. The
 #: staging tables have no statistics, and a young archive none either, so the planner would
-#: otherwise hash the whole archive for every batch (measured: 4x the UPDATE's time at 20k).
+#: otherwise hash the whole archive for every batch (measured: 4x the UPDATE's time at 20k),
+#: or, with hash and merge joins off, scan it whole once per staging row: an archive not yet
+#: analyzed looks a few rows long (measured: 1,000 new ids among 1,000 archived, 222 ms
+#: against 3; the cost grows with the archive until autovacuum analyzes it).
 PREFER_INDEX_LOOKUPS = (
-    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
+    "SELECT set_config('enable_hashjoin', 'off', true),"
+    " set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true)"
 )
+
+#: For UPSERT_BATCH, after PREFER_INDEX_LOOKUPS or not: the archive still read by index
+#: lookups (its LATERAL probes), while the joins between the statement's own CTEs may hash
+#: again (as nested loops they grew with the square of the batch: 1,500 rows, 700 ms).
+PLAN_UPSERT = """
+    SELECT set_config('enable_seqscan', 'off', true),
+           set_config('enable_hashjoin', h.reset_val, true),
+           set_config('enable_mergejoin', m.reset_val, true)
+    FROM pg_settings AS h, pg_settings AS m
+    WHERE h.name = 'enable_hashjoin' AND m.name = 'enable_mergejoin'
+"""
 
 #: The batch's archived articles, locked in key order before UPSERT_BATCH reads their state,
 #: so a concurrent writer cannot move a head (or clear gone_at) in between.
