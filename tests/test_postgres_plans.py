@@ -11,11 +11,11 @@ against 1); and on any archive the upsert joined its own CTEs by nested loops (1
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from psycopg import sql
 
 from newsarchive.db import batches, statements
 from newsarchive.db.rows import prepare_batch, prepare_items
@@ -27,17 +27,17 @@ pytestmark = pytest.mark.postgres
 ARCHIVED = 400
 
 
-def nodes(plan: dict[str, Any], relationship: str = "") -> Iterator[tuple[dict[str, Any], str]]:
-    """Every node of an EXPLAIN (FORMAT JSON) plan, with how it hangs from its parent."""
-    yield plan, relationship
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every node of an EXPLAIN (FORMAT JSON) plan."""
+    yield plan
     for child in plan.get("Plans", ()):
-        yield from nodes(child, child.get("Parent Relationship", ""))
+        yield from nodes(child)
 
 
 def archive_scans(plan: dict[str, Any]) -> list[str]:
     return [
         node["Relation Name"]
-        for node, _ in nodes(plan)
+        for node in nodes(plan)
         if node["Node Type"] == "Seq Scan"
         and node.get("Relation Name") in {"article_state", "revisions"}
     ]
@@ -46,7 +46,7 @@ def archive_scans(plan: dict[str, Any]) -> list[str]:
 def nested_loops_over_ctes(plan: dict[str, Any]) -> list[str]:
     """Nested loops whose inner side re-reads a CTE (or a materialized copy of one) per row."""
     found = []
-    for node, _ in nodes(plan):
+    for node in nodes(plan):
         if node["Node Type"] != "Nested Loop":
             continue
         for child in node.get("Plans", ()):
@@ -97,13 +97,12 @@ def plans(url: str) -> dict[str, dict[str, Any]]:
 
 
 async def explain(cur: Any, query: Any, params: Any) -> dict[str, Any]:
-    from psycopg import sql
-
+    """The plan of ``query`` (psycopg parses EXPLAIN's json)."""
     statement = query if isinstance(query, sql.Composable) else sql.SQL(query)
     await cur.execute(sql.SQL("EXPLAIN (FORMAT JSON) ") + statement, params)
     row = await cur.fetchone()
-    document = row[0] if not isinstance(row[0], str) else json.loads(row[0])
-    return document[0]["Plan"]
+    assert row is not None
+    return row[0][0]["Plan"]
 
 
 @pytest.fixture
