@@ -14,6 +14,8 @@ the replica with the database on and off.
    rate alone (revisions indexed per second by the catch-up of a store-written archive). The
    re-crawl is measured through the store (one batch after the other) and through the
    pipeline (its writers overlap one batch's Python work with another's SQL, as in a crawl).
+   The items go in id order; the pipeline is measured again with them in a crawl's order
+   (``crawl_order``), whose batches after the first hold ids between those already written.
 2. Crawl: ``scrapy crawl naenara`` of a static replica export served by nginx, with
    NEWSARCHIVE_DATABASE_URL set (a fresh database each round) and unset. Target: >= 0.9.
 
@@ -41,6 +43,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -95,6 +98,19 @@ def prepared_items(count: int) -> list[dict[str, Any]]:
         raise SystemExit(f"bench: the replica yielded {len(items)} items, wanted {count}")
     stamp = {"crawled_at": "2026-01-01T00:00:00+00:00", "extractor_version": EXTRACTOR_VERSION}
     return [{**item, **stamp} for item in items]
+
+
+def crawl_order(items: list[dict[str, Any]], window: int = 64) -> list[dict[str, Any]]:
+    """The items as a crawl delivers them: newest first, each stretch of ``window`` shuffled
+    (a listing's articles leave Scrapy's last-in-first-out scheduler in reverse, the next
+    listing's interleave), the stretches overlapping by half; the same order every run."""
+    rng = random.Random(12)
+    ordered = items[::-1]
+    for start in range(0, len(ordered), window // 2):
+        stretch = ordered[start : start + window]
+        rng.shuffle(stretch)
+        ordered[start : start + window] = stretch
+    return ordered
 
 
 @contextlib.contextmanager
@@ -305,6 +321,7 @@ async def bench_store(
     """COPY, the store, a re-crawl and the pipeline, back to back in every round; with
     ``fk_cost`` the three again with CANDIDATE_FOREIGN_KEYS added."""
     items = prepared_items(count)
+    crawled = crawl_order(items)
     later = [{**item, "crawled_at": "2026-01-02T00:00:00+00:00"} for item in items]
     megabytes = sum(len(i["title"].encode()) + len(i["body"].encode()) for i in items) / 2**20
     rates: dict[str, list[float]] = {
@@ -318,6 +335,7 @@ async def bench_store(
         "pipeline_whole": [],
         "pipeline_no_fill": [],
         "pipeline_no_fill_whole": [],
+        "pipeline_crawl_order": [],
     }
     if fk_cost:
         rates.update({"store_fk": [], "recrawl_fk": [], "pipeline_fk": []})
@@ -346,6 +364,9 @@ async def bench_store(
             if fill:
                 data = work / f"data-{round_}-again"
                 record("recrawl_pipeline", (await pipeline_rate(url, later, data))[0])
+        url = await fresh_database(server)
+        data = work / f"data-{round_}-crawl-order"
+        record("pipeline_crawl_order", (await pipeline_rate(url, crawled, data))[0])
         if fk_cost:
             url = await fresh_database(server, more_foreign_keys=True)
             record("store_fk", await store_rate(url, items, f"bench-{round_}"))
@@ -462,6 +483,7 @@ def main() -> None:
             ("  the whole, search caught up", "pipeline_whole", ""),
             ("  search fill off: write path", "pipeline_no_fill", ""),
             ("  search fill off: the whole", "pipeline_no_fill_whole", ""),
+            ("  items in crawl order", "pipeline_crawl_order", ""),
             ("re-crawl, same content (store)", "recrawl", "  (target >= 0.4)"),
             ("  the same through the pipeline", "recrawl_pipeline", ""),
             ("search index fill (revisions)", "fill", ""),
@@ -497,6 +519,11 @@ def main() -> None:
             for w, n in zip(everything["pipeline"], everything["pipeline_no_fill"], strict=True)
         )
         print(f"  write path, fill beside it / fill off: {fill_cost:.2f}")
+        order_cost = statistics.median(
+            c / i
+            for c, i in zip(everything["pipeline_crawl_order"], everything["pipeline"], strict=True)
+        )
+        print(f"  write path, crawl order / id order: {order_cost:.2f}")
         if options.foreign_keys_cost:
             # the pipeline with foreign keys runs with the search fill off
             for name, base in (("store", "store"), ("pipeline", "pipeline_no_fill"),

@@ -18,7 +18,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-from newsarchive.db import migrate, spill
+from newsarchive.db import batches, migrate, spill
 from newsarchive.db.errors import ArchiveUnavailable, DatabaseUnreachable, SchemaOutOfDate
 from newsarchive.db.records import RunRecord
 from newsarchive.db.run_database import RunDatabase
@@ -660,9 +660,23 @@ def test_a_backlog_is_written_in_joined_batches_and_a_crawl_that_keeps_up_in_sin
 
 
 @pytest.mark.postgres
-def test_new_articles_among_archived_ids_are_told_from_archived_ones(pg_url):
+def test_new_articles_among_archived_ids_are_told_from_archived_ones(pg_url, monkeypatch):
     """The first look is by id range: a batch of new articles whose ids fall between archived
-    ones is looked up id by id (and COPYed as new); one holding an archived id is upserted."""
+    ones (a crawl's batches after its first) is looked up id by id and COPYed as new, with no
+    upsert; one holding an archived id is upserted."""
+    paths: list[str] = []
+
+    def spy(name: str) -> Callable[..., Any]:
+        real = getattr(batches, name)
+
+        def call(*args: Any) -> Any:
+            paths.append(name)
+            return real(*args)
+
+        return call
+
+    for name in ("copy_new", "upsert"):
+        monkeypatch.setattr(batches, name, spy(name))
 
     async def go() -> list[tuple[int, int, int]]:
         async with await ArchiveStore.open(pg_url) as store:
@@ -674,6 +688,7 @@ def test_new_articles_among_archived_ids_are_told_from_archived_ones(pg_url):
             return [(r.articles_added, r.articles_changed, r.revisions_added) for r in results]
 
     assert asyncio.run(go()) == [(2, 0, 2), (3, 0, 3), (1, 1, 2)]
+    assert paths == ["copy_new", "copy_new", "upsert"]
     with psycopg.connect(pg_url) as conn:
         kinds = conn.execute(
             "SELECT article_id, kind, revision_count FROM article_revisions"

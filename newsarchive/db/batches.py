@@ -52,24 +52,12 @@ def _ids(staging: list[tuple[Any, ...]]) -> list[str]:
     return list(dict.fromkeys(row[_AID] for row in staging))
 
 
-async def any_in_range(conn: psycopg.AsyncConnection, batch: PreparedBatch) -> bool:
-    """Whether the archive holds any article between the batch's least and greatest id:
-    new articles of a crawl (ids that grow with time) and a fresh archive are settled by
-    this one index look."""
-    cur = await conn.execute(statements.ANY_ARTICLE_BETWEEN, (batch.ids[0], batch.ids[-1]))
-    row = await cur.fetchone()
-    return bool(row and row[0])
-
-
-async def _any_known(
-    conn: psycopg.AsyncConnection, batch: PreparedBatch, all_in_sightings: bool
-) -> bool:
-    """Whether the archive holds any of the batch's articles (``all_in_sightings``: the
-    sightings table holds every one of them: joined to the archive there, no id array)."""
-    if all_in_sightings:
-        cur = await conn.execute(statements.ANY_SIGHTING_KNOWN)
-    else:
-        cur = await conn.execute(statements.ANY_ARTICLE_KNOWN, (batch.ids,))
+async def any_known(conn: psycopg.AsyncConnection, batch: PreparedBatch) -> bool:
+    """Whether the archive holds any of the batch's articles (one round trip; see
+    ``statements.ANY_ARTICLE_KNOWN``)."""
+    ids = batch.ids
+    params = {"least": ids[0], "greatest": ids[-1], "ids": ids}
+    cur = await conn.execute(statements.ANY_ARTICLE_KNOWN, params)
     row = await cur.fetchone()
     return bool(row and row[0])
 
@@ -139,11 +127,9 @@ async def upsert(
     batch: PreparedBatch,
     run_id: str,
     result: BatchResult,
-    maybe_new: bool,
 ) -> None:
-    """A batch with archived articles in its id range: the unchanged ones re-seen by the
-    narrow update, the rest upserted; or, when none of them is archived after all
-    (``maybe_new``: new ids among archived ones), all COPYed as new."""
+    """A batch with archived articles: the unchanged ones re-seen by the narrow update, the
+    rest upserted."""
     cur = conn.cursor()
     # A re-crawl's articles seen once and unchanged: only their sighting columns move, set
     # by one narrow UPDATE (SEEN_UNCHANGED); the others go through UPSERT_BATCH. (A
@@ -177,10 +163,6 @@ async def upsert(
             unchanged = {values[_AID] for values in candidates}
         else:
             unchanged = set(some)
-    everyone = batch.unique and len(candidates) == len(batch.rows)
-    if maybe_new and not unchanged and not await _any_known(conn, batch, everyone):
-        await copy_new(conn, batch, run_id, result)
-        return
     rest = batch.staging
     if unchanged:
         rest = [row for row in rest if row[_AID] not in unchanged]

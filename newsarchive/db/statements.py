@@ -439,14 +439,16 @@ CLOSE_DEAD_RUNS = """
 
 SET_RUN_VERDICT = "UPDATE crawl_runs SET failed = %s, failure_reason = %s WHERE run_id = %s"
 
-ANY_ARTICLE_KNOWN = "SELECT EXISTS (SELECT FROM article_state WHERE article_id = ANY(%s::text[]))"
-#: The same for the rows of the sightings table (after PREFER_INDEX_LOOKUPS: one probe each).
-ANY_SIGHTING_KNOWN = sql.SQL(
-    "SELECT EXISTS (SELECT FROM {} AS n JOIN article_state AS a USING (article_id))"
-).format(sql.Identifier(SIGHTINGS_TABLE))
-#: The cheap first look (one index descent, no array): none archived between the batch's
-#: least and greatest id (byte order, as the "C" column compares) means none of them is.
-ANY_ARTICLE_BETWEEN = "SELECT EXISTS (SELECT FROM article_state WHERE article_id BETWEEN %s AND %s)"
+#: Whether the archive holds any of a batch's articles. First one index descent: none archived
+#: between the batch's least and greatest id (byte order, as the "C" column compares) settles
+#: it for a fresh archive and for a crawl's newest ids. Only when that finds some are the ids
+#: looked up themselves, one descent each until one is found (AND does not run the second
+#: test after a false first): a crawl's later batches, whose ids fall between those of the
+#: batches before (its requests run concurrently), are new all the same.
+ANY_ARTICLE_KNOWN = """
+SELECT EXISTS (SELECT FROM article_state WHERE article_id BETWEEN %(least)s AND %(greatest)s)
+   AND EXISTS (SELECT FROM article_state WHERE article_id = ANY(%(ids)s::text[]))
+"""
 
 ARTICLES_AMONG = "SELECT article_id FROM article_state WHERE article_id = ANY(%s::text[])"
 

@@ -298,10 +298,10 @@ class ArchiveStore:
         result = BatchResult()
         async with self.pool.connection() as conn, conn.transaction():
             if batch.rows:
-                if copy_new and not await batches.any_in_range(conn, batch):
+                if copy_new and not await batches.any_known(conn, batch):
                     await batches.copy_new(conn, batch, run_id, result)
                 else:
-                    await batches.upsert(conn, batch, run_id, result, copy_new)
+                    await batches.upsert(conn, batch, run_id, result)
             if gones:
                 await batches.mark_gone(conn, gones, run_id, result)
         return result
