@@ -74,8 +74,7 @@ def plans(url: str) -> dict[str, dict[str, Any]]:
             async with store.pool.connection() as conn, conn.transaction(force_rollback=True):
                 cur = conn.cursor()
                 # the first statement of a batch's transaction, before any planner setting
-                ids = batch.ids
-                params = {"least": ids[0], "greatest": ids[-1], "ids": ids}
+                params = batches.known_params(batch)
                 explained["known"] = await explain(cur, statements.ANY_ARTICLE_KNOWN, params)
                 async with cur.copy(statements.COPY_SIGHTINGS) as copy:
                     copy.set_types(statements.SIGHTING_TYPES)

@@ -18,9 +18,10 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-from newsarchive.db import batches, migrate, spill
+from newsarchive.db import batches, migrate, spill, statements
 from newsarchive.db.errors import ArchiveUnavailable, DatabaseUnreachable, SchemaOutOfDate
 from newsarchive.db.records import RunRecord
+from newsarchive.db.rows import prepare_batch, prepare_items
 from newsarchive.db.run_database import RunDatabase
 from newsarchive.db.store import RUN_APPLICATION_PREFIX, ArchiveStore
 from newsarchive.db.urls import describe_target, mask_url, scrub
@@ -696,3 +697,20 @@ def test_new_articles_among_archived_ids_are_told_from_archived_ones(pg_url, mon
         ).fetchall()
     assert [row[0] for row in kinds] == [f"1700000000-{n}" for n in (0, 1, 2, 2, 3, 4, 5)]
     assert ("1700000000-2", "edit", 2) in kinds and ("1700000000-2", "first", 2) in kinds
+
+
+@pytest.mark.postgres
+def test_an_id_holding_the_separator_of_the_known_look_is_written_all_the_same(pg_url):
+    """The known look joins the batch's ids by ``statements.ID_SEPARATOR``; a batch with an
+    id that holds it skips the look and is upserted, which is right for any batch."""
+    odd = {**article(1), "article_id": f"1700000000-1{statements.ID_SEPARATOR}x"}
+    assert batches.known_params(prepare_batch(prepare_items([odd], ())[0])) is None
+
+    async def go() -> tuple[int, int]:
+        async with await ArchiveStore.open(pg_url) as store:
+            first = await store.upsert_articles([odd, article(2)], "run-1")
+            again = await store.upsert_articles([odd, article(2)], "run-2")
+            return first.articles_added, again.articles_seen
+
+    assert run(go) == (2, 2)
+    assert rows(pg_url, "SELECT count(*) FROM article_revisions") == [(2,)]

@@ -52,11 +52,21 @@ def _ids(staging: list[tuple[Any, ...]]) -> list[str]:
     return list(dict.fromkeys(row[_AID] for row in staging))
 
 
+def known_params(batch: PreparedBatch) -> dict[str, str] | None:
+    """ANY_ARTICLE_KNOWN's parameters for the batch; None when an id holds the separator."""
+    ids = batch.ids
+    joined = statements.ID_SEPARATOR.join(ids)
+    if joined.count(statements.ID_SEPARATOR) != len(ids) - 1:
+        return None
+    return {"least": ids[0], "greatest": ids[-1], "ids": joined}
+
+
 async def any_known(conn: psycopg.AsyncConnection, batch: PreparedBatch) -> bool:
     """Whether the archive holds any of the batch's articles (one round trip; see
     ``statements.ANY_ARTICLE_KNOWN``)."""
-    ids = batch.ids
-    params = {"least": ids[0], "greatest": ids[-1], "ids": ids}
+    params = known_params(batch)
+    if params is None:
+        return True  # the upsert path, right for any batch
     cur = await conn.execute(statements.ANY_ARTICLE_KNOWN, params)
     row = await cur.fetchone()
     return bool(row and row[0])
