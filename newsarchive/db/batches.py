@@ -54,11 +54,11 @@ def _ids(staging: list[tuple[Any, ...]]) -> list[str]:
 
 def known_params(batch: PreparedBatch) -> dict[str, str] | None:
     """ANY_ARTICLE_KNOWN's parameters for the batch; None when an id holds the separator."""
-    ids = batch.ids
-    joined = statements.ID_SEPARATOR.join(ids)
-    if joined.count(statements.ID_SEPARATOR) != len(ids) - 1:
+    ids, separator = batch.ids, statements.ID_SEPARATOR
+    joined = separator.join(ids)
+    if joined.count(separator) != len(ids) - 1:
         return None
-    return {"least": ids[0], "greatest": ids[-1], "ids": joined}
+    return {"least": ids[0], "greatest": ids[-1], "ids": joined, "separator": separator}
 
 
 async def any_known(conn: psycopg.AsyncConnection, batch: PreparedBatch) -> bool:
