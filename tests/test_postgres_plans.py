@@ -59,8 +59,9 @@ def nested_loops_over_ctes(plan: dict[str, Any]) -> list[str]:
 
 
 def plans(url: str) -> dict[str, dict[str, Any]]:
-    """EXPLAIN of SEEN_UNCHANGED and UPSERT_BATCH for a batch like a crawl's second: new ids
-    between archived ones, edits of archived ones, set up as ``batches.upsert`` sets them up."""
+    """EXPLAIN of ANY_ARTICLE_KNOWN, SEEN_UNCHANGED and UPSERT_BATCH for a batch like a
+    crawl's second: new ids between archived ones, edits of archived ones, set up as the
+    store and ``batches.upsert`` set them up."""
     archived = [article(n) for n in range(0, 2 * ARCHIVED, 2)]
     batch_items = [article(n) for n in range(1, 2 * ARCHIVED, 2)]
     batch_items += [article(n, body="Edited.", minutes=5) for n in range(0, ARCHIVED, 2)]
