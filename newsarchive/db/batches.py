@@ -182,7 +182,7 @@ async def upsert(
         copy.set_types(statements.STAGING_TYPES)
         for row in rest:
             await copy.write_row(row)
-    # Both statements in one round trip (pipeline mode): on a busy machine each round
+    # The three statements in one round trip (pipeline mode): on a busy machine each round
     # trip, not the SQL, is most of a batch's time.
     async with conn.pipeline():
         ids = batch.ids if len(rest) == len(batch.staging) else _ids(rest)
