@@ -22,6 +22,7 @@ from newsarchive.db.rows import (
     prepare_gone,
     prepare_items,
 )
+from newsarchive.db.rows import _prepare_unchecked_batch as prepare_unchecked_batch
 from newsarchive.db.spill import dumps_record
 from newsarchive.items import ARTICLE_FIELDS as ITEM_FIELDS
 from tests.crawling import ROOT
@@ -93,6 +94,75 @@ def test_a_content_hash_is_accepted_exactly_as_the_sha256_pattern_accepts_it():
         prepare_article({**article(1), "content_hash": 12}, check_text=False)
     with pytest.raises(Rejected):  # checked: it is read as text, and refused
         prepare_article({**article(1), "content_hash": 12})
+
+
+def _one_by_one(items: list[dict]) -> list[tuple]:
+    """What ``prepare_article(check_text=False)`` makes of each item: values and kind hint, or
+    the rejection's reason."""
+    out: list[tuple] = []
+    for item in items:
+        try:
+            row = prepare_article(item, check_text=False)
+        except Rejected as exc:
+            out.append(("rejected", exc.reason))
+        else:
+            out.append((row.values, row.revision_kind, row.nul_stripped))
+    return out
+
+
+def _as_prepared(items: list[dict]) -> list[tuple]:
+    rows, _, result = prepare_items(items, (), check_text=False)
+    return [(row.values, row.revision_kind, row.nul_stripped) for row in rows] + [
+        ("rejected", reason) for _, reason in result.rejected
+    ]
+
+
+USUAL_BATCHES = {
+    "plain": {},
+    "no published_at": {"published_at": None},
+    "empty page_date": {"page_date": ""},
+    "an offset kept": {"crawled_at": "2026-01-01T09:00:00+09:00"},
+    "a version": {"extractor_version": "2026.1"},
+    "a kind hint": {"revision_kind": "reextract"},
+    "text unchecked": {"body": "a\x00b"},
+}
+
+
+@pytest.mark.parametrize("change", USUAL_BATCHES.values(), ids=USUAL_BATCHES.keys())
+def test_a_usual_batch_is_typed_a_column_at_a_time_as_item_by_item(change):
+    items = [article(1), {**article(2), **change}, article(3, minutes=4)]
+    assert prepare_unchecked_batch(items) is not None  # the column path took it
+    assert _as_prepared(items) == _one_by_one(items)
+
+
+UNUSUAL_ITEMS = {
+    "a bad date": {"published_date": "13/04/2024"},
+    "a date object": {"published_date": date(2026, 1, 1)},
+    "a falsy non-date": {"page_date": 0},
+    "a naive time": {"crawled_at": "2026-01-01T00:00:00"},
+    "a datetime": {"published_at": datetime(2026, 1, 1, tzinfo=UTC)},
+    "capitals in the hash": {"content_hash": article(2)["content_hash"].upper()},
+    "a short hash": {"content_hash": article(2)["content_hash"][:-1]},
+    "spaces in the hash": {"content_hash": " " + article(2)["content_hash"][1:]},
+    "no hash": {"content_hash": None},
+    "no url": {"url": ""},
+    "a bad kind": {"revision_kind": "rewrite"},
+}
+
+
+@pytest.mark.parametrize("change", UNUSUAL_ITEMS.values(), ids=UNUSUAL_ITEMS.keys())
+def test_an_unusual_item_sends_its_batch_item_by_item(change):
+    items = [article(1), {**article(2), **change}]
+    assert prepare_unchecked_batch(items) is None
+    assert _as_prepared(items) == _one_by_one(items)
+
+
+def test_hashes_of_other_lengths_that_add_up_are_still_refused():
+    """63 and 65 digits join to 128: each hash's own length is checked."""
+    one, two = article(1)["content_hash"], article(2)["content_hash"]
+    items = [{**article(1), "content_hash": one[:-1]}, {**article(2), "content_hash": two + "0"}]
+    assert prepare_unchecked_batch(items) is None
+    assert _as_prepared(items) == [("rejected", "bad_content_hash")] * 2
 
 
 def test_gone_rows_need_an_id_and_a_time_and_a_numeric_status():

@@ -4,6 +4,7 @@ text, rejects, concurrency, spill files, URL masking."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 from collections.abc import Awaitable, Callable
@@ -697,6 +698,58 @@ def test_new_articles_among_archived_ids_are_told_from_archived_ones(pg_url, mon
         ).fetchall()
     assert [row[0] for row in kinds] == [f"1700000000-{n}" for n in (0, 1, 2, 2, 3, 4, 5)]
     assert ("1700000000-2", "edit", 2) in kinds and ("1700000000-2", "first", 2) in kinds
+
+
+@pytest.mark.postgres
+def test_a_copy_of_500_to_1000_rows_goes_as_two_halves(pg_url, monkeypatch):
+    """``batches.COPY_HALVED``: PostgreSQL 15's COPY costs the square of its rows up to 1,000,
+    so a batch of 600 new articles is two COPYs per table, its re-crawl two sightings COPYs,
+    and a batch of 1,200 (or 10) one; every row arrives either way."""
+    names = {
+        id(statements.COPY_REVISIONS): "revisions",
+        id(statements.COPY_ARTICLE_STATE): "state",
+        id(statements.COPY_SIGHTINGS): "sightings",
+    }
+    copies: list[list[Any]] = []  # [table, rows written] of each COPY statement
+    real_copy = psycopg.AsyncCursor.copy
+
+    @contextlib.asynccontextmanager
+    async def counted(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        async with real_copy(self, statement, *args, **kwargs) as copy:
+            entry = [names.get(id(statement), "other"), 0]
+            copies.append(entry)
+            real_write = copy.write_row
+
+            async def write_row(row: Any) -> None:
+                entry[1] += 1
+                await real_write(row)
+
+            copy.write_row = write_row
+            yield copy
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "copy", counted)
+
+    async def go() -> list[int]:
+        async with await ArchiveStore.open(pg_url) as store:
+            first = await store.upsert_articles([article(n) for n in range(600)], "run-1")
+            again = await store.upsert_articles([article(n) for n in range(600)], "run-2")
+            more = await store.upsert_articles([article(n) for n in range(1000, 2200)], "run-3")
+            few = await store.upsert_articles([article(n) for n in range(3000, 3010)], "run-4")
+            return [r.articles_added or r.articles_seen for r in (first, again, more, few)]
+
+    assert run(go) == [600, 600, 1200, 10]
+    assert copies == [
+        *[["revisions", 300]] * 2, *[["state", 300]] * 2,
+        *[["sightings", 300]] * 2,
+        ["revisions", 1200], ["state", 1200],
+        ["revisions", 10], ["state", 10],
+    ]  # fmt: skip
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (1810,)
+        assert conn.execute("SELECT count(*) FROM article_revisions").fetchone() == (1810,)
+        assert conn.execute(
+            "SELECT count(*) FROM article_state WHERE last_run_id = 'run-2'"
+        ).fetchone() == (600,)
 
 
 @pytest.mark.postgres

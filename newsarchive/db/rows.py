@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import repeat
 from typing import Any, TypeVar
 
 from newsarchive.clock import as_utc
@@ -53,7 +54,6 @@ INSTANT_FIELDS = frozenset({"published_at", "crawled_at"})
 #: Fields an article row cannot do without.
 REQUIRED_FIELDS = ("article_id", "url", "crawled_at", "content_hash")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-_LOWER_HEX_DIGITS = "0123456789abcdef"
 Row = TypeVar("Row")
 
 
@@ -209,12 +209,10 @@ def prepare_article(item: Mapping[str, Any], check_text: bool = True) -> Article
     content_hash = values[_HASH_INDEX]
     if not content_hash:
         values[_HASH_INDEX] = compute_content_hash(get("title"), get("body"))
-    # the usual case first: 64 lower hex digits (str.strip is one C pass; the regex took a
-    # fifth of this function), else the regex decides (it also takes a final newline)
+    # the usual case first (see ``_lower_hex``), else the regex decides (it also takes a
+    # final newline)
     elif not (
-        type(content_hash) is str
-        and len(content_hash) == 64
-        and not content_hash.strip(_LOWER_HEX_DIGITS)
+        type(content_hash) is str and len(content_hash) == 64 and _lower_hex(content_hash, 1)
     ) and not _SHA256_HEX.match(content_hash):
         raise Rejected("bad_content_hash")
     if not all(_required_of(values)):
@@ -231,6 +229,63 @@ def prepare_article(item: Mapping[str, Any], check_text: bool = True) -> Article
 
 def _prepare_article_unchecked(item: Mapping[str, Any]) -> ArticleRow:
     return prepare_article(item, check_text=False)
+
+
+def _lower_hex(digits: str, count: int) -> bool:
+    """Whether ``digits`` (``64 * count`` characters) are all lower-case hex digits: three C
+    calls (``bytes.fromhex`` skips whitespace, so the byte count proves every character a
+    digit). ``str.strip`` with a character set, the obvious test, takes 6 ns a character."""
+    try:
+        return len(bytes.fromhex(digits)) == 32 * count and digits.lower() == digits
+    except ValueError:
+        return False
+
+
+_NO_VALUE = (None, "")
+
+
+def _days(column: Sequence[Any]) -> list[date | None]:
+    return [None if value in _NO_VALUE else _day(value) for value in column]
+
+
+def _moments(column: Sequence[Any]) -> list[datetime | None]:
+    return [None if value in _NO_VALUE else _moment(value) for value in column]
+
+
+def _prepare_unchecked_batch(items: Sequence[Mapping[str, Any]]) -> list[ArticleRow] | None:
+    """``prepare_article(item, check_text=False)`` of every item, a column at a time: each
+    check and conversion is one C-level pass over the batch instead of Python work per field
+    (a crawl's batches take half the time). None when any item is not the usual case (a value
+    of another type, a bad or missing field, a naive time, a kind hint): then
+    ``prepare_article`` decides item by item, which is the same for the usual case."""
+    if not items or any(type(item) is not dict for item in items):
+        return None
+    try:
+        values = list(map(_fields_of, items))
+    except KeyError:  # a field the item does not hold
+        values = [tuple(map(item.get, ARTICLE_FIELDS)) for item in items]
+    kinds = [item.get("revision_kind") or None for item in items]
+    if not REVISION_KIND_HINTS.issuperset(filter(None, kinds)):
+        return None
+    columns: list[Sequence[Any]] = list(zip(*values, strict=True))
+    try:
+        for i in _DATE_INDEXES:
+            columns[i] = _days(columns[i])
+        for i in _INSTANT_INDEXES:
+            columns[i] = _moments(columns[i])
+            if not all(value.tzinfo for value in columns[i] if value is not None):
+                return None
+        hashes = "".join(columns[_HASH_INDEX])
+    except (TypeError, ValueError):
+        return None
+    count = len(items)
+    if set(map(len, columns[_HASH_INDEX])) != {64} or not _lower_hex(hashes, count):
+        return None
+    if not all(all(columns[i]) for i, _ in _REQUIRED_INDEXES):
+        return None
+    if not all(columns[_VERSION_INDEX]):
+        columns[_VERSION_INDEX] = [v or EXTRACTOR_VERSION for v in columns[_VERSION_INDEX]]
+    return list(map(ArticleRow, zip(*columns, strict=True), repeat(False), kinds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +326,7 @@ def _accepted(
 
 
 def prepare_items(
-    articles: Iterable[Mapping[str, Any]],
+    articles: Sequence[Mapping[str, Any]],
     gones: Iterable[Mapping[str, Any]],
     check_text: bool = True,
 ) -> tuple[list[ArticleRow], list[GoneRow], BatchResult]:
@@ -279,8 +334,10 @@ def prepare_items(
     by article_id), and a result holding the rejected items and the NUL count so far
     (``check_text``: see ``prepare_article``)."""
     result = BatchResult()
-    prepare = prepare_article if check_text else _prepare_article_unchecked
-    rows = list(_accepted(articles, prepare, result))
+    rows = None if check_text else _prepare_unchecked_batch(articles)
+    if rows is None:
+        prepare = prepare_article if check_text else _prepare_article_unchecked
+        rows = list(_accepted(articles, prepare, result))
     result.nul_stripped = sum(row.nul_stripped for row in rows)
     gone_rows: dict[str, GoneRow] = {}
     for gone in _accepted(gones, prepare_gone, result):
