@@ -22,7 +22,7 @@ from newsarchive.db.rows import (
     prepare_gone,
     prepare_items,
 )
-from newsarchive.db.rows import _prepare_unchecked_batch as prepare_unchecked_batch
+from newsarchive.db.rows import _typed_columns as typed_columns
 from newsarchive.db.spill import dumps_record
 from newsarchive.items import ARTICLE_FIELDS as ITEM_FIELDS
 from tests.crawling import ROOT
@@ -131,7 +131,7 @@ USUAL_BATCHES = {
 @pytest.mark.parametrize("change", USUAL_BATCHES.values(), ids=USUAL_BATCHES.keys())
 def test_a_usual_batch_is_typed_a_column_at_a_time_as_item_by_item(change):
     items = [article(1), {**article(2), **change}, article(3, minutes=4)]
-    assert prepare_unchecked_batch(items) is not None  # the column path took it
+    assert typed_columns(items) is not None  # the column path took it
     assert _as_prepared(items) == _one_by_one(items)
 
 
@@ -153,7 +153,7 @@ UNUSUAL_ITEMS = {
 @pytest.mark.parametrize("change", UNUSUAL_ITEMS.values(), ids=UNUSUAL_ITEMS.keys())
 def test_an_unusual_item_sends_its_batch_item_by_item(change):
     items = [article(1), {**article(2), **change}]
-    assert prepare_unchecked_batch(items) is None
+    assert typed_columns(items) is None
     assert _as_prepared(items) == _one_by_one(items)
 
 
@@ -161,7 +161,7 @@ def test_hashes_of_other_lengths_that_add_up_are_still_refused():
     """63 and 65 digits join to 128: each hash's own length is checked."""
     one, two = article(1)["content_hash"], article(2)["content_hash"]
     items = [{**article(1), "content_hash": one[:-1]}, {**article(2), "content_hash": two + "0"}]
-    assert prepare_unchecked_batch(items) is None
+    assert typed_columns(items) is None
     assert _as_prepared(items) == [("rejected", "bad_content_hash")] * 2
 
 

@@ -10,8 +10,8 @@ what runs inside one, row by row the hottest code of a crawl's writes. The SQL i
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from itertools import repeat
+from collections.abc import Iterable, Sequence
+from itertools import islice, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -86,37 +86,52 @@ async def copy_rows(
     cur: psycopg.AsyncCursor[Any],
     statement: sql.Composed,
     types: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    rows: Iterable[Sequence[Any]],
+    count: int,
 ) -> None:
-    """COPY ``rows`` with ``statement`` (binary, of ``types``); see ``COPY_HALVED``."""
-    cut = len(rows) // 2 if len(rows) in COPY_HALVED else 0
-    for piece in (rows[:cut], rows[cut:]) if cut else (rows,):
+    """COPY the ``count`` ``rows`` with ``statement`` (binary, of ``types``); see
+    ``COPY_HALVED``. ``rows`` may be a lazy iterator: each row is written, then dropped."""
+    rows = iter(rows)
+    half = count // 2 if count in COPY_HALVED else count
+    for size in (half, count - half) if half < count else (count,):
         async with cur.copy(statement) as copy:
             copy.set_types(types)
             write_row = copy.write_row
-            for values in piece:
+            for values in islice(rows, size):
                 await write_row(values)
 
 
 async def copy_new(
     conn: psycopg.AsyncConnection, new: PreparedBatch, run_id: str, result: BatchResult
 ) -> None:
+    revisions: Iterable[Sequence[Any]]
+    states: Iterable[Sequence[Any]]
     if new.unique:  # the usual case: each row is an article's first and only revision
-        # built a column at a time (C-level zips): a tuple per row took a tenth of a crawl's
-        # writing time
-        columns = list(zip(*[row.values for row in new.rows], strict=True))
+        # the COPY rows zipped from the batch's columns as they are written: no tuple per row
+        # outlives its write (lists of them took a tenth of a crawl's writing time, most of it
+        # in the collector)
+        columns = new.columns
         seen, run = columns[_SEEN], repeat(run_id)
-        revisions = list(zip(*_revision_text_of(columns), seen, seen, repeat("first"), run, run))
-        states = list(zip(*_state_of(columns), seen, seen, seen, repeat(1), run))
+        revisions = zip(*_revision_text_of(columns), seen, seen, repeat("first"), run, run)
+        states = zip(*_state_of(columns), seen, seen, seen, repeat(1), run)
+        revision_count = state_count = len(new.ids)
+        keys: Iterable[tuple[str, str]] = zip(columns[_AID], columns[_HASH], strict=True)
     else:
-        revisions, states = _new_rows_collapsed(new, run_id)
+        revision_rows, state_rows = _new_rows_collapsed(new, run_id)
+        revisions, states = revision_rows, state_rows
+        revision_count, state_count = len(revision_rows), len(state_rows)
+        keys = map(_key_of, revision_rows)
     cur = conn.cursor()
-    await copy_rows(cur, statements.COPY_REVISIONS, statements.NEW_REVISION_TYPES, revisions)
-    await copy_rows(cur, statements.COPY_ARTICLE_STATE, statements.NEW_STATE_TYPES, states)
-    result.articles_added += len(states)
-    result.articles_seen += len(states)
-    result.revisions_added += len(revisions)
-    result.new_revisions.extend(map(_key_of, revisions))
+    await copy_rows(
+        cur, statements.COPY_REVISIONS, statements.NEW_REVISION_TYPES, revisions, revision_count
+    )
+    await copy_rows(
+        cur, statements.COPY_ARTICLE_STATE, statements.NEW_STATE_TYPES, states, state_count
+    )
+    result.new_revisions.extend(keys)
+    result.articles_added += state_count
+    result.articles_seen += state_count
+    result.revisions_added += revision_count
 
 
 def _new_rows_collapsed(
@@ -163,30 +178,37 @@ async def upsert(
     # A re-crawl's articles seen once and unchanged: only their sighting columns move, set
     # by one narrow UPDATE (SEEN_UNCHANGED); the others go through UPSERT_BATCH. (A
     # staging row begins with its item's values: the same state fields either way.)
-    candidates: list[Sequence[Any]]
-    if batch.unique:
-        candidates = [row.values for row in batch.rows if row.revision_kind != "reextract"]
+    sightings: Iterable[Sequence[Any]]
+    if batch.unique and not batch.hinted:  # the usual case: every article a candidate
+        candidate_ids: Sequence[str] = batch.ids
+        sightings = zip(*_state_of(batch.columns), strict=True)
     else:
-        candidates = [
-            row for row in batch.staging if batch.seen_once(row[_AID]) and row[_KIND] != "reextract"
-        ]
+        candidates: list[Sequence[Any]]
+        if batch.unique:
+            candidates = [row.values for row in batch.rows if row.revision_kind != "reextract"]
+        else:
+            candidates = [
+                row
+                for row in batch.staging
+                if batch.seen_once(row[_AID]) and row[_KIND] != "reextract"
+            ]
+        candidate_ids = [values[_AID] for values in candidates]
+        sightings = map(_state_of, candidates)
     unchanged: set[str] = set()
-    if candidates:
-        sightings = list(map(_state_of, candidates))
-        await copy_rows(cur, statements.COPY_SIGHTINGS, statements.SIGHTING_TYPES, sightings)
+    if candidate_ids:
+        count = len(candidate_ids)
+        await copy_rows(cur, statements.COPY_SIGHTINGS, statements.SIGHTING_TYPES, sightings, count)
         async with conn.pipeline():
             await cur.execute(statements.PREFER_INDEX_LOOKUPS)
-            await cur.execute(
-                statements.SEEN_UNCHANGED, {"run_id": run_id, "candidates": len(candidates)}
-            )
+            await cur.execute(statements.SEEN_UNCHANGED, {"run_id": run_id, "candidates": count})
         row = await cur.fetchone()
         assert row is not None
-        count, some = row  # the ids only when some candidates were not unchanged
-        result.articles_seen += count
-        if count == len(candidates):
-            if batch.unique and count == len(batch.rows):
+        seen, some = row  # the ids only when some candidates were not unchanged
+        result.articles_seen += seen
+        if seen == count:
+            if batch.unique and seen == len(batch.ids):
                 return  # the usual re-crawl batch: every article seen again, unchanged
-            unchanged = {values[_AID] for values in candidates}
+            unchanged = set(candidate_ids)
         else:
             unchanged = set(some)
     rest = batch.staging
@@ -194,7 +216,7 @@ async def upsert(
         rest = [row for row in rest if row[_AID] not in unchanged]
         if not rest:
             return
-    await copy_rows(cur, statements.COPY_STAGING, statements.STAGING_TYPES, rest)
+    await copy_rows(cur, statements.COPY_STAGING, statements.STAGING_TYPES, rest, len(rest))
     # The three statements in one round trip (pipeline mode): on a busy machine each round
     # trip, not the SQL, is most of a batch's time.
     async with conn.pipeline():

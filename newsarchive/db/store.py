@@ -33,12 +33,10 @@ from newsarchive.db import batches, migrate, statements
 from newsarchive.db.errors import CANNOT_CONNECT, DatabaseUnreachable, SchemaOutOfDate, error_line
 from newsarchive.db.records import BatchResult, RunRecord
 from newsarchive.db.rows import (
-    ArticleRow,
     GoneRow,
     PreparedBatch,
     as_columns,
-    prepare_batch,
-    prepare_items,
+    prepare_write,
 )
 from newsarchive.db.search import index_missing
 from newsarchive.db.urls import describe_target
@@ -257,18 +255,17 @@ class ArchiveStore:
         if not isinstance(articles, list | tuple):
             articles = list(articles)  # read twice when the first attempt fails
         try:  # the texts unchecked: the COPY encodes them and the server verifies them
-            return await self._write_prepared(*prepare_items(articles, gones, False), run_id)
+            return await self._write_prepared(*prepare_write(articles, gones, False), run_id)
         except TEXT_CHECK_ERRORS:
             # A NUL, a lone surrogate, a value that is not text: rarely. The checked rows
             # strip the NULs and reject the others, item by item (nothing was committed).
-            return await self._write_prepared(*prepare_items(articles, gones), run_id)
+            return await self._write_prepared(*prepare_write(articles, gones), run_id)
 
     async def _write_prepared(
-        self, rows: list[ArticleRow], gone_list: list[GoneRow], result: BatchResult, run_id: str
+        self, batch: PreparedBatch, gone_list: list[GoneRow], result: BatchResult, run_id: str
     ) -> BatchResult:
-        if not rows and not gone_list:
+        if not batch.ids and not gone_list:
             return result
-        batch = prepare_batch(rows)
         copy_new = True
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
@@ -297,7 +294,7 @@ class ArchiveStore:
         take row locks in one order. Then the 404/410s."""
         result = BatchResult()
         async with self.pool.connection() as conn, conn.transaction():
-            if batch.rows:
+            if batch.ids:
                 if copy_new and not await batches.any_known(conn, batch):
                     await batches.copy_new(conn, batch, run_id, result)
                 else:
