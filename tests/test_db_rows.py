@@ -11,18 +11,16 @@ import pytest
 
 from newsarchive.db import migrate
 from newsarchive.db.errors import error_line, one_line_error
+from newsarchive.db.prepared import as_columns, prepare_batch, prepare_items
 from newsarchive.db.records import BatchResult, RunRecord
 from newsarchive.db.rows import (
     ARTICLE_FIELDS,
     NOT_ARTICLE_COLUMNS,
     Rejected,
-    as_columns,
     prepare_article,
-    prepare_batch,
     prepare_gone,
-    prepare_items,
+    typed_columns,
 )
-from newsarchive.db.rows import _typed_columns as typed_columns
 from newsarchive.db.spill import dumps_record
 from newsarchive.items import ARTICLE_FIELDS as ITEM_FIELDS
 from tests.crawling import ROOT
@@ -259,6 +257,7 @@ def test_row_preparation_and_the_feeds_only_modules_never_load_the_driver():
     """psycopg is loaded only when a database is used (start-up cost, issue 13)."""
     modules = [
         "newsarchive.db.rows",
+        "newsarchive.db.prepared",
         "newsarchive.db.errors",
         "newsarchive.db.urls",
         "newsarchive.db.run_database",

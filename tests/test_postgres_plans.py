@@ -18,7 +18,7 @@ import pytest
 from psycopg import sql
 
 from newsarchive.db import batches, statements
-from newsarchive.db.rows import prepare_batch, prepare_items
+from newsarchive.db.prepared import prepare_batch, prepare_items
 from newsarchive.db.store import ArchiveStore
 from tests.db_items import article
 

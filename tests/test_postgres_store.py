@@ -21,8 +21,8 @@ from scrapy.utils.test import get_crawler
 
 from newsarchive.db import batches, migrate, spill, statements
 from newsarchive.db.errors import ArchiveUnavailable, DatabaseUnreachable, SchemaOutOfDate
+from newsarchive.db.prepared import prepare_batch, prepare_items
 from newsarchive.db.records import RunRecord
-from newsarchive.db.rows import prepare_batch, prepare_items
 from newsarchive.db.run_database import RunDatabase
 from newsarchive.db.store import RUN_APPLICATION_PREFIX, ArchiveStore
 from newsarchive.db.urls import describe_target, mask_url, scrub

@@ -4,7 +4,7 @@ archived ones re-seen by the narrow sighting update or upserted through the stag
 
 Why apart from the store: the store owns the pool, the transaction and its retries; this is
 what runs inside one, row by row the hottest code of a crawl's writes. The SQL is in
-``newsarchive.db.statements``, the rows come from ``newsarchive.db.rows``.
+``newsarchive.db.statements``, the rows come from ``newsarchive.db.prepared``.
 """
 
 from __future__ import annotations
@@ -19,15 +19,9 @@ import psycopg
 from psycopg import sql
 
 from newsarchive.db import statements
+from newsarchive.db.prepared import PreparedBatch, as_columns
 from newsarchive.db.records import BatchResult
-from newsarchive.db.rows import (
-    ARTICLE_FIELDS,
-    FIELD_INDEX,
-    STATE_FIELDS,
-    GoneRow,
-    PreparedBatch,
-    as_columns,
-)
+from newsarchive.db.rows import ARTICLE_FIELDS, FIELD_INDEX, STATE_FIELDS, GoneRow
 
 _AID = FIELD_INDEX["article_id"]
 _HASH = FIELD_INDEX["content_hash"]

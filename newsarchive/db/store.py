@@ -2,8 +2,9 @@
 
 Why one class: the pipeline writes through it, the spill loader replays through it, the
 incremental crawl asks it which article ids are archived; the rows it accepts are decided in
-``newsarchive.db.rows``, what one batch's transaction runs is in ``newsarchive.db.batches``,
-and the SQL is in ``newsarchive.db.statements``.
+``newsarchive.db.rows`` (laid out as a batch by ``newsarchive.db.prepared``), what one
+batch's transaction runs is in ``newsarchive.db.batches``, and the SQL is in
+``newsarchive.db.statements``.
 
 Writes are set-based and idempotent: a batch of items travels by binary COPY (into a
 per-session staging table, or straight into the tables when none of its articles is archived
@@ -31,13 +32,9 @@ from psycopg_pool import AsyncConnectionPool
 from newsarchive.clock import utc_now
 from newsarchive.db import batches, migrate, statements
 from newsarchive.db.errors import CANNOT_CONNECT, DatabaseUnreachable, SchemaOutOfDate, error_line
+from newsarchive.db.prepared import PreparedBatch, as_columns, prepare_write
 from newsarchive.db.records import BatchResult, RunRecord
-from newsarchive.db.rows import (
-    GoneRow,
-    PreparedBatch,
-    as_columns,
-    prepare_write,
-)
+from newsarchive.db.rows import GoneRow
 from newsarchive.db.search import index_missing
 from newsarchive.db.urls import describe_target
 
