@@ -596,6 +596,44 @@ def test_pipeline_isolates_an_item_the_server_refuses(pg_url, tmp_path, monkeypa
 
 
 @pytest.mark.postgres
+def test_a_caller_that_never_waits_still_lets_the_writers_run(pg_url, tmp_path):
+    """``writer.YIELD_EVERY``: a bulk load that queues items without ever waiting (under
+    ``NEWSARCHIVE_DB_MAX_PENDING``) gives the event loop a turn every 256 items, so the writers'
+    answers from the server are read meanwhile; every item is archived all the same."""
+    from newsarchive.db.writer import YIELD_EVERY
+    from newsarchive.items import ArticleItem
+
+    crawler, spider, pipeline = unit_pipeline(pg_url, tmp_path, "run-bulk")
+    count = 3 * YIELD_EVERY
+
+    async def go() -> int:
+        await pipeline.open_spider()
+        turns = 0
+
+        async def ticker() -> None:
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        before = turns
+        for n in range(count):  # fewer than a batch: nothing else makes put() wait
+            await pipeline.process_item(ArticleItem(article(n)))
+        during = turns - before
+        task.cancel()
+        await pipeline.close_spider()
+        await pipeline.spider_closed(spider, "finished")
+        await pipeline.database.close()
+        return during
+
+    assert run(go) == 3
+    assert crawler.stats.get_value("newsarchive/db/articles_written") == count
+    assert rows(pg_url, "SELECT count(*) FROM articles") == [(count,)]
+
+
+@pytest.mark.postgres
 def test_one_pool_per_run_shared_by_loader_pipeline_and_monitor_closed_once(pg_url, tmp_path):
     """The pipeline, the run monitor and the incremental loader of one crawler share one
     RunDatabase: one pool, opened on first use, closed once when the engine stops."""
