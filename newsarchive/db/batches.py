@@ -29,12 +29,12 @@ _TITLE = FIELD_INDEX["title"]
 _BODY = FIELD_INDEX["body"]
 _VERSION = FIELD_INDEX["extractor_version"]
 _STATE_INDEXES = tuple(FIELD_INDEX[name] for name in STATE_FIELDS)
-#: The ``article_state`` fields of a staging row (one C call per row), or the columns of them
-#: of a batch's columns.
+#: The ``article_state`` fields of a staging row (one C call per row); given a batch's
+#: columns, those columns.
 _state_of = itemgetter(*_STATE_INDEXES)
 _SEEN = FIELD_INDEX["crawled_at"]
-#: A COPY_REVISIONS row's first fields (key, text, version) of a staging row, or the columns
-#: of them of a batch's columns; its first and last sighting follow.
+#: The first fields of a COPY_REVISIONS row (key, text, version) of a staging row; given a
+#: batch's columns, those columns. Its first and last sighting follow.
 _revision_text_of = itemgetter(_AID, _HASH, _TITLE, _BODY, _VERSION)
 #: (article_id, content_hash) of a COPY_REVISIONS row.
 _key_of = itemgetter(0, 1)
