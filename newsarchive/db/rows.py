@@ -268,7 +268,7 @@ def typed_columns(
         kinds = None
         values.sort(key=_aid_of)
     elif REVISION_KIND_HINTS.issuperset(filter(None, kinds)):
-        order = sorted(range(len(values)), key=[row[_AID_INDEX] for row in values].__getitem__)
+        order = sorted(range(len(values)), key=list(map(_aid_of, values)).__getitem__)
         values, kinds = [values[i] for i in order], [kinds[i] for i in order]
     else:
         return None
