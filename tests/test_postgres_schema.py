@@ -247,6 +247,42 @@ def test_a_recrawl_of_every_article_updates_each_state_row_on_its_own_page(pg_ur
 
 
 @pytest.mark.postgres
+def test_published_ranges_are_found_by_the_brin_index_summarized_or_not(pg_url):
+    """0006: ``published_date`` is indexed by BRIN, a date range is read through it, and it
+    answers the same as a scan of the table before autovacuum has summarized the ranges
+    written last (they are read whole) and after."""
+    dated = []
+    for n in range(2000):  # a day per ten articles, in id order, as a crawl writes them
+        item = article(n)
+        item["published_date"] = (T0.date() - timedelta(days=200 - n // 10)).isoformat()
+        dated.append(item)
+    write(pg_url, *[(dated[k : k + 500], "run-1") for k in range(0, 2000, 500)])
+    method = "SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE relname = %s"
+    assert rows(pg_url, method, ("article_state_published_date_idx",)) == [("brin",)]
+    query = (
+        "SELECT article_id FROM article_state WHERE published_date BETWEEN %s AND %s ORDER BY 1"
+    )
+    days = (T0.date() - timedelta(days=120), T0.date() - timedelta(days=101))
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("SET enable_bitmapscan = off")  # the table scanned: the reference
+        expected = conn.execute(query, days).fetchall()
+    assert len(expected) == 200
+
+    def through_the_index() -> list[tuple]:
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("SET enable_seqscan = off")
+            plan = conn.execute("EXPLAIN (FORMAT JSON) " + query, days).fetchone()[0]
+            assert "Bitmap Index Scan" in str(plan)
+            assert "article_state_published_date_idx" in str(plan)
+            return conn.execute(query, days).fetchall()
+
+    assert through_the_index() == expected  # the last ranges not summarized yet
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SELECT brin_summarize_new_values('article_state_published_date_idx')")
+    assert through_the_index() == expected
+
+
+@pytest.mark.postgres
 def test_a_replaced_head_keeps_its_last_sighting_and_a_revert_moves_it_again(pg_url):
     write(
         pg_url,

@@ -61,7 +61,7 @@ def test_0004_upgrades_a_populated_0003_archive_keeping_every_revision(pg_empty_
     # 0003 rejects the new kind
     with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.CheckViolation):
         conn.execute("UPDATE revisions SET kind = 'unverified'")
-    assert apply(url) == ["0004_search_apart", "0005_sighting_room"]
+    assert apply(url) == ["0004_search_apart", "0005_sighting_room", "0006_published_ranges"]
     assert rows(url, everything) == before  # every column, the vectors included
     assert rows(url, UNINDEXED) == [(0,)]
     columns = [name for (name,) in rows(
