@@ -26,10 +26,12 @@ wall rates do, so they are the figures to compare changes by.
 
 Every measured side starts from the same heap: the inputs are built first, then collected
 and frozen (``gc.freeze``, as a crawl does once its engine has started), so neither side's
-collector walks the bench's own 60,000 input objects. Each round measures the compared runs
-back to back and the median of the per-round ratios is reported, since other processes on a
-shared machine move absolute rates a lot. The server is a private one from tests/services.py
-(fsync off, like the tests; --fsync for on).
+collector walks the bench's own 60,000 input objects. Each side's ratio is to a raw COPY
+measured just before it (its baseline), and the median of the per-round ratios is reported,
+since other processes on a shared machine move absolute rates a lot: the raw COPY's own rate
+moved twofold between the rounds of one run (100k to 200k items/s), so one COPY per round,
+the baseline of sides measured up to ten seconds later, moved every ratio with it. The
+server is a private one from tests/services.py (fsync off, like the tests; --fsync for on).
 
     .venv/bin/python bench/bench_postgres.py [--items 20000] [--rounds 3]
         [--crawl-articles 2000] [--crawl-rounds 2] [--no-crawl] [--fsync]
@@ -186,6 +188,12 @@ async def fresh_database(server: PostgresServer, more_foreign_keys: bool = False
     tables while the next side is measured, taking CPU from that side alone."""
     while _DATABASES:
         server.drop_database(_DATABASES.pop())
+    return await scratch_database(server, more_foreign_keys)
+
+
+async def scratch_database(server: PostgresServer, more_foreign_keys: bool = False) -> str:
+    """A new migrated database, the earlier ones kept (the next ``fresh_database`` drops
+    them): for a baseline measured between two sides that share a database."""
     name = f"bench_{time.monotonic_ns()}"
     _DATABASES.append(name)
     url = server.create_database(name)
@@ -339,50 +347,76 @@ async def bench_store(
     }
     if fk_cost:
         rates.update({"store_fk": [], "recrawl_fk": [], "pipeline_fk": []})
+    #: name -> the raw COPY's rate measured just before each of its sides: its baselines
+    baselines: dict[str, list[float]] = {name: [] for name in rates}
     #: name -> (client, server) CPU and wall microseconds per item, per round
     cpu: dict[str, list[tuple[float, float, float]]] = {}
 
-    def record(name: str, measured: Measured) -> None:
+    def record(name: str, measured: Measured, baseline: float) -> None:
         rates[name].append(measured.rate)
+        baselines[name].append(baseline)
         cpu.setdefault(name, []).append((measured.client_us, measured.server_us, measured.wall_us))
 
+    async def baseline(beside: bool = False) -> float:
+        """The raw COPY, measured now, just before the side it is the baseline of: in a fresh
+        database (the earlier ones dropped first, as before each side), or ``beside`` the
+        database a re-crawl is about to reuse."""
+        url = await (scratch_database(server) if beside else fresh_database(server))
+        measured = await copy_rate(url, items)
+        rates["copy"].append(measured.rate)
+        cpu.setdefault("copy", []).append(
+            (measured.client_us, measured.server_us, measured.wall_us)
+        )
+        return measured.rate
+
     for round_ in range(rounds):
-        record("copy", await copy_rate(await fresh_database(server), items))
-        record("copy_archive", await archive_copy_rate(await fresh_database(server), items))
+        before = await baseline()
+        record("copy_archive", await archive_copy_rate(await fresh_database(server), items), before)
+        before = await baseline()
         url = await fresh_database(server)
-        record("store", await store_rate(url, items, f"bench-{round_}"))
-        record("recrawl", await store_rate(url, later, f"bench-{round_}-again"))
+        record("store", await store_rate(url, items, f"bench-{round_}"), before)
+        before = await baseline(beside=True)
+        record("recrawl", await store_rate(url, later, f"bench-{round_}-again"), before)
         rates["fill"].append(await fill_rate(url))
+        baselines["fill"].append(before)
         # The two pipeline variants alternate which goes first.
         for fill in (True, False) if round_ % 2 == 0 else (False, True):
+            before = await baseline()
             url = await fresh_database(server)
             data = work / f"data-{round_}-{'fill' if fill else 'no-fill'}"
             write, whole = await pipeline_rate(url, items, data, search_fill=fill)
             name = "pipeline" if fill else "pipeline_no_fill"
-            record(name, write)
+            record(name, write, before)
             rates[f"{name}_whole"].append(whole)
+            baselines[f"{name}_whole"].append(before)
             if fill:
+                before = await baseline(beside=True)
                 data = work / f"data-{round_}-again"
-                record("recrawl_pipeline", (await pipeline_rate(url, later, data))[0])
+                record("recrawl_pipeline", (await pipeline_rate(url, later, data))[0], before)
+        before = await baseline()
         url = await fresh_database(server)
         data = work / f"data-{round_}-crawl-order"
-        record("pipeline_crawl_order", (await pipeline_rate(url, crawled, data))[0])
+        record("pipeline_crawl_order", (await pipeline_rate(url, crawled, data))[0], before)
         if fk_cost:
+            before = await baseline()
             url = await fresh_database(server, more_foreign_keys=True)
-            record("store_fk", await store_rate(url, items, f"bench-{round_}"))
-            record("recrawl_fk", await store_rate(url, later, f"bench-{round_}-again"))
+            record("store_fk", await store_rate(url, items, f"bench-{round_}"), before)
+            before = await baseline(beside=True)
+            record("recrawl_fk", await store_rate(url, later, f"bench-{round_}-again"), before)
+            before = await baseline()
             url = await fresh_database(server, more_foreign_keys=True)
             data = work / f"data-fk-{round_}"
             write, _ = await pipeline_rate(url, items, data, search_fill=False)
-            record("pipeline_fk", write)
+            record("pipeline_fk", write, before)
         print(
             f"  round {round_ + 1}: "
             + ", ".join(f"{name} {values[-1]:.0f}/s" for name, values in rates.items()),
             file=sys.stderr,
         )
     ratios = {
-        name: statistics.median(r / c for r, c in zip(values, rates["copy"], strict=True))
+        name: statistics.median(r / c for r, c in zip(values, baselines[name], strict=True))
         for name, values in rates.items()
+        if name != "copy"
     }
     medians = {name: statistics.median(values) for name, values in rates.items()}
     cpu_medians = {
