@@ -259,9 +259,7 @@ def test_published_ranges_are_found_by_the_brin_index_summarized_or_not(pg_url):
     write(pg_url, *[(dated[k : k + 500], "run-1") for k in range(0, 2000, 500)])
     method = "SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE relname = %s"
     assert rows(pg_url, method, ("article_state_published_date_idx",)) == [("brin",)]
-    query = (
-        "SELECT article_id FROM article_state WHERE published_date BETWEEN %s AND %s ORDER BY 1"
-    )
+    query = "SELECT article_id FROM article_state WHERE published_date BETWEEN %s AND %s ORDER BY 1"
     days = (T0.date() - timedelta(days=120), T0.date() - timedelta(days=101))
     with psycopg.connect(pg_url) as conn:
         conn.execute("SET enable_bitmapscan = off")  # the table scanned: the reference
