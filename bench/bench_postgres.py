@@ -352,9 +352,12 @@ async def bench_store(
     #: name -> (client, server) CPU and wall microseconds per item, per round
     cpu: dict[str, list[tuple[float, float, float]]] = {}
 
-    def record(name: str, measured: Measured, baseline: float) -> None:
-        rates[name].append(measured.rate)
+    def record_rate(name: str, rate: float, baseline: float) -> None:
+        rates[name].append(rate)
         baselines[name].append(baseline)
+
+    def record(name: str, measured: Measured, baseline: float) -> None:
+        record_rate(name, measured.rate, baseline)
         cpu.setdefault(name, []).append((measured.client_us, measured.server_us, measured.wall_us))
 
     async def baseline(beside: bool = False) -> float:
@@ -363,10 +366,7 @@ async def bench_store(
         database a re-crawl is about to reuse."""
         url = await (scratch_database(server) if beside else fresh_database(server))
         measured = await copy_rate(url, items)
-        rates["copy"].append(measured.rate)
-        cpu.setdefault("copy", []).append(
-            (measured.client_us, measured.server_us, measured.wall_us)
-        )
+        record("copy", measured, measured.rate)  # its own baseline: "copy" has no ratio
         return measured.rate
 
     for round_ in range(rounds):
@@ -377,8 +377,7 @@ async def bench_store(
         record("store", await store_rate(url, items, f"bench-{round_}"), before)
         before = await baseline(beside=True)
         record("recrawl", await store_rate(url, later, f"bench-{round_}-again"), before)
-        rates["fill"].append(await fill_rate(url))
-        baselines["fill"].append(before)
+        record_rate("fill", await fill_rate(url), before)
         # The two pipeline variants alternate which goes first.
         for fill in (True, False) if round_ % 2 == 0 else (False, True):
             before = await baseline()
@@ -387,8 +386,7 @@ async def bench_store(
             write, whole = await pipeline_rate(url, items, data, search_fill=fill)
             name = "pipeline" if fill else "pipeline_no_fill"
             record(name, write, before)
-            rates[f"{name}_whole"].append(whole)
-            baselines[f"{name}_whole"].append(before)
+            record_rate(f"{name}_whole", whole, before)
             if fill:
                 before = await baseline(beside=True)
                 data = work / f"data-{round_}-again"
