@@ -24,6 +24,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -68,6 +69,13 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
     replica: ReplicaServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer (a killed or closing crawl) is routine, not a
+        traceback on the console; anything else is reported as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

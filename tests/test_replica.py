@@ -175,6 +175,22 @@ def test_robots_and_assets(site):
     assert status == 200 and text == "" and int(headers["Content-Length"]) > 10_000
 
 
+def test_a_client_hanging_up_is_quiet_and_a_bug_is_not(site, capsys):
+    """A crawl killed mid-answer broke the server's pipe: socketserver printed a traceback."""
+    server = site._httpd
+    for error in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+        try:
+            raise error
+        except ConnectionError:
+            server.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr().err == ""
+    try:
+        raise ValueError("a bug in the replica")
+    except ValueError:
+        server.handle_error(None, ("127.0.0.1", 1))
+    assert "ValueError: a bug in the replica" in capsys.readouterr().err
+
+
 def test_listing_chains_to_the_end_with_overlap(site):
     pages = walk_listing(site.start_url())
     assert len(pages) == 9  # 160 cards, 20 a page, each page after the first repeats 2
