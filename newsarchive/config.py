@@ -156,7 +156,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "NEWSARCHIVE_REEXTRACT_WORKERS", int, 0,
-        "worker processes of `scrapy reextract` (0: one per core)", minimum=0,
+        "worker processes of `scrapy reextract` (0: one per usable core)", minimum=0,
     ),
     # --- PostgreSQL archive (docs/POSTGRES.md)
     Setting(

@@ -1,4 +1,4 @@
-"""Worker processes that end with their parent.
+"""Worker processes: how many a machine can run, and how they end with their parent.
 
 Why: a spawned pool's workers are separate processes. When their parent is killed outright
 (SIGKILL, the OOM killer) it never shuts the pool down, and the workers live on, idle, holding
@@ -12,15 +12,34 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import os
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 #: ``<linux/prctl.h>``: deliver a signal to this process when its parent dies.
 PR_SET_PDEATHSIG = 1
 WATCH_SECONDS = 1.0
+#: The cgroup v2 CPU limit of this process's container: "<quota> <period>" or "max <period>".
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may keep busy: its CPU affinity, capped by its container's CPU
+    quota. ``os.cpu_count()`` and psutil count the whole host: in a container allowed 2 of
+    64 cores they would start 64 workers to share 2."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    try:
+        quota, period = cpu_max.read_text().split()
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):  # no cgroup v2 limit to read: the affinity is the limit
+        pass
+    return cores
 
 
 def exit_with_parent(parent_pid: int) -> None:

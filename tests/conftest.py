@@ -8,12 +8,21 @@ from pathlib import Path
 import pytest
 from scrapy.http import HtmlResponse
 
+from newsarchive.worker_processes import usable_cores
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SPECIMEN_URL = (
     "https://kcnawatch.org/newstream/1713006283-531298405/"
     "talks-held-between-choe-ryong-hae-and-zhao-leji/"
 )
 LISTING_URL = "https://kcnawatch.org/?s=&source=190052&sort=recent"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (scripts/test): one worker per usable core. pytest-xdist's own count
+    (psutil's physical cores) sees the whole host, not a container's CPU quota, and every
+    worker starts its own PostgreSQL."""
+    return usable_cores()
 
 
 def html_response(body: str | bytes, url: str = SPECIMEN_URL) -> HtmlResponse:

@@ -24,12 +24,12 @@ from multiprocessing import get_context
 from scrapy.settings import BaseSettings
 
 from newsarchive.reextract.shares import warm_up
-from newsarchive.worker_processes import exit_with_parent
+from newsarchive.worker_processes import exit_with_parent, usable_cores
 
 
 def worker_count(settings: BaseSettings) -> int:
-    """NEWSARCHIVE_REEXTRACT_WORKERS, or one per core."""
-    return settings.getint("NEWSARCHIVE_REEXTRACT_WORKERS") or os.cpu_count() or 1
+    """NEWSARCHIVE_REEXTRACT_WORKERS, or one per usable core."""
+    return settings.getint("NEWSARCHIVE_REEXTRACT_WORKERS") or usable_cores()
 
 
 def start_method() -> str:
