@@ -23,23 +23,38 @@ from pathlib import Path
 #: ``<linux/prctl.h>``: deliver a signal to this process when its parent dies.
 PR_SET_PDEATHSIG = 1
 WATCH_SECONDS = 1.0
-#: The cgroup v2 CPU limit of this process's container: "<quota> <period>" or "max <period>".
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+#: Where the container's CPU quota is read: cgroup v2's ``cpu.max`` ("<quota> <period>" or
+#: "max <period>"), else cgroup v1's ``cpu/cpu.cfs_quota_us`` and ``cpu.cfs_period_us``.
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+def usable_cores(cgroup: Path = CGROUP_ROOT) -> int:
     """The cores this process may keep busy: its CPU affinity, capped by its container's CPU
     quota. ``os.cpu_count()`` and psutil count the whole host: in a container allowed 2 of
     64 cores they would start 64 workers to share 2."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
-    try:
-        quota, period = cpu_max.read_text().split()
-        if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):  # no cgroup v2 limit to read: the affinity is the limit
-        pass
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    if (quota := _cpu_quota(cgroup)) is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
     return cores
+
+
+def _cpu_quota(cgroup: Path) -> float | None:
+    """The quota in cores (1.5: one and a half cores' time per period), None if unlimited or
+    unreadable."""
+    try:
+        if (v2 := cgroup / "cpu.max").exists():
+            quota, period = v2.read_text().split()
+        else:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        if quota in ("max", "-1"):
+            return None
+        return int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def exit_with_parent(parent_pid: int) -> None:

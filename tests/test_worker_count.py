@@ -10,24 +10,39 @@ import pytest
 from newsarchive.worker_processes import usable_cores
 
 AFFINITY = len(os.sched_getaffinity(0))
+QUOTAS = [
+    ((100000, 100000), 1),  # one core's worth of time
+    ((50000, 100000), 1),  # half a core still gets a worker
+    ((150000, 100000), min(AFFINITY, 2)),  # 1.5 cores: the second is partly usable
+    ((64 * 100000, 100000), AFFINITY),  # a quota above the affinity: the affinity
+]
+
+
+@pytest.mark.parametrize(("quota", "expected"), QUOTAS)
+def test_a_cgroup_v2_quota_caps_the_workers(tmp_path, quota, expected):
+    (tmp_path / "cpu.max").write_text(f"{quota[0]} {quota[1]}\n")
+    assert usable_cores(tmp_path) == expected
+
+
+@pytest.mark.parametrize(("quota", "expected"), QUOTAS)
+def test_a_cgroup_v1_quota_caps_the_workers(tmp_path, quota, expected):
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text(f"{quota[0]}\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text(f"{quota[1]}\n")
+    assert usable_cores(tmp_path) == expected
 
 
 @pytest.mark.parametrize(
-    ("cpu_max", "expected"),
+    ("files", "why"),
     [
-        ("100000 100000\n", 1),  # one core's worth of time
-        ("50000 100000\n", 1),  # half a core still gets a worker
-        ("150000 100000\n", min(AFFINITY, 2)),  # 1.5 cores: the second is partly usable
-        (f"{64 * 100000} 100000\n", AFFINITY),  # a quota above the affinity: the affinity
-        ("max 100000\n", AFFINITY),  # no quota
-        ("garbled\n", AFFINITY),
+        ({"cpu.max": "max 100000\n"}, "v2, no quota"),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, "v1, no quota"),
+        ({"cpu.max": "garbled\n"}, "unreadable"),
+        ({}, "no cgroup files"),
     ],
 )
-def test_a_quota_caps_the_workers_at_the_cores_it_allows(tmp_path, cpu_max, expected):
-    path = tmp_path / "cpu.max"
-    path.write_text(cpu_max)
-    assert usable_cores(path) == expected
-
-
-def test_without_a_cgroup_limit_the_affinity_decides(tmp_path):
-    assert usable_cores(tmp_path / "absent") == AFFINITY
+def test_without_a_quota_the_affinity_decides(tmp_path, files, why):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert usable_cores(tmp_path) == AFFINITY, why
