@@ -548,6 +548,35 @@ def test_a_crawl_whose_recorder_dies_fails_its_verdict(tmp_path):
     assert "'finish_reason': 'finished'" in stderr  # the crawl itself ran to its end
 
 
+@pytest.mark.parametrize("ended", [True, False], ids=["crawl-ended", "crawl-gone"])
+def test_the_recorder_process_exit_status(tmp_path, ended):
+    """0 with its result once the crawl ends the input (``None``); 1 and no result when the
+    input stops without it (a killed crawl); the records delivered are on disk either way."""
+    import pickle
+    import sys
+
+    config = {"folder": str(tmp_path / "run"), "run_id": "r1", "info": {}, "max_bytes": 10**9,
+              "wacz": str(tmp_path / "r1.wacz"), "title": "t"}  # fmt: skip
+    url = "http://127.0.0.1:8000/newstream/1-1/a/"
+    frame = (url, "GET", {}, b"", 200, "HTTP/1.1", {b"Content-Type": [b"text/html"]},
+             b"<title>A</title>", "2026-12-01T10:00:00+00:00", None, url, False)  # fmt: skip
+    frames = [config, frame, *([None] if ended else [])]
+    done = subprocess.run(
+        [sys.executable, "-m", "newsarchive.capture.recorder"], capture_output=True, timeout=60,
+        input=b"".join(pickle.dumps(f, pickle.HIGHEST_PROTOCOL) for f in frames),
+    )  # fmt: skip
+    results = [json.loads(line)["result"] for line in done.stdout.splitlines()
+               if line.startswith(b'{"result"')]  # fmt: skip
+    assert len(read_warc(tmp_path / "run" / "r1-00001.warc.gz")) == 3  # warcinfo and the pair
+    if ended:
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert [r["exchanges"] for r in results] == [1] and results[0]["wacz_error"] is None
+        assert (tmp_path / "r1.wacz").is_file()
+    else:
+        assert done.returncode == 1 and results == []
+        assert not (tmp_path / "r1.wacz").exists()
+
+
 def test_the_recorder_reads_its_pipe_in_bursts(monkeypatch):
     """It naps before a read only while nothing waits in the pipe, and reads every frame."""
     import fcntl
@@ -563,7 +592,9 @@ def test_the_recorder_reads_its_pipe_in_bursts(monkeypatch):
         frames = [b"x" * 200_000, b"y" * 200_000, None]
         os.write(write_end, b"".join(pickle.dumps(f, pickle.HIGHEST_PROTOCOL) for f in frames))
         os.close(write_end)
-        source = io.BufferedReader(process.BurstReader(read_end), 2 * 1024 * 1024)
+        source = process.pipe_source(read_end)
+        # pickle.load would peek ahead of each frame: a copy of the whole 2 MiB buffer
+        assert not hasattr(source, "peek")
         assert [pickle.load(source) for _ in frames] == frames
         assert naps == []  # frames were waiting: read at once
         with pytest.raises(EOFError):

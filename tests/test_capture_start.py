@@ -25,6 +25,12 @@ found = {{"keys": [surt.surt(url) for url in urls], "loaded": loaded,
 found["tldextract_type"] = type(sys.modules["tldextract"]).__name__
 found["extract_callable"] = callable(handy.tldextract.extract)  # imports it now
 found["tldextract_after"] = type(sys.modules["tldextract"]).__name__
+found["boilerpy3_loaded"] = "boilerpy3.parser" in sys.modules
+from wacz import waczindexer  # py-wacz reaches its page-text extractor this way
+extractor = waczindexer.extractors.ArticleExtractor(raise_on_failure=False)  # imports it now
+page = "<html><body><p>" + "Page text here. " * 20 + "</p></body></html>"
+found["page_text"] = extractor.get_content(page)[:15]
+found["boilerpy3_after"] = type(sys.modules["boilerpy3"]).__name__
 print(json.dumps(found))
 """
 SKIP = "from newsarchive.capture.recorder import skip_unused_imports; skip_unused_imports()"
@@ -44,3 +50,7 @@ def test_the_recorder_starts_without_what_the_index_never_uses_and_keys_the_same
     assert skipping["tldextract_type"] == "_OnFirstUse" and eager["tldextract_type"] == "module"
     # read once, the stand-in imports the real module, and surt can use it
     assert skipping["extract_callable"] and skipping["tldextract_after"] == "module"
+    # py-wacz's page-text extractor: not loaded until used, then the real one
+    assert not skipping["boilerpy3_loaded"] and eager["boilerpy3_loaded"]
+    assert skipping["page_text"] == eager["page_text"] == "Page text here."
+    assert skipping["boilerpy3_after"] == eager["boilerpy3_after"] == "module"

@@ -32,7 +32,7 @@ import termios
 import time
 import types
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from newsarchive.capture import PAGES_NAME
 from newsarchive.capture.package import LiveIndex, package_run, quiet_py_wacz
@@ -51,7 +51,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [repr(exc)])[0]
 
 
-def record(source: IO[bytes], channel: IO[str]) -> int:
+def record(source: IO[bytes] | FrameSource, channel: IO[str]) -> int:
     """Read the crawl's frames from ``source`` until ``None``; 0 once packaged (or nothing
     to package), 1 if the crawl went away first."""
     config = pickle.load(source)
@@ -134,6 +134,24 @@ class BurstReader(io.RawIOBase):
         return count
 
 
+class FrameSource:
+    """The buffered pipe as ``pickle.load`` should read it: ``read``, ``readinto`` and
+    ``readline``, but no ``peek``. Given a file that can peek, the unpickler asks it for
+    128 KiB ahead of every frame, and ``BufferedReader.peek`` answers with a copy of all it
+    holds (up to ``_READ_BUFFER``): that copy was 45 of the 60 µs a 21 KB frame took to
+    unpickle (``bench/bench_recorder.py``)."""
+
+    def __init__(self, reader: io.BufferedReader) -> None:
+        self.read = reader.read
+        self.readinto = reader.readinto
+        self.readline = reader.readline
+
+
+def pipe_source(fd: int) -> FrameSource:
+    """The crawl's pipe ``fd``, read in bursts into a large buffer, for ``pickle.load``."""
+    return FrameSource(io.BufferedReader(BurstReader(fd), _READ_BUFFER))
+
+
 def _waiting(fd: int) -> int:
     """Bytes waiting in the pipe (1 where that cannot be told: no nap)."""
     try:
@@ -161,8 +179,12 @@ class _OnFirstUse(types.ModuleType):
     3.11, which reads the module's ``__spec__``.)"""
 
     def __getattr__(self, name: str) -> Any:
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
+        # This stand-in and its package's go first: the real package must be found to import.
+        parts = self.__name__.split(".")
+        for depth in range(len(parts), 0, -1):
+            held = ".".join(parts[:depth])
+            if isinstance(sys.modules.get(held), _OnFirstUse):
+                del sys.modules[held]
         return getattr(importlib.import_module(self.__name__), name)
 
 
@@ -173,12 +195,19 @@ def skip_unused_imports() -> None:
 
     - ``surt`` imports ``tldextract`` (and with it ``requests``, ``filelock``, …) for public
       suffixes, never for the SURT key: it gets a stand-in, imported on first use.
+    - py-wacz imports ``boilerpy3.extractors`` (35 ms, most of it compiling regular
+      expressions) for the page text it extracts only when asked (``extract_text``, which
+      the recorder never asks): a stand-in too.
     - ``pyamf`` (cdxj-indexer reads AMF request bodies with it) asks ``pkg_resources`` for its
       own adapters folder and falls back to its ``__file__``'s folder, the same one, when
       ``pkg_resources`` cannot be imported: it is kept out while pyamf loads.
     """
     if "tldextract" not in sys.modules:
         sys.modules["tldextract"] = _OnFirstUse("tldextract")
+    if "boilerpy3" not in sys.modules:
+        package = sys.modules["boilerpy3"] = _OnFirstUse("boilerpy3")
+        package.__path__ = []  # a package: ``from boilerpy3 import extractors`` reads it
+        package.extractors = _OnFirstUse("boilerpy3.extractors")  # type: ignore[attr-defined]
     if "pyamf" not in sys.modules and "pkg_resources" not in sys.modules:
         sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # import fails
         try:
@@ -187,14 +216,18 @@ def skip_unused_imports() -> None:
             del sys.modules["pkg_resources"]
 
 
-def main() -> int:
+def main() -> NoReturn:
     quiet_py_wacz()
     skip_unused_imports()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    source = io.BufferedReader(BurstReader(sys.stdin.fileno()), _READ_BUFFER)
-    return record(source, sys.stdout)
+    code = record(pipe_source(sys.stdin.fileno()), sys.stdout)
+    # The result is out and every file is closed: the interpreter's teardown (30-45 ms of
+    # freeing the index's and py-wacz's objects, the crawl waiting on it) has nothing to do.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
