@@ -79,6 +79,7 @@ from newsarchive.db.run_database import RunDatabase  # noqa: E402
 from newsarchive.db.store import ArchiveStore  # noqa: E402
 from newsarchive.items import ArticleItem  # noqa: E402
 from newsarchive.pipelines.postgres import PostgresPipeline  # noqa: E402
+from newsarchive.worker_processes import usable_cores  # noqa: E402
 from newsarchive_replica.expected import expected_items  # noqa: E402
 from newsarchive_replica.model import build_streams  # noqa: E402
 from tests.services import PostgresServer  # noqa: E402
@@ -506,7 +507,7 @@ def main() -> None:
             f"PostgreSQL {server.bindir.parent.name}, {result['items']} items "
             f"({result['text_mib']:.1f} MiB of title+body), batches of {BATCH}, "
             f"{options.rounds} rounds (medians), fsync={'on' if options.fsync else 'off'}, "
-            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+            f"{usable_cores()} usable cores, load average {os.getloadavg()[0]:.1f}"
         )
         rows = [
             ("raw COPY into a scratch table", "copy", ""),
