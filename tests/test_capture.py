@@ -553,16 +553,13 @@ def test_the_recorder_process_exit_status(tmp_path, ended):
     """0 with its result once the crawl ends the input (``None``); 1 and no result when the
     input stops without it (a killed crawl); the records delivered are on disk either way."""
     import pickle
-    import sys
 
-    config = {"folder": str(tmp_path / "run"), "run_id": "r1", "info": {}, "max_bytes": 10**9,
-              "wacz": str(tmp_path / "r1.wacz"), "title": "t"}  # fmt: skip
-    url = "http://127.0.0.1:8000/newstream/1-1/a/"
-    frame = (url, "GET", {}, b"", 200, "HTTP/1.1", {b"Content-Type": [b"text/html"]},
-             b"<title>A</title>", "2026-12-01T10:00:00+00:00", None, url, False)  # fmt: skip
-    frames = [config, frame, *([None] if ended else [])]
+    from newsarchive.capture.channel import COMMAND
+
+    config = recorder_config(tmp_path / "run", "r1")  # its WACZ: tmp_path / "r1.wacz"
+    frames = [config, frame("http://127.0.0.1:8000/newstream/1-1/a/"), *([None] if ended else [])]
     done = subprocess.run(
-        [sys.executable, "-m", "newsarchive.capture.recorder"], capture_output=True, timeout=60,
+        COMMAND, capture_output=True, timeout=60,
         input=b"".join(pickle.dumps(f, pickle.HIGHEST_PROTOCOL) for f in frames),
     )  # fmt: skip
     results = [json.loads(line)["result"] for line in done.stdout.splitlines()
