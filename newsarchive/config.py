@@ -155,6 +155,12 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1, shown_default="`33554432` (32 MiB)",
     ),
     Setting(
+        "NEWSARCHIVE_WARC_RECORDER_NICENESS", int, 19,
+        "how much lower the WARC recorder process's CPU priority is than the crawl's (`nice`): "
+        "it takes the CPU the crawl and its extraction workers leave; 0: the same priority",
+        minimum=0, maximum=19,
+    ),
+    Setting(
         "NEWSARCHIVE_REEXTRACT_WORKERS", int, 0,
         "worker processes of `scrapy reextract` (0: one per usable core)", minimum=0,
     ),

@@ -19,6 +19,7 @@ import subprocess
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -120,6 +121,12 @@ def frame(url: str, body: bytes = b"<html><title>T</title></html>") -> tuple:
             datetime.now(UTC).isoformat(), None, url, False)  # fmt: skip
 
 
+async def start_recorder(folder: Path, budget: int, on_lost: Callable[[str], None] = print,
+                         niceness: int = 0) -> RecorderProcess:  # fmt: skip
+    return await RecorderProcess.start(recorder_config(folder), budget, on_lost,
+                                       niceness=niceness)  # fmt: skip
+
+
 def responses_in(paths: list[str]) -> list[tuple[str, bytes]]:
     return [(uri, body) for path in paths for kind, uri, _, _, body in read_warc(Path(path))
             if kind == "response"]  # fmt: skip
@@ -133,7 +140,7 @@ def test_a_stopped_recorder_makes_the_crawl_wait_within_its_budget(tmp_path):
     lost: list[str] = []
 
     async def crawl_fast() -> tuple[int, int, dict]:
-        recorder = await RecorderProcess.start(recorder_config(tmp_path / "c"), budget, lost.append)
+        recorder = await start_recorder(tmp_path / "c", budget, lost.append)
         os.kill(recorder.process.pid, signal.SIGSTOP)
         peak = waited = 0
         try:
@@ -162,7 +169,7 @@ def test_a_frame_larger_than_the_budget_still_goes_through(tmp_path):
     body = b"x" * 3_000_000  # more than the budget and the pipe together
 
     async def send() -> dict:
-        recorder = await RecorderProcess.start(recorder_config(tmp_path / "c"), 10, print)
+        recorder = await start_recorder(tmp_path / "c", 10)
         await asyncio.wait_for(recorder.send(frame("http://site/big", body)), 30)
         return await recorder.close()
 
@@ -176,7 +183,7 @@ def test_a_failed_recorder_keeps_draining(tmp_path):
     blocker.write_text("")
 
     async def send() -> dict:
-        recorder = await RecorderProcess.start(recorder_config(blocker / "sub"), 100, print)
+        recorder = await start_recorder(blocker / "sub", 100)
         for n in range(20):
             await asyncio.wait_for(recorder.send(frame(f"http://s/{n}", b"y" * 5_000)), 5)
         return await recorder.close()
@@ -192,7 +199,7 @@ def test_a_recorder_that_dies_is_reported_and_never_waited_for(tmp_path):
     lost: list[str] = []
 
     async def send() -> dict | None:
-        recorder = await RecorderProcess.start(recorder_config(tmp_path / "c"), 50_000, lost.append)
+        recorder = await start_recorder(tmp_path / "c", 50_000, lost.append)
         await recorder.send(frame("http://s/first"))
         os.kill(recorder.process.pid, signal.SIGKILL)
         await recorder.process.wait()
@@ -204,9 +211,25 @@ def test_a_recorder_that_dies_is_reported_and_never_waited_for(tmp_path):
     assert len(lost) == 1 and "stopped reading" in lost[0]
 
 
+def test_the_recorder_runs_below_the_crawl_s_priority(tmp_path):
+    """Its work can wait for CPU, the crawl's cannot (newsarchive.capture.channel)."""
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+
+    async def priority_of_a_recorder(niceness: int) -> int:
+        recorder = await start_recorder(tmp_path / str(niceness), 1_000_000, niceness=niceness)
+        try:
+            return os.getpriority(os.PRIO_PROCESS, recorder.process.pid)
+        finally:
+            await recorder.close()
+
+    assert asyncio.run(priority_of_a_recorder(0)) == own
+    assert asyncio.run(priority_of_a_recorder(5)) == min(19, own + 5)
+    assert asyncio.run(priority_of_a_recorder(19)) == 19
+
+
 def test_a_recorder_that_got_nothing_ends_at_once_and_creates_nothing(tmp_path):
     async def nothing() -> dict:
-        recorder = await RecorderProcess.start(recorder_config(tmp_path / "never"), 1, print)
+        recorder = await start_recorder(tmp_path / "never", 1)
         return await asyncio.wait_for(recorder.close(), 30)
 
     result = asyncio.run(nothing())
@@ -581,8 +604,8 @@ def test_the_recorder_reads_its_pipe_in_bursts(monkeypatch):
 
     from newsarchive.capture import recorder as process
 
-    naps: list[float] = []
-    monkeypatch.setattr(process.time, "sleep", naps.append)
+    naps: list[int] = []
+    monkeypatch.setattr(process.BurstReader, "nap", lambda reader: naps.append(reader.fd))
     read_end, write_end = os.pipe()
     try:
         fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1024 * 1024)
@@ -596,6 +619,26 @@ def test_the_recorder_reads_its_pipe_in_bursts(monkeypatch):
         assert naps == []  # frames were waiting: read at once
         with pytest.raises(EOFError):
             pickle.load(source)
-        assert naps == [process._NAP_SECONDS]  # nothing waiting: a nap, then the end
+        assert naps == [read_end]  # nothing waiting: a nap, then the end
+    finally:
+        os.close(read_end)
+
+
+def test_the_recorder_s_nap_ends_when_the_crawl_closes_the_pipe(monkeypatch):
+    """Once the crawl has closed its end, every frame is in the pipe and the crawl waits for
+    the package: a nap that has begun ends then, not when its time is up."""
+    import threading
+
+    from newsarchive.capture import recorder as process
+
+    monkeypatch.setattr(process, "_NAP_SECONDS", 30)
+    read_end, write_end = os.pipe()
+    try:
+        reader = process.BurstReader(read_end)
+        started = time.monotonic()
+        threading.Timer(0.2, os.close, [write_end]).start()
+        reader.nap()
+        assert 0.15 < time.monotonic() - started < 10
+        assert reader.readinto(bytearray(10)) == 0  # the end
     finally:
         os.close(read_end)

@@ -53,6 +53,7 @@ class WarcCaptureMiddleware:
         settings = crawler.settings
         self.max_file_bytes = settings.getint("NEWSARCHIVE_WARC_MAX_FILE_BYTES")
         self.budget = settings.getint("NEWSARCHIVE_WARC_QUEUE_BYTES")
+        self.niceness = settings.getint("NEWSARCHIVE_WARC_RECORDER_NICENESS")
         self.recorder: RecorderProcess | None = None
         self.spider_name: str | None = None
         self.run_id: str | None = None
@@ -89,7 +90,9 @@ class WarcCaptureMiddleware:
             "title": f"newsarchive {spider.name} run {run_id}",
         }
         try:
-            self.recorder = await RecorderProcess.start(config, self.budget, self._lost)
+            self.recorder = await RecorderProcess.start(
+                config, self.budget, self._lost, niceness=self.niceness
+            )
         except OSError as exc:
             self._lost(f"the recorder process did not start: {exc}")
 

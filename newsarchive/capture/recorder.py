@@ -25,11 +25,11 @@ import json
 import os
 import pickle
 import resource
+import select
 import signal
 import struct
 import sys
 import termios
-import time
 import types
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -116,22 +116,32 @@ class BurstReader(io.RawIOBase):
     whenever anything waits it reads at once, so a recorder behind the crawl never naps and
     a small pipe never throttles it. Nothing is held up that matters: the frames wait in the
     pipe (the crawl's writes wake no one), 20 ms of a crawl is far less than the crawl may
-    hold (``NEWSARCHIVE_WARC_QUEUE_BYTES``), and its back-pressure is unchanged."""
+    hold (``NEWSARCHIVE_WARC_QUEUE_BYTES``), and its back-pressure is unchanged. The nap ends
+    early when the crawl closes its end: then every frame is in the pipe, and the crawl is
+    waiting for the package."""
 
     def __init__(self, fd: int) -> None:
         super().__init__()
         self.fd = fd
         self._ended = False
+        # Woken by the crawl's hang-up only: POLLHUP is reported though no event is asked for,
+        # and POLLIN (a frame came) is not asked for.
+        self._hang_up = select.poll()
+        self._hang_up.register(fd, 0)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         if not self._ended and _waiting(self.fd) == 0:
-            time.sleep(_NAP_SECONDS)
+            self.nap()
         count = os.readv(self.fd, [buffer])
         self._ended = count == 0
         return count
+
+    def nap(self) -> None:
+        """``_NAP_SECONDS``, or until the crawl closes its end of the pipe."""
+        self._hang_up.poll(_NAP_SECONDS * 1000)
 
 
 class FrameSource:
