@@ -161,7 +161,6 @@ _REQUIRED_INDEXES = tuple((FIELD_INDEX[name], name) for name in REQUIRED_FIELDS)
 _required_of = operator.itemgetter(*(i for i, _ in _REQUIRED_INDEXES))
 _HASH_INDEX = FIELD_INDEX["content_hash"]
 _VERSION_INDEX = FIELD_INDEX["extractor_version"]
-_AID_INDEX = FIELD_INDEX["article_id"]
 #: One getter per ARTICLE_FIELDS name, in order: ``typed_columns`` reads a batch a column at
 #: a time.
 _FIELD_GETTERS = tuple(zip(ARTICLE_FIELDS, map(operator.itemgetter, ARTICLE_FIELDS), strict=True))
