@@ -272,7 +272,7 @@ def typed_columns(
             items, kinds = [items[i] for i in order], [kinds[i] for i in order]
         else:
             return None
-    except (KeyError, TypeError):  # no article_id, or one that is not text
+    except (KeyError, TypeError):  # no article_id, or ids that do not compare (text and not)
         return None
     # A list per field, not a tuple per item: the collector then has a few lists to follow
     # instead of a thousand young tuples (it ran once per 700 of them, mid-batch).
